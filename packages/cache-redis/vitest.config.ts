@@ -1,0 +1,3 @@
+import { peaktradeProject } from '@peaktrade/vitest-config';
+
+export default peaktradeProject('cache-redis');
