@@ -1,0 +1,87 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const appDir = fileURLToPath(new URL('..', import.meta.url));
+const bin = join(appDir, 'bin', 'peaktrade-bench.js');
+
+function bench(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    cwd: appDir,
+    encoding: 'utf8',
+    // No Redis for these runs: a closed port stands in for "nothing answers".
+    env: { ...process.env, CI: 'true', REDIS_URL: 'redis://127.0.0.1:1', ...env },
+    timeout: 120_000,
+  });
+  return { code: result.status, out: result.stdout, err: result.stderr };
+}
+
+const demoOnly = ['run', '--packages-dir', 'test/fixtures/packages', '--filter', 'demo,needs-redis'];
+
+describe('peaktrade-bench', () => {
+  it('prints help with examples', () => {
+    const { code, out } = bench(['--help']);
+    expect(code).toBe(0);
+    expect(out).toContain('--compare <file>');
+    expect(out).toContain('Examples:');
+  });
+
+  it('rejects an unknown option with exit code 2', () => {
+    const { code, err } = bench(['run', '--frobnicate']);
+    expect(code).toBe(2);
+    expect(err).toContain('frobnicate');
+  });
+
+  it('exits 1 and names the reason when a gating target is missed', () => {
+    const { code, out } = bench([...demoOnly, '--targets', 'test/fixtures/impossible-targets.mjs']);
+    expect(code).toBe(1);
+    expect(out).toContain('Gate FAILED');
+    expect(out).toMatch(/Impossible fixture loop.*achieved .* needed < 0 ns/);
+  });
+
+  it('exits 0 when gating targets pass, a tracked miss is reported, and Redis suites are skipped with the reason', () => {
+    const { code, out, err } = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/Fixture loop under a minute\s.*PASS\s+gating/);
+    expect(out).toMatch(/Tracked constant above 100\s.*FAIL\s+tracked/);
+    expect(out).toMatch(/Redis-only figure\s.*SKIP/);
+    expect(out).toContain('skipped suite needs-redis: needs Redis');
+    // Plain progress lines in CI.
+    expect(err).toContain('[1/2] demo: running');
+  });
+
+  it('fails the run when a suite throws, naming the suite and its error', () => {
+    const { code, out } = bench(['run', '--packages-dir', 'test/fixtures/packages', '--filter', 'demo,broken', '--targets', 'test/fixtures/easy-targets.mjs']);
+    expect(code).toBe(1);
+    expect(out).toContain('suite broken');
+    expect(out).toContain('fixture suite exploded on purpose');
+  });
+
+  it('saves a baseline, compares with it, and refuses another machine unless forced', () => {
+    const name = `test-${process.pid}`;
+    const saved = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--save-baseline', name]);
+    expect(saved.code).toBe(0);
+    const file = join(appDir, '..', '..', 'reports', 'baselines', `${name}.json`);
+    expect(existsSync(file)).toBe(true);
+    const same = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--compare', file]);
+    expect(same.code).toBe(0);
+    expect(same.out).toMatch(/Compared with baseline/);
+    expect(same.out).toMatch(/(unchanged|faster|slower|changed)\s+demo\.constant/);
+
+    const other = JSON.parse(readFileSync(file, 'utf8'));
+    other.machine.cpuModel = 'Imaginary CPU 9000';
+    const otherFile = join(mkdtempSync(join(tmpdir(), 'pt-bl-')), 'other.json');
+    writeFileSync(otherFile, JSON.stringify(other));
+    const refused = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--compare', otherFile]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('Refusing to compare');
+    expect(refused.err).toContain('Imaginary CPU 9000');
+    const forced = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--compare', otherFile, '--force']);
+    expect(forced.code).toBe(0);
+    expect(forced.out).toContain('Compared with baseline');
+    rmSync(file);
+  });
+});

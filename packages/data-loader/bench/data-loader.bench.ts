@@ -1,0 +1,133 @@
+// Benchmarks of @peaktrade/data-loader: columnar files, CSV, real HTTP on loopback, limiter overhead.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { benchmark, defineBenchSuite, timeMeasurement, type Measurement } from '@peaktrade/bench-harness';
+import { DataLoader, createLimiter, encodeColumnar, httpSource, readColumnarFile, readCsvFile, writeColumnarFile, type OhlcvColumns } from '../src/index.js';
+
+/** Seeded random-walk bars with realistic 2-decimal prices. */
+function makeBars(n: number, seed = 1): OhlcvColumns {
+  let s = seed >>> 0 || 1;
+  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const cols = { time: new Float64Array(n), open: new Float64Array(n), high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n), volume: new Float64Array(n) };
+  let price = 100;
+  for (let i = 0; i < n; i++) {
+    const open = price;
+    price = Math.max(1, price * (1 + (rand() - 0.5) * 0.004));
+    cols.time[i] = 1_600_000_000_000 + i * 60_000;
+    cols.open[i] = Math.round(open * 100) / 100;
+    cols.close[i] = Math.round(price * 100) / 100;
+    cols.high[i] = Math.round((Math.max(open, price) + rand() * 0.2) * 100) / 100;
+    cols.low[i] = Math.round((Math.min(open, price) - rand() * 0.2) * 100) / 100;
+    cols.volume[i] = Math.round(rand() * 10_000);
+  }
+  return cols;
+}
+
+function toCsv(c: OhlcvColumns): string {
+  const parts: string[] = ['time,open,high,low,close,volume\n'];
+  for (let i = 0; i < c.time.length; i++) parts.push(`${c.time[i]},${c.open[i]},${c.high[i]},${c.low[i]},${c.close[i]},${c.volume[i]}\n`);
+  return parts.join('');
+}
+
+// The HTTP server runs on its own thread, so the client's parsing does not share a core with it.
+const SERVER = `
+const { createServer } = require('node:http');
+const { parentPort, workerData } = require('node:worker_threads');
+const payloads = new Map(workerData.payloads.map(([k, v]) => [k, Buffer.from(v)]));
+const server = createServer((req, res) => {
+  const body = payloads.get(req.url.split('/').pop());
+  if (!body) { res.writeHead(404).end(); return; }
+  res.writeHead(200, { 'content-type': 'application/vnd.peaktrade.ohlcv', 'content-length': body.length }).end(body);
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+parentPort.on('message', (m) => { if (m === 'close') server.close(() => process.exit(0)); });
+`;
+
+export default defineBenchSuite({
+  name: 'data-loader',
+  description: 'columnar and CSV files, 100 symbols over loopback HTTP, limiter overhead',
+  async run(ctx) {
+    const out: Measurement[] = [];
+    const dir = mkdtempSync(join(ctx.tmpDir, 'loader-'));
+    try {
+      // Columnar files, 10k and 1M bars.
+      const small = join(dir, 'small.ptc');
+      const big = join(dir, 'big.ptc');
+      const bigBars = makeBars(1_000_000, 7);
+      await writeColumnarFile(small, makeBars(10_000, 3));
+      await writeColumnarFile(big, bigBars);
+      ctx.log('columnar 10k');
+      const col10k = await benchmark(() => readColumnarFile(small), { name: 'columnar 10k', timeMs: ctx.timeMs });
+      out.push(timeMeasurement('data-loader.columnar.10k', 'Read 10k bars from a columnar file', col10k, 'ms'));
+      ctx.log('columnar 1M');
+      const col1m = await benchmark(() => readColumnarFile(big), { name: 'columnar 1M', timeMs: Math.max(ctx.timeMs, 400) });
+      out.push(timeMeasurement('data-loader.columnar.1m', 'Read 1M bars from a columnar file', col1m, 'ms'));
+
+      // The same 1M bars as CSV.
+      ctx.log('writing 1M-row CSV');
+      const csvPath = join(dir, 'big.csv');
+      writeFileSync(csvPath, toCsv(bigBars));
+      ctx.log('CSV 1M');
+      const csv1m = await benchmark(() => readCsvFile(csvPath), { name: 'csv 1M', iterations: ctx.quick ? 2 : 5, warmup: 1 });
+      out.push(timeMeasurement('data-loader.csv.1m', 'Parse 1M CSV rows from a file into columns', csv1m, 'ms'));
+      out.push({
+        id: 'data-loader.columnar.vsCsv',
+        label: 'Columnar 1M read speed-up over CSV 1M parse',
+        value: csv1m.stats.median / col1m.stats.median,
+        unit: 'x',
+        detail: 'median(CSV parse) / median(columnar read), same 1M bars, same run',
+      });
+
+      // 100 symbols × 10k bars from a real HTTP server on loopback, concurrency 16.
+      ctx.log('HTTP 100 × 10k');
+      const symbols = Array.from({ length: 100 }, (_, i) => `SYM${i}`);
+      const payloads = symbols.map((s, i) => [s, encodeColumnar(makeBars(10_000, i + 11), { symbol: s })] as const);
+      const worker = new Worker(SERVER, { eval: true, workerData: { payloads } });
+      const port = await new Promise<number>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      try {
+        const source = httpSource({ url: (s) => `http://127.0.0.1:${port}/bars/${s}` });
+        const http = await benchmark(
+          async () => {
+            const { data, failures } = await new DataLoader({ concurrency: 16 }).loadMany(symbols, source);
+            if (failures.size > 0 || data.size !== 100) throw new Error(`HTTP load failed: ${[...failures.values()][0]?.message}`);
+          },
+          { name: 'http 100x10k', timeMs: Math.max(ctx.timeMs, 1000), warmup: 2 },
+        );
+        out.push(timeMeasurement('data-loader.http.100x10k', 'Load 100 symbols × 10k bars over loopback HTTP (concurrency 16)', http, 'ms'));
+      } finally {
+        worker.postMessage('close');
+        await new Promise((r) => worker.once('exit', r));
+      }
+
+      // Limiter overhead: 100k queued no-op tasks through a limit of 16.
+      ctx.log('limiter 100k');
+      const n = 100_000;
+      const noop = () => Promise.resolve();
+      const lim = await benchmark(
+        async () => {
+          const limit = createLimiter(16);
+          const all = new Array<Promise<void>>(n);
+          for (let i = 0; i < n; i++) all[i] = limit(noop);
+          await Promise.all(all);
+        },
+        { name: 'limiter 100k', iterations: ctx.quick ? 3 : 8, warmup: 1 },
+      );
+      out.push({
+        id: 'data-loader.limiter.perTask',
+        label: 'Limiter overhead per task, 100k queued',
+        value: lim.stats.median / n,
+        unit: 'ns',
+        ci: [lim.stats.ci95[0] / n, lim.stats.ci95[1] / n],
+        detail: 'median time to push 100k no-op tasks through createLimiter(16), divided by 100k',
+      });
+      return out;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+});

@@ -1,0 +1,384 @@
+import {
+  ColumnBuilder,
+  OHLCV_FIELDS,
+  validateColumns,
+  type OhlcvColumns,
+  type OhlcvField,
+} from './columns.js';
+import { DataValidationError, LoaderOptionError } from './errors.js';
+
+const QUOTE = 34;
+const CR = 13;
+const LF = 10;
+const SPACE = 32;
+const TAB = 9;
+const MINUS = 45;
+const PLUS = 43;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+const LOWER_E = 101;
+const UPPER_E = 69;
+
+/** Exactly representable powers of ten: m / 10^k and m * 10^k are then correctly rounded. */
+const POW10 = Float64Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/** Names a CSV header may use for each column (compared case-insensitively, trimmed). */
+const ALIASES: Record<OhlcvField, readonly string[]> = {
+  time: ['time', 'timestamp', 'date', 'datetime', 'ts', 't'],
+  open: ['open', 'o'],
+  high: ['high', 'h'],
+  low: ['low', 'l'],
+  close: ['close', 'c', 'price'],
+  volume: ['volume', 'vol', 'v'],
+};
+
+/** Options of the CSV parser. */
+export interface CsvOptions {
+  /**
+   * `'auto'` (default): the first line is a header when any of its fields is not a number.
+   * Without a header the columns are time, open, high, low, close, volume in that order.
+   */
+  readonly header?: 'auto' | boolean;
+  /** Field delimiter, one ASCII character (default `,`). */
+  readonly delimiter?: string;
+  /** Header names to use for each column, when they differ from the usual ones. */
+  readonly columns?: Partial<Record<OhlcvField, string>>;
+}
+
+/**
+ * Streaming CSV → OHLCV parser over bytes. Plain numeric fields are parsed straight from the
+ * bytes with no string or object per row (exact: the same double `Number()` gives). Quoted
+ * fields, `""` escapes, CRLF or LF line ends and ISO dates in the time column take a slower
+ * path. Feed chunks with {@link push}, then call {@link finish}.
+ */
+export class CsvParser {
+  readonly #symbol: string;
+  readonly #delimiter: number;
+  readonly #headerMode: 'auto' | boolean;
+  readonly #names: Partial<Record<OhlcvField, string>>;
+  readonly #builder = new ColumnBuilder(4096);
+  /** For each field position: target column index 0..5, or -1 to ignore. */
+  #fieldMap: Int8Array | undefined;
+  #fieldCount = 0;
+  readonly #row = new Float64Array(6);
+  #carry: Uint8Array | undefined;
+  #dataRow = 0;
+  #sawFirstLine = false;
+  #done = false;
+
+  /** @throws {LoaderOptionError} for a delimiter that is not one ASCII character. */
+  constructor(symbol: string, options: CsvOptions = {}) {
+    const delimiter = options.delimiter ?? ',';
+    if (delimiter.length !== 1 || delimiter.charCodeAt(0) > 127 || delimiter === '"') {
+      throw new LoaderOptionError(
+        'delimiter',
+        delimiter,
+        'one ASCII character other than a double quote',
+      );
+    }
+    this.#symbol = symbol;
+    this.#delimiter = delimiter.charCodeAt(0);
+    this.#headerMode = options.header ?? 'auto';
+    this.#names = options.columns ?? {};
+  }
+
+  /** Parse the next chunk of bytes. A record split across chunks is carried over. */
+  push(chunk: Uint8Array): void {
+    if (this.#done) throw new Error('CsvParser: push() after finish()');
+    let buf = chunk;
+    if (this.#carry) {
+      buf = new Uint8Array(this.#carry.length + chunk.length);
+      buf.set(this.#carry);
+      buf.set(chunk, this.#carry.length);
+      this.#carry = undefined;
+    }
+    const consumed = this.#parse(buf, false);
+    if (consumed < buf.length) this.#carry = buf.slice(consumed);
+  }
+
+  /** Parse whatever is left and return validated columns. */
+  finish(): OhlcvColumns {
+    if (!this.#done) {
+      this.#done = true;
+      if (this.#carry) this.#parse(this.#carry, true);
+      this.#carry = undefined;
+    }
+    if (!this.#fieldMap) {
+      // Empty input or a header only: zero bars, which is valid.
+      return this.#builder.finish();
+    }
+    return validateColumns(this.#symbol, this.#builder.finish());
+  }
+
+  /** Parse complete records from `b`; returns the index of the first byte not consumed. */
+  #parse(b: Uint8Array, final: boolean): number {
+    const len = b.length;
+    const d = this.#delimiter;
+    let p = 0;
+    while (p < len) {
+      const recordStart = p;
+      let field = 0;
+      let endOfRecord = false;
+      let emptyLine = true;
+      while (!endOfRecord) {
+        if (p >= len) {
+          if (!final) return recordStart;
+          break;
+        }
+        let value: number;
+        let fieldEnd: number;
+        let stringValue: string | undefined;
+        if (b[p] === QUOTE) {
+          // Quoted field: find the closing quote, unescaping "".
+          let q = p + 1;
+          let closed = -1;
+          while (q < len) {
+            if (b[q] === QUOTE) {
+              if (q + 1 < len && b[q + 1] === QUOTE) {
+                q += 2;
+                continue;
+              }
+              if (q + 1 >= len && !final) break; // might be the first half of ""
+              closed = q;
+              break;
+            }
+            q++;
+          }
+          if (closed === -1) {
+            if (!final) return recordStart;
+            throw this.#error('unterminated quoted field', field);
+          }
+          stringValue = Buffer.from(b.buffer, b.byteOffset + p + 1, closed - p - 1)
+            .toString('utf8')
+            .replace(/""/g, '"');
+          value = Number.NaN;
+          fieldEnd = closed + 1;
+          emptyLine = false;
+        } else {
+          let q = p;
+          while (q < len && b[q] !== d && b[q] !== LF && b[q] !== CR) q++;
+          if (q >= len && !final) return recordStart;
+          value = parseNumber(b, p, q);
+          if (Number.isNaN(value) && q > p)
+            stringValue = Buffer.from(b.buffer, b.byteOffset + p, q - p).toString('utf8');
+          if (q > p) emptyLine = false;
+          fieldEnd = q;
+        }
+        // Delimiter or end of record after the field.
+        let next = fieldEnd;
+        while (next < len && (b[next] === SPACE || b[next] === TAB) && d !== SPACE && d !== TAB)
+          next++;
+        if (next < len && b[next] === d) {
+          this.#store(field, value, stringValue);
+          field++;
+          p = next + 1;
+          emptyLine = false;
+          continue;
+        }
+        if (next < len && b[next] !== CR && b[next] !== LF) {
+          throw this.#error('unexpected character after a quoted field', field);
+        }
+        if (next < len && b[next] === CR) next++;
+        // A CR that ends a chunk may have its LF in the next one: that LF then reads as an empty line.
+        if (next < len && b[next] === LF) next++;
+        this.#store(field, value, stringValue);
+        field++;
+        p = next;
+        endOfRecord = true;
+      }
+      if (emptyLine && field <= 1) {
+        if (p === recordStart) p++; // final empty remainder
+        continue;
+      }
+      this.#endRecord(field);
+    }
+    return p;
+  }
+
+  #pendingStrings: (string | undefined)[] = [];
+
+  #store(field: number, value: number, stringValue: string | undefined): void {
+    if (!this.#sawFirstLine) {
+      this.#pendingStrings[field] = stringValue ?? String(value);
+      return;
+    }
+    const map = this.#fieldMap!;
+    if (field >= map.length) return; // counted in #endRecord
+    const target = map[field]!;
+    if (target < 0) return;
+    if (stringValue !== undefined) value = this.#slowValue(target, stringValue, field);
+    this.#row[target] = value;
+  }
+
+  #slowValue(target: number, text: string, field: number): number {
+    const trimmed = text.trim();
+    if (trimmed !== '') {
+      const n = Number(trimmed);
+      if (!Number.isNaN(n)) return n;
+      if (target === 0) {
+        const t = Date.parse(trimmed);
+        if (!Number.isNaN(t)) return t;
+      }
+    }
+    throw this.#error(`non-numeric value ${JSON.stringify(text)}`, field);
+  }
+
+  #endRecord(fields: number): void {
+    if (!this.#sawFirstLine) {
+      this.#sawFirstLine = true;
+      this.#setupColumns(fields);
+      if (this.#fieldMap && !this.#firstLineIsHeader) this.#replayFirstLine(fields);
+      this.#pendingStrings = [];
+      return;
+    }
+    if (fields !== this.#fieldCount) {
+      throw new DataValidationError(
+        this.#symbol,
+        `expected ${this.#fieldCount} fields, got ${fields}`,
+        { row: this.#dataRow },
+      );
+    }
+    const r = this.#row;
+    this.#builder.push(r[0]!, r[1]!, r[2]!, r[3]!, r[4]!, r[5]!);
+    this.#dataRow++;
+  }
+
+  #firstLineIsHeader = false;
+
+  #setupColumns(fields: number): void {
+    const first = this.#pendingStrings.slice(0, fields).map((s) => s ?? '');
+    const notNumber = (s: string) => s.trim() === '' || Number.isNaN(Number(s.trim()));
+    // A first line of data may start with an ISO date; a header has a name there.
+    const looksLikeHeader =
+      (notNumber(first[0] ?? '') && Number.isNaN(Date.parse(first[0] ?? ''))) ||
+      first.slice(1).some(notNumber);
+    const isHeader = this.#headerMode === 'auto' ? looksLikeHeader : this.#headerMode;
+    this.#firstLineIsHeader = isHeader;
+    this.#fieldCount = fields;
+    const map = new Int8Array(fields).fill(-1);
+    if (isHeader) {
+      const lower = first.map((s) => s.trim().toLowerCase());
+      OHLCV_FIELDS.forEach((name, target) => {
+        const wanted = this.#names[name]?.toLowerCase();
+        const index =
+          wanted !== undefined
+            ? lower.indexOf(wanted)
+            : lower.findIndex((h) => ALIASES[name].includes(h));
+        if (index === -1) {
+          throw new DataValidationError(
+            this.#symbol,
+            `missing column (header has: ${first.join(', ')})`,
+            { field: name },
+          );
+        }
+        map[index] = target;
+      });
+    } else {
+      if (fields < 6)
+        throw new DataValidationError(
+          this.#symbol,
+          `expected 6 fields (time, open, high, low, close, volume), got ${fields}`,
+          { row: 0 },
+        );
+      for (let i = 0; i < 6; i++) map[i] = i;
+    }
+    this.#fieldMap = map;
+  }
+
+  #replayFirstLine(fields: number): void {
+    const map = this.#fieldMap!;
+    for (let f = 0; f < fields; f++) {
+      const target = map[f]!;
+      if (target < 0) continue;
+      this.#row[target] = this.#slowValue(target, this.#pendingStrings[f] ?? '', f);
+    }
+    const r = this.#row;
+    this.#builder.push(r[0]!, r[1]!, r[2]!, r[3]!, r[4]!, r[5]!);
+    this.#dataRow++;
+  }
+
+  #error(reason: string, field: number): DataValidationError {
+    const map = this.#fieldMap;
+    const target = map && field < map.length ? map[field]! : -1;
+    const name = target >= 0 ? OHLCV_FIELDS[target]! : `#${field}`;
+    return new DataValidationError(this.#symbol, reason, { row: this.#dataRow, field: name });
+  }
+}
+
+/**
+ * Parse an unquoted decimal number from bytes [start, end). Returns NaN when the bytes are
+ * not a plain number (the caller then takes the slow path). Exact: mantissas up to 15 digits
+ * with |exponent| ≤ 22 are computed with one correctly rounded operation; anything else is
+ * handed to Number().
+ */
+export function parseNumber(b: Uint8Array, start: number, end: number): number {
+  while (start < end && (b[start] === SPACE || b[start] === TAB)) start++;
+  while (end > start && (b[end - 1] === SPACE || b[end - 1] === TAB)) end--;
+  if (start >= end) return Number.NaN;
+  let p = start;
+  let negative = false;
+  if (b[p] === MINUS || b[p] === PLUS) {
+    negative = b[p] === MINUS;
+    p++;
+  }
+  let mantissa = 0;
+  let digits = 0;
+  let scale = 0;
+  let any = false;
+  while (p < end) {
+    const c = b[p]!;
+    if (c < ZERO || c > NINE) break;
+    if (digits > 0 || c !== ZERO) digits++;
+    mantissa = mantissa * 10 + (c - ZERO);
+    any = true;
+    p++;
+  }
+  if (p < end && b[p] === DOT) {
+    p++;
+    while (p < end) {
+      const c = b[p]!;
+      if (c < ZERO || c > NINE) break;
+      if (digits > 0 || c !== ZERO) digits++;
+      mantissa = mantissa * 10 + (c - ZERO);
+      scale--;
+      any = true;
+      p++;
+    }
+  }
+  if (!any) return Number.NaN;
+  if (p < end && (b[p] === LOWER_E || b[p] === UPPER_E)) {
+    p++;
+    let expNegative = false;
+    if (p < end && (b[p] === MINUS || b[p] === PLUS)) {
+      expNegative = b[p] === MINUS;
+      p++;
+    }
+    let exp = 0;
+    let expDigits = 0;
+    while (p < end && b[p]! >= ZERO && b[p]! <= NINE) {
+      exp = exp * 10 + (b[p]! - ZERO);
+      expDigits++;
+      p++;
+    }
+    if (expDigits === 0) return Number.NaN;
+    scale += expNegative ? -exp : exp;
+  }
+  if (p !== end) return Number.NaN;
+  if (digits > 15 || scale > 22 || scale < -22) {
+    return Number(Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1'));
+  }
+  const value = scale >= 0 ? mantissa * POW10[scale]! : mantissa / POW10[-scale]!;
+  return negative ? -value : value;
+}
+
+/** Parse a whole CSV text or byte array into validated OHLCV columns. */
+export function parseCsv(
+  symbol: string,
+  input: string | Uint8Array,
+  options?: CsvOptions,
+): OhlcvColumns {
+  const parser = new CsvParser(symbol, options);
+  parser.push(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
+  return parser.finish();
+}

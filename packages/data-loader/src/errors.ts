@@ -1,0 +1,120 @@
+/** Base class of every error thrown by `@peaktrade/data-loader`. */
+export class PeakTradeError extends Error {
+  /** Stable machine-readable code, `E_LOADER_*`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option had an invalid value; names the option, the value and what is allowed. */
+export class LoaderOptionError extends PeakTradeError {
+  static readonly code = 'E_LOADER_OPTION';
+  readonly option: string;
+  constructor(option: string, value: unknown, allowed: string) {
+    super(
+      LoaderOptionError.code,
+      `Invalid option ${option} = ${String(value)}: expected ${allowed}`,
+    );
+    this.option = option;
+  }
+}
+
+/** A payload could not be turned into valid OHLCV columns. Names the symbol, the row or field, and the reason. */
+export class DataValidationError extends PeakTradeError {
+  static readonly code = 'E_LOADER_INVALID_DATA';
+  readonly symbol: string;
+  /** 0-based data row (not counting a CSV header), when the problem is in one row. */
+  readonly row: number | undefined;
+  /** Column or field name, when the problem is in one field. */
+  readonly field: string | undefined;
+  readonly reason: string;
+  constructor(
+    symbol: string,
+    reason: string,
+    where: { row?: number; field?: string } = {},
+    options?: ErrorOptions,
+  ) {
+    const at = [
+      where.row !== undefined ? `row ${where.row}` : '',
+      where.field !== undefined ? `field "${where.field}"` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    super(
+      DataValidationError.code,
+      `Invalid data for ${symbol}${at ? ` at ${at}` : ''}: ${reason}`,
+      options,
+    );
+    this.symbol = symbol;
+    this.row = where.row;
+    this.field = where.field;
+    this.reason = reason;
+  }
+}
+
+/** An HTTP response had a non-2xx status. */
+export class HttpStatusError extends PeakTradeError {
+  static readonly code = 'E_LOADER_HTTP_STATUS';
+  readonly status: number;
+  readonly url: string;
+  /** Delay the server asked for through `Retry-After`, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+  constructor(url: string, status: number, retryAfterMs: number | undefined) {
+    super(
+      HttpStatusError.code,
+      `GET ${url} answered HTTP ${status}${retryAfterMs !== undefined ? ` (Retry-After ${retryAfterMs} ms)` : ''}`,
+    );
+    this.status = status;
+    this.url = url;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** One attempt ran past its timeout. */
+export class LoadTimeoutError extends PeakTradeError {
+  static readonly code = 'E_LOADER_TIMEOUT';
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super(LoadTimeoutError.code, `${what} timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The caller's AbortSignal fired. */
+export class LoadAbortedError extends PeakTradeError {
+  static readonly code = 'E_LOADER_ABORTED';
+  constructor(what: string, options?: ErrorOptions) {
+    super(LoadAbortedError.code, `${what} was aborted`, options);
+  }
+}
+
+/** Every attempt failed; `cause` is the last attempt's error, `attempts` how many were made. */
+export class LoadFailedError extends PeakTradeError {
+  static readonly code = 'E_LOADER_FAILED';
+  readonly symbol: string;
+  readonly attempts: number;
+  constructor(symbol: string, attempts: number, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(
+      LoadFailedError.code,
+      `Loading ${symbol} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${why}`,
+      { cause },
+    );
+    this.symbol = symbol;
+    this.attempts = attempts;
+  }
+}
+
+/** Every error class of this package, by name. */
+export const errors = {
+  PeakTradeError,
+  LoaderOptionError,
+  DataValidationError,
+  HttpStatusError,
+  LoadTimeoutError,
+  LoadAbortedError,
+  LoadFailedError,
+};

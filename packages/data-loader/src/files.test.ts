@@ -1,0 +1,312 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SerializeError } from '@peaktrade/serialize';
+import { afterAll, describe, expect, it } from 'vitest';
+import { barsFor } from '../test/fault-server.js';
+import {
+  CsvParser,
+  DataLoader,
+  DataValidationError,
+  LoaderOptionError,
+  columnarFileSource,
+  csvFileSource,
+  decodeColumnar,
+  encodeColumnar,
+  jsonToColumns,
+  parseCsv,
+  parseNumber,
+  readColumnarFile,
+  readCsvFile,
+  sqliteSource,
+  validateColumns,
+  writeColumnarFile,
+} from './index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pt-loader-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+const header = 'time,open,high,low,close,volume';
+
+describe('CSV', () => {
+  it('parses a header, LF and CRLF line ends identically', () => {
+    const rows = ['1,10,11,9,10.5,100', '2,10.5,12,10,11.25,200'];
+    const lf = parseCsv('X', `${header}\n${rows.join('\n')}\n`);
+    const crlf = parseCsv('X', `${header}\r\n${rows.join('\r\n')}\r\n`);
+    expect(lf).toEqual(crlf);
+    expect(Array.from(lf.close)).toEqual([10.5, 11.25]);
+    expect(Array.from(lf.time)).toEqual([1, 2]);
+  });
+
+  it('handles quoted fields, escaped quotes, extra columns, any column order and no trailing newline', () => {
+    const text =
+      'Volume,"Close",symbol,High,Low,Open,Date\n"1,000",10.5,"A ""quoted"" name",11,9,10,2024-01-02T00:00:00Z\n2000,"11",plain,12,10,10.5,2024-01-03T00:00:00Z';
+    const cols = parseCsv('X', text.replace('"1,000"', '1000'));
+    expect(Array.from(cols.volume)).toEqual([1000, 2000]);
+    expect(Array.from(cols.close)).toEqual([10.5, 11]);
+    expect(Array.from(cols.time)).toEqual([
+      Date.parse('2024-01-02T00:00:00Z'),
+      Date.parse('2024-01-03T00:00:00Z'),
+    ]);
+  });
+
+  it('reads headerless files as time, open, high, low, close, volume', () => {
+    const cols = parseCsv('X', '1,10,11,9,10.5,100\n2,10.5,12,10,11,200\n');
+    expect(Array.from(cols.high)).toEqual([11, 12]);
+  });
+
+  it('gives zero bars for an empty file and for a header only', () => {
+    expect(parseCsv('X', '').time.length).toBe(0);
+    expect(parseCsv('X', `${header}\r\n`).close.length).toBe(0);
+  });
+
+  it('gives the same result whatever the chunk boundaries', () => {
+    const text = `${header}\r\n1,10,11,9,"10.5",100\r\n2,10.5,12,10,11,2e2\r\n3,11,12.5,10.75,12,300\r\n`;
+    const whole = parseCsv('X', text);
+    const bytes = Buffer.from(text);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const parser = new CsvParser('X');
+      parser.push(bytes.subarray(0, cut));
+      parser.push(bytes.subarray(cut));
+      expect(parser.finish()).toEqual(whole);
+    }
+  });
+
+  it('names the row and field of a non-numeric value', () => {
+    const error = thrown(() =>
+      parseCsv('AAPL', `${header}\n1,1,1,1,1,1\n2,1,x,1,1,1\n`),
+    ) as DataValidationError;
+    expect(error).toBeInstanceOf(DataValidationError);
+    expect(error).toMatchObject({ symbol: 'AAPL', row: 1, field: 'high' });
+    expect(error.message).toBe(
+      'Invalid data for AAPL at row 1, field "high": non-numeric value "x"',
+    );
+  });
+
+  it('names a missing column, a short row and unsorted time', () => {
+    expect(thrown(() => parseCsv('X', 'time,open,high,low,close\n1,1,1,1,1\n'))).toMatchObject({
+      field: 'volume',
+      reason: expect.stringContaining('missing column') as string,
+    });
+    expect(thrown(() => parseCsv('X', `${header}\n1,1,1,1,1,1\n2,1,1,1,1\n`))).toMatchObject({
+      row: 1,
+      reason: 'expected 6 fields, got 5',
+    });
+    expect(thrown(() => parseCsv('X', `${header}\n2,1,1,1,1,1\n1,1,1,1,1,1\n`))).toMatchObject({
+      row: 1,
+      field: 'time',
+    });
+    expect(thrown(() => parseCsv('X', `${header}\n1,1,1,1,"unterminated,1\n`))).toMatchObject({
+      reason: 'unterminated quoted field',
+    });
+  });
+
+  it('refuses a bad delimiter option by name', () => {
+    expect(thrown(() => new CsvParser('X', { delimiter: ';;' }))).toBeInstanceOf(LoaderOptionError);
+  });
+
+  it('parses numbers from bytes exactly as Number() does', () => {
+    let seed = 42;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const samples = [
+      '0',
+      '-0',
+      '1e5',
+      '1.5E-3',
+      '+7',
+      '123456789012345678',
+      '0.1',
+      '3.14159265358979',
+      '.5',
+      '5.',
+    ];
+    for (let i = 0; i < 5000; i++) {
+      const digits = Math.floor(rand() * 17) + 1;
+      const v = (rand() - 0.5) * 10 ** Math.floor(rand() * 12);
+      samples.push(v.toFixed(Math.min(digits, 12)), v.toPrecision(digits), String(v));
+    }
+    for (const s of samples) {
+      const got = parseNumber(Buffer.from(s), 0, s.length);
+      expect(Object.is(got, Number(s)) || (got === 0 && Number(s) === 0), s).toBe(true);
+    }
+    expect(parseNumber(Buffer.from('1x'), 0, 2)).toBeNaN();
+    expect(parseNumber(Buffer.from(''), 0, 0)).toBeNaN();
+  });
+
+  it('streams a CSV file through csvFileSource', async () => {
+    const cols = barsFor('FILE', 5000);
+    const lines = [
+      header,
+      ...Array.from(
+        cols.time,
+        (t, i) =>
+          `${t},${cols.open[i]},${cols.high[i]},${cols.low[i]},${cols.close[i]},${cols.volume[i]}`,
+      ),
+    ];
+    const path = join(dir, 'FILE.csv');
+    writeFileSync(path, lines.join('\n'));
+    expect(await readCsvFile(path, 'FILE', { chunkBytes: 4096 })).toEqual(cols);
+    const loader = new DataLoader();
+    expect(
+      await loader.load('FILE', csvFileSource({ path: (s) => join(dir, `${s}.csv`) })),
+    ).toEqual(cols);
+  });
+});
+
+describe('columnar files', () => {
+  it('round-trip through write and read, atomically named', async () => {
+    const cols = barsFor('COL', 10_000);
+    const path = join(dir, 'COL.ptc');
+    await writeColumnarFile(path, cols, { symbol: 'COL' });
+    const back = await readColumnarFile(path, 'COL');
+    expect(back).toEqual(cols);
+    expect(back.close).toBeInstanceOf(Float64Array);
+    const loader = new DataLoader();
+    expect(
+      await loader.load('COL', columnarFileSource({ path: (s) => join(dir, `${s}.ptc`) })),
+    ).toEqual(cols);
+  });
+
+  it('round-trip empty columns', () => {
+    const empty = barsFor('E', 0);
+    expect(decodeColumnar('E', encodeColumnar(empty))).toEqual(empty);
+  });
+
+  it('reject corrupt bytes with SerializeError and the wrong payload with DataValidationError', () => {
+    const bytes = encodeColumnar(barsFor('C', 100));
+    const flipped = bytes.slice();
+    flipped[bytes.length >> 1]! ^= 0x10;
+    expect(thrown(() => decodeColumnar('C', flipped))).toBeInstanceOf(SerializeError);
+    expect(thrown(() => decodeColumnar('C', bytes.subarray(0, bytes.length - 3)))).toBeInstanceOf(
+      SerializeError,
+    );
+    const notBars = encodeColumnar(barsFor('C', 3));
+    const wrong = thrown(() => decodeColumnar('C', notBars.subarray(0, 0)));
+    expect(wrong).toBeInstanceOf(SerializeError);
+  });
+
+  it('refuse to write invalid columns', async () => {
+    const bad = { ...barsFor('B', 3), close: new Float64Array(2) };
+    await expect(writeColumnarFile(join(dir, 'bad.ptc'), bad)).rejects.toBeInstanceOf(
+      DataValidationError,
+    );
+  });
+});
+
+describe('SQLite source', () => {
+  const file = join(dir, 'bars.sqlite');
+  const db = new Database(file);
+  db.exec(
+    'CREATE TABLE bars (symbol TEXT, time REAL, open REAL, high REAL, low REAL, close REAL, volume REAL)',
+  );
+  const insert = db.prepare('INSERT INTO bars VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const cols = barsFor('SQL', 2000);
+  db.transaction(() => {
+    // Inserted in reverse: the source must order by time.
+    for (let i = cols.time.length - 1; i >= 0; i--)
+      insert.run(
+        'SQL',
+        cols.time[i],
+        cols.open[i],
+        cols.high[i],
+        cols.low[i],
+        cols.close[i],
+        cols.volume[i],
+      );
+    insert.run('TEXT', 1, 1, 1, 1, 'n/a', 1);
+  })();
+  afterAll(() => db.close());
+
+  it('reads one symbol straight into columns, ordered by time', async () => {
+    const source = sqliteSource({ database: file, table: 'bars' });
+    const loader = new DataLoader();
+    expect(await loader.load('SQL', source)).toEqual(cols);
+    expect((await loader.load('NONE', source)).time.length).toBe(0);
+    source.close();
+  });
+
+  it('names the row and field of a non-numeric value', async () => {
+    const source = sqliteSource({ database: db, table: 'bars' });
+    const error = await source
+      .load('TEXT', { signal: new AbortController().signal })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ symbol: 'TEXT', row: 0, field: 'close' });
+  });
+
+  it('refuses unsafe identifiers and unknown tables by option name', () => {
+    expect(
+      thrown(() => sqliteSource({ database: db, table: 'bars; DROP TABLE bars' })),
+    ).toMatchObject({ option: 'table' });
+    expect(thrown(() => sqliteSource({ database: db, table: 'nope' }))).toMatchObject({
+      option: 'table',
+    });
+    expect(
+      thrown(() => sqliteSource({ database: db, table: 'bars', columns: { close: 'px' } })),
+    ).toMatchObject({ option: 'table' });
+  });
+});
+
+describe('JSON shapes and validation', () => {
+  it('accepts columns, rows and tuples with the same result', () => {
+    const cols = {
+      time: [1, 2],
+      open: [1, 2],
+      high: [2, 3],
+      low: [0.5, 1],
+      close: [1.5, 2.5],
+      volume: [10, 20],
+    };
+    const rows = [0, 1].map((i) => ({
+      time: cols.time[i],
+      open: cols.open[i],
+      high: cols.high[i],
+      low: cols.low[i],
+      close: cols.close[i],
+      volume: cols.volume[i],
+    }));
+    const tuples = rows.map((r) => [r.time, r.open, r.high, r.low, r.close, r.volume]);
+    const a = jsonToColumns('X', cols);
+    expect(jsonToColumns('X', rows)).toEqual(a);
+    expect(jsonToColumns('X', tuples)).toEqual(a);
+  });
+
+  it('names the problem: missing column, length mismatch, non-numeric, wrong type', () => {
+    expect(
+      thrown(() => jsonToColumns('X', { time: [1], open: [1], high: [1], low: [1], close: [1] })),
+    ).toMatchObject({ field: 'volume', reason: 'missing column' });
+    expect(
+      thrown(() =>
+        jsonToColumns('X', {
+          time: [1, 2],
+          open: [1],
+          high: [1, 1],
+          low: [1, 1],
+          close: [1, 1],
+          volume: [1, 1],
+        }),
+      ),
+    ).toMatchObject({
+      field: 'open',
+      reason: expect.stringContaining('length mismatch') as string,
+    });
+    expect(
+      thrown(() =>
+        jsonToColumns('X', [{ time: 1, open: 1, high: null, low: 1, close: 1, volume: 1 }]),
+      ),
+    ).toMatchObject({ row: 0, field: 'high' });
+    expect(thrown(() => jsonToColumns('X', 'bars'))).toBeInstanceOf(DataValidationError);
+    expect(thrown(() => validateColumns('X', { ...barsFor('X', 2), close: [1, 2] }))).toMatchObject(
+      { field: 'close' },
+    );
+  });
+});

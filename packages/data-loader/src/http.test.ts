@@ -1,0 +1,239 @@
+import { LruCache } from '@peaktrade/cache-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { barsFor, startFaultServer, type FaultServer } from '../test/fault-server.js';
+import {
+  DataLoader,
+  DataValidationError,
+  HttpStatusError,
+  LoadAbortedError,
+  LoadFailedError,
+  LoadTimeoutError,
+  httpSource,
+  type OhlcvColumns,
+  type Sleep,
+} from './index.js';
+
+let server: FaultServer;
+beforeAll(async () => {
+  server = await startFaultServer();
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.requests.clear();
+  server.arrivals.length = 0;
+  server.inFlight.peak = 0;
+  server.okDelayMs = 0;
+});
+
+/** Sleep that records requested delays and waits only 1 ms, so retry schedules are checked without waiting them out. */
+function recordingSleep(): { sleep: Sleep; delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    sleep: (ms) => {
+      delays.push(ms);
+      return new Promise((r) => setTimeout(r, 1));
+    },
+  };
+}
+
+const source = () => httpSource({ url: (s) => `${server.url}/bars/${s}` });
+
+function expectBars(cols: OhlcvColumns | undefined, symbol: string): void {
+  const want = barsFor(symbol);
+  expect(cols?.close).toEqual(want.close);
+  expect(cols?.time).toEqual(want.time);
+}
+
+describe('HTTP loading under faults', () => {
+  it('loads the same bars through the fetch transport', async () => {
+    const viaFetch = httpSource({ url: (s) => `${server.url}/bars/${s}`, fetch });
+    server.script('F500', ['500', 'ok-csv']);
+    const loader = new DataLoader({ retry: { sleep: recordingSleep().sleep } });
+    expectBars(await loader.load('F500', viaFetch), 'F500');
+    expect(server.requests.get('F500')).toBe(2);
+  });
+
+  it('loads JSON, CSV and columnar bodies into identical columns', async () => {
+    server.script('J', ['ok']);
+    server.script('C', ['ok-csv']);
+    server.script('B', ['ok-columnar']);
+    const loader = new DataLoader();
+    const { data, failures } = await loader.loadMany(['J', 'C', 'B'], source());
+    expect(failures.size).toBe(0);
+    for (const s of ['J', 'C', 'B']) expectBars(data.get(s), s);
+  });
+
+  it('never exceeds the concurrency limit, and reaches it', async () => {
+    server.okDelayMs = 15;
+    const loader = new DataLoader({ concurrency: 4 });
+    const symbols = Array.from({ length: 40 }, (_, i) => `S${i}`);
+    const { data } = await loader.loadMany(symbols, source());
+    expect(data.size).toBe(40);
+    expect(server.inFlight.peak).toBe(4);
+  });
+
+  it('loadMany concurrency narrows the loader limit', async () => {
+    server.okDelayMs = 15;
+    const loader = new DataLoader({ concurrency: 8 });
+    await loader.loadMany(
+      Array.from({ length: 20 }, (_, i) => `N${i}`),
+      source(),
+      { concurrency: 2 },
+    );
+    expect(server.inFlight.peak).toBe(2);
+  });
+
+  it('retries a 500 and succeeds', async () => {
+    server.script('R500', ['500', '500', 'ok']);
+    const { sleep, delays } = recordingSleep();
+    const loader = new DataLoader({
+      retry: { retries: 3, baseDelayMs: 100, random: () => 0.5, sleep },
+    });
+    expectBars(await loader.load('R500', source()), 'R500');
+    expect(server.requests.get('R500')).toBe(3);
+    // Full jitter: random * min(max, base * 2^(n-1)) with random fixed at 0.5.
+    expect(delays).toEqual([50, 100]);
+  });
+
+  it('honours Retry-After on 429', async () => {
+    server.script('R429', [{ status: 429, retryAfter: '2' }, 'ok']);
+    const { sleep, delays } = recordingSleep();
+    const loader = new DataLoader({ retry: { sleep } });
+    expectBars(await loader.load('R429', source()), 'R429');
+    expect(delays).toEqual([2000]);
+  });
+
+  it('fails a symbol whose Retry-After is longer than allowed, without waiting', async () => {
+    server.script('LONG', [{ status: 429, retryAfter: '3600' }]);
+    const { sleep, delays } = recordingSleep();
+    const loader = new DataLoader({ retry: { sleep, maxRetryAfterMs: 60_000 } });
+    const error = await loader.load('LONG', source()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoadFailedError);
+    expect((error as LoadFailedError).cause).toBeInstanceOf(HttpStatusError);
+    expect(delays).toEqual([]);
+  });
+
+  it('times out a slow response, retries, and reports the timeout when every attempt is slow', async () => {
+    server.script('SLOW', [{ slowMs: 2000 }, { slowMs: 2000 }]);
+    const { sleep } = recordingSleep();
+    const loader = new DataLoader({ timeoutMs: 100, retry: { retries: 1, sleep } });
+    const error = await loader.load('SLOW', source()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoadFailedError);
+    expect((error as LoadFailedError).attempts).toBe(2);
+    expect((error as LoadFailedError).cause).toBeInstanceOf(LoadTimeoutError);
+    expect(server.requests.get('SLOW')).toBe(2);
+  });
+
+  it('retries after a connection reset and after a truncated body', async () => {
+    server.script('RST', ['reset', 'ok']);
+    server.script('TRUNC', ['truncated', 'ok']);
+    const { sleep } = recordingSleep();
+    const loader = new DataLoader({ retry: { sleep } });
+    const { data, failures } = await loader.loadMany(['RST', 'TRUNC'], source());
+    expect([...failures.keys()]).toEqual([]);
+    expectBars(data.get('RST'), 'RST');
+    expectBars(data.get('TRUNC'), 'TRUNC');
+    expect(server.requests.get('RST')).toBe(2);
+    expect(server.requests.get('TRUNC')).toBe(2);
+  });
+
+  it('reports malformed JSON and CSV per symbol, without retrying, and keeps the good symbols', async () => {
+    server.script('BADJSON', ['malformed-json']);
+    server.script('BADCSV', ['malformed-csv']);
+    server.script('UNSORTED', ['unsorted']);
+    server.script('GONE', ['404']);
+    const loader = new DataLoader({ retry: { sleep: recordingSleep().sleep } });
+    const { data, failures } = await loader.loadMany(
+      ['GOOD', 'BADJSON', 'BADCSV', 'UNSORTED', 'GONE'],
+      source(),
+    );
+    expect([...data.keys()]).toEqual(['GOOD']);
+    expect([...failures.keys()].sort()).toEqual(['BADCSV', 'BADJSON', 'GONE', 'UNSORTED']);
+    const json = failures.get('BADJSON')!.cause as DataValidationError;
+    expect(json).toBeInstanceOf(DataValidationError);
+    expect(json.message).toMatch(/BADJSON.*malformed JSON/);
+    const csv = failures.get('BADCSV')!.cause as DataValidationError;
+    expect(csv).toMatchObject({ symbol: 'BADCSV', row: 1, field: 'high' });
+    expect(csv.message).toContain('"oops"');
+    const unsorted = failures.get('UNSORTED')!.cause as DataValidationError;
+    expect(unsorted).toMatchObject({ row: 1, field: 'time' });
+    expect(unsorted.reason).toContain('unsorted time');
+    expect((failures.get('GONE')!.cause as HttpStatusError).status).toBe(404);
+    for (const s of ['BADJSON', 'BADCSV', 'UNSORTED', 'GONE'])
+      expect(server.requests.get(s)).toBe(1);
+  });
+
+  it('caches successes only: a failed load is not cached, and a later success is', async () => {
+    const cache = new LruCache<string, OhlcvColumns>({ max: 100 });
+    server.script('FLAKY', ['malformed-json', 'ok']);
+    const loader = new DataLoader({ cache });
+    await expect(loader.load('FLAKY', source())).rejects.toBeInstanceOf(LoadFailedError);
+    expect(cache.size).toBe(0);
+    expectBars(await loader.load('FLAKY', source()), 'FLAKY');
+    expect(cache.size).toBe(1);
+    expectBars(await loader.load('FLAKY', source()), 'FLAKY');
+    expect(server.requests.get('FLAKY')).toBe(2);
+    expect(loader.stats.cacheHits).toBe(1);
+  });
+
+  it('de-duplicates concurrent loads of one symbol into one request', async () => {
+    server.okDelayMs = 10;
+    const loader = new DataLoader();
+    const results = await Promise.all(
+      Array.from({ length: 25 }, () => loader.load('DUP', source())),
+    );
+    expect(server.requests.get('DUP')).toBe(1);
+    expect(new Set(results).size).toBe(1);
+    expect(loader.stats.deduplicated).toBe(24);
+  });
+
+  it('does not retry a non-idempotent source unless asked', async () => {
+    const post = { ...source(), idempotent: false };
+    server.script('NI', ['500', 'ok']);
+    const loader = new DataLoader({ retry: { sleep: recordingSleep().sleep } });
+    await expect(loader.load('NI', post)).rejects.toBeInstanceOf(LoadFailedError);
+    expect(server.requests.get('NI')).toBe(1);
+    server.script('NI2', ['500', 'ok']);
+    const retrying = new DataLoader({
+      retryNonIdempotent: true,
+      retry: { sleep: recordingSleep().sleep },
+    });
+    expectBars(await retrying.load('NI2', post), 'NI2');
+    expect(server.requests.get('NI2')).toBe(2);
+  });
+
+  it('keeps a per-host rate limit: no 100 ms window holds more than burst + rate·0.1 requests', async () => {
+    const loader = new DataLoader({ concurrency: 16, rateLimit: { ratePerSec: 50, burst: 2 } });
+    const { data } = await loader.loadMany(
+      Array.from({ length: 15 }, (_, i) => `RL${i}`),
+      source(),
+    );
+    expect(data.size).toBe(15);
+    const t = [...server.arrivals].sort((a, b) => a - b);
+    for (let i = 0; i < t.length; i++) {
+      const inWindow = t.filter((x) => x >= t[i]! && x < t[i]! + 100).length;
+      expect(inWindow).toBeLessThanOrEqual(2 + 5 + 1);
+    }
+    // 15 requests at 50/s with a burst of 2 cannot finish in under (15 - 2) / 50 s.
+    expect(t[t.length - 1]! - t[0]!).toBeGreaterThanOrEqual(((15 - 2) / 50) * 1000 - 5);
+  });
+
+  it('aborts: loadMany rejects, queued loads never start, running requests are cancelled', async () => {
+    server.okDelayMs = 200;
+    const loader = new DataLoader({ concurrency: 2 });
+    const controller = new AbortController();
+    const run = loader.loadMany(
+      Array.from({ length: 10 }, (_, i) => `AB${i}`),
+      source(),
+      { signal: controller.signal },
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    controller.abort(new Error('user cancelled'));
+    await expect(run).rejects.toBeInstanceOf(LoadAbortedError);
+    const started = [...server.requests.keys()].filter((k) => k.startsWith('AB')).length;
+    expect(started).toBe(2);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(server.inFlight.now).toBe(0);
+  });
+});

@@ -1,0 +1,346 @@
+import { validateColumns, type OhlcvColumns } from './columns.js';
+import {
+  LoadAbortedError,
+  LoaderOptionError,
+  LoadFailedError,
+  LoadTimeoutError,
+} from './errors.js';
+import { createLimiter, type Limiter } from './limiter.js';
+import { KeyedRateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { resolveRetryPolicy, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
+import type { Source } from './sources/types.js';
+
+/**
+ * The part of a cache the loader uses: cache-core's `LruCache` and `MultiLevelCache` both
+ * fit. Only successful, validated loads are written.
+ */
+export interface LoaderCache {
+  get(key: string): OhlcvColumns | undefined | Promise<OhlcvColumns | undefined>;
+  set(key: string, value: OhlcvColumns): unknown;
+}
+
+/** Options of {@link DataLoader}. All are resolved once, at construction. */
+export interface DataLoaderOptions {
+  /** Loads in flight at once across all calls (default 16). */
+  readonly concurrency?: number;
+  /** Per-key (per-host for HTTP) token bucket; off by default. */
+  readonly rateLimit?: RateLimitOptions;
+  /** Retry policy (default: 3 retries, 100 ms base, full jitter, Retry-After honoured). */
+  readonly retry?: RetryOptions;
+  /** Retry sources that declare `idempotent: false` too (default false). */
+  readonly retryNonIdempotent?: boolean;
+  /** Timeout of one attempt in milliseconds (default 10 000). */
+  readonly timeoutMs?: number;
+  /** Cache of loaded columns; failures are never cached. */
+  readonly cache?: LoaderCache;
+  /** Largest number of symbols handed to a source's `loadBatch` at once (default 100). */
+  readonly maxBatchSize?: number;
+}
+
+/** Options of one load. */
+export interface LoadOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** Progress of {@link DataLoader.loadMany}. */
+export interface LoadProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly symbol: string;
+  readonly ok: boolean;
+}
+
+/** Options of {@link DataLoader.loadMany}. */
+export interface LoadManyOptions extends LoadOptions {
+  /** At most this many of this call's symbols in flight (within the loader's own limit). */
+  readonly concurrency?: number;
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+/** What {@link DataLoader.loadMany} returns: one bad symbol never loses the others. */
+export interface LoadManyResult {
+  /** Columns of every symbol that loaded. */
+  readonly data: Map<string, OhlcvColumns>;
+  /** Why each failed symbol failed. */
+  readonly failures: Map<string, Error>;
+}
+
+/** Counters of a loader. */
+export interface LoaderStats {
+  /** Source calls made (attempts, including retries and batch calls). */
+  readonly attempts: number;
+  readonly retries: number;
+  readonly cacheHits: number;
+  readonly loaded: number;
+  readonly failed: number;
+  /** Loads answered by an identical load already in flight. */
+  readonly deduplicated: number;
+}
+
+interface Pending {
+  resolve(value: OhlcvColumns): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Concurrent, rate-limited, retried loading of market data into columns.
+ *
+ * Each load: cache → in-flight de-duplication → concurrency limit → rate limit → attempt with
+ * a timeout (combined with the caller's signal) → validation → cache. Failed attempts are
+ * retried with exponential backoff and full jitter when transient; only idempotent sources
+ * are retried unless `retryNonIdempotent`. Symbols requested in the same tick from a source
+ * with `loadBatch` are fetched in one batch call.
+ */
+export class DataLoader {
+  readonly #limit: Limiter;
+  readonly #rate: KeyedRateLimiter | undefined;
+  readonly #policy: RetryPolicy;
+  readonly #noRetry: RetryPolicy;
+  readonly #retryNonIdempotent: boolean;
+  readonly #timeoutMs: number;
+  readonly #cache: LoaderCache | undefined;
+  readonly #maxBatch: number;
+  readonly #inflight = new Map<string, Promise<OhlcvColumns>>();
+  readonly #batches = new Map<Source, Map<string, Pending[]>>();
+  #stats = { attempts: 0, retries: 0, cacheHits: 0, loaded: 0, failed: 0, deduplicated: 0 };
+
+  /** @throws {LoaderOptionError} naming the bad option. */
+  constructor(options: DataLoaderOptions = {}) {
+    this.#limit = createLimiter(options.concurrency ?? 16);
+    this.#rate = options.rateLimit
+      ? new KeyedRateLimiter(
+          options.rateLimit,
+          options.retry?.sleep ? { sleep: options.retry.sleep } : {},
+        )
+      : undefined;
+    const onRetry = options.retry?.onRetry;
+    this.#policy = resolveRetryPolicy({
+      ...options.retry,
+      onRetry: (attempt, delay, error) => {
+        this.#stats.retries++;
+        onRetry?.(attempt, delay, error);
+      },
+    });
+    this.#noRetry = { ...this.#policy, retries: 0 };
+    this.#retryNonIdempotent = options.retryNonIdempotent ?? false;
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs))
+      throw new LoaderOptionError('timeoutMs', timeoutMs, 'a finite number of milliseconds > 0');
+    this.#timeoutMs = timeoutMs;
+    this.#cache = options.cache;
+    const maxBatch = options.maxBatchSize ?? 100;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1)
+      throw new LoaderOptionError('maxBatchSize', maxBatch, 'a positive integer');
+    this.#maxBatch = maxBatch;
+  }
+
+  /** Counters since construction. */
+  get stats(): LoaderStats {
+    return { ...this.#stats };
+  }
+
+  /** Loads in flight / waiting for a slot. */
+  get active(): number {
+    return this.#limit.active;
+  }
+
+  /**
+   * Load one symbol's columns. Concurrent calls for the same source and symbol share one load.
+   * @throws {LoadFailedError} after the last attempt (its `cause` says why).
+   * @throws {LoadAbortedError} when `signal` aborts.
+   */
+  async load(symbol: string, source: Source, options: LoadOptions = {}): Promise<OhlcvColumns> {
+    const key = `${source.name}:${symbol}`;
+    if (this.#cache) {
+      const hit = await this.#cache.get(key);
+      if (hit !== undefined) {
+        this.#stats.cacheHits++;
+        return hit;
+      }
+    }
+    const existing = this.#inflight.get(key);
+    if (existing) {
+      this.#stats.deduplicated++;
+      return existing;
+    }
+    const promise = this.#loadUncached(symbol, source, options.signal).then(
+      (columns) => {
+        this.#inflight.delete(key);
+        this.#stats.loaded++;
+        this.#cache?.set(key, columns);
+        return columns;
+      },
+      (error: unknown) => {
+        this.#inflight.delete(key);
+        this.#stats.failed++;
+        throw error;
+      },
+    );
+    this.#inflight.set(key, promise);
+    return promise;
+  }
+
+  /**
+   * Load many symbols. Resolves once every symbol has loaded or failed; never rejects for a
+   * single symbol's failure (see `failures`). Rejects only if `signal` aborts.
+   */
+  async loadMany(
+    symbols: readonly string[],
+    source: Source,
+    options: LoadManyOptions = {},
+  ): Promise<LoadManyResult> {
+    const data = new Map<string, OhlcvColumns>();
+    const failures = new Map<string, Error>();
+    const unique = [...new Set(symbols)];
+    const local =
+      options.concurrency !== undefined ? createLimiter(options.concurrency) : undefined;
+    let done = 0;
+    await Promise.all(
+      unique.map(async (symbol) => {
+        try {
+          const run = () =>
+            this.load(symbol, source, options.signal ? { signal: options.signal } : {});
+          data.set(symbol, await (local ? local(run, options.signal) : run()));
+        } catch (error) {
+          failures.set(symbol, error instanceof Error ? error : new Error(String(error)));
+        }
+        done++;
+        options.onProgress?.({ done, total: unique.length, symbol, ok: data.has(symbol) });
+      }),
+    );
+    if (options.signal?.aborted)
+      throw new LoadAbortedError(`loadMany of ${unique.length} symbols`, {
+        cause: options.signal.reason,
+      });
+    return { data, failures };
+  }
+
+  #loadUncached(
+    symbol: string,
+    source: Source,
+    signal: AbortSignal | undefined,
+  ): Promise<OhlcvColumns> {
+    if (source.loadBatch) return this.#enqueueBatch(symbol, source, signal);
+    const policy =
+      source.idempotent === false && !this.#retryNonIdempotent ? this.#noRetry : this.#policy;
+    return this.#limit(
+      () =>
+        withRetry(
+          symbol,
+          policy,
+          async () => {
+            await this.#rate?.acquire(source.rateKey?.(symbol) ?? source.name, signal);
+            return this.#attempt(`loading ${symbol}`, signal, async (attemptSignal) =>
+              validateColumns(symbol, await source.load(symbol, { signal: attemptSignal })),
+            );
+          },
+          signal,
+        ),
+      signal,
+    );
+  }
+
+  /** Run one attempt with the per-attempt timeout combined with the caller's signal. */
+  async #attempt<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (signal?.aborted) throw new LoadAbortedError(what, { cause: signal.reason });
+    this.#stats.attempts++;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new LoadTimeoutError(what, this.#timeoutMs));
+    }, this.#timeoutMs);
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await fn(controller.signal);
+    } catch (error) {
+      if (timedOut) throw new LoadTimeoutError(what, this.#timeoutMs);
+      if (signal?.aborted) throw new LoadAbortedError(what, { cause: signal.reason });
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Collect symbols requested in this tick for a batching source; flush once per tick. */
+  #enqueueBatch(
+    symbol: string,
+    source: Source,
+    signal: AbortSignal | undefined,
+  ): Promise<OhlcvColumns> {
+    return new Promise<OhlcvColumns>((resolve, reject) => {
+      let pending = this.#batches.get(source);
+      if (!pending) {
+        pending = new Map();
+        this.#batches.set(source, pending);
+        process.nextTick(() => this.#flushBatch(source, signal));
+      }
+      const waiters = pending.get(symbol) ?? [];
+      waiters.push({ resolve, reject });
+      pending.set(symbol, waiters);
+    });
+  }
+
+  #flushBatch(source: Source, signal: AbortSignal | undefined): void {
+    const pending = this.#batches.get(source);
+    this.#batches.delete(source);
+    if (!pending) return;
+    const symbols = [...pending.keys()];
+    for (let i = 0; i < symbols.length; i += this.#maxBatch) {
+      const chunk = symbols.slice(i, i + this.#maxBatch);
+      const what = `batch of ${chunk.length} symbols from ${source.name}`;
+      const policy =
+        source.idempotent === false && !this.#retryNonIdempotent ? this.#noRetry : this.#policy;
+      const run = this.#limit(
+        () =>
+          withRetry(
+            what,
+            policy,
+            async () => {
+              await this.#rate?.acquire(source.name, signal);
+              return this.#attempt(what, signal, (attemptSignal) =>
+                source.loadBatch!(chunk, { signal: attemptSignal }),
+              );
+            },
+            signal,
+          ),
+        signal,
+      );
+      run.then(
+        (results) => {
+          for (const symbol of chunk) {
+            const result = results.get(symbol);
+            for (const waiter of pending.get(symbol) ?? []) {
+              if (result instanceof Error) waiter.reject(new LoadFailedError(symbol, 1, result));
+              else if (result === undefined)
+                waiter.reject(
+                  new LoadFailedError(
+                    symbol,
+                    1,
+                    new Error(`${source.name} returned no data for ${symbol}`),
+                  ),
+                );
+              else {
+                try {
+                  waiter.resolve(validateColumns(symbol, result));
+                } catch (error) {
+                  waiter.reject(new LoadFailedError(symbol, 1, error));
+                }
+              }
+            }
+          }
+        },
+        (error: unknown) => {
+          for (const symbol of chunk)
+            for (const waiter of pending.get(symbol) ?? []) waiter.reject(error);
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import { LoadAbortedError, LoaderOptionError } from './errors.js';
+
+/** Options of a token-bucket rate limit. */
+export interface RateLimitOptions {
+  /** Tokens added per second (sustained requests per second). */
+  readonly ratePerSec: number;
+  /** Bucket size: how many requests may go at once after a quiet period (default: max(1, ratePerSec)). */
+  readonly burst?: number;
+}
+
+/** Sleep function used by the limiter; tests may pass one driven by fake timers. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** Default sleep: a timer that rejects with LoadAbortedError when the signal aborts. */
+export const sleep: Sleep = (ms, signal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new LoadAbortedError('wait', { cause: signal.reason }));
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new LoadAbortedError('wait', { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/**
+ * Token buckets keyed by host (or any key). `acquire(key)` resolves when the key's bucket has
+ * a token, so requests to one host never exceed `ratePerSec` sustained or `burst` at once.
+ * Tokens are reserved in arrival order, so waiters are served FIFO per key.
+ */
+export class KeyedRateLimiter {
+  readonly #ratePerMs: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  readonly #sleep: Sleep;
+  readonly #buckets = new Map<string, { tokens: number; updatedAt: number }>();
+
+  /** @throws {LoaderOptionError} when ratePerSec is not positive or burst is below 1. */
+  constructor(options: RateLimitOptions, clock: { now?: () => number; sleep?: Sleep } = {}) {
+    if (!(options.ratePerSec > 0) || !Number.isFinite(options.ratePerSec)) {
+      throw new LoaderOptionError(
+        'rateLimit.ratePerSec',
+        options.ratePerSec,
+        'a finite number > 0',
+      );
+    }
+    const burst = options.burst ?? Math.max(1, options.ratePerSec);
+    if (!(burst >= 1) || !Number.isFinite(burst))
+      throw new LoaderOptionError('rateLimit.burst', burst, 'a finite number >= 1');
+    this.#ratePerMs = options.ratePerSec / 1000;
+    this.#burst = burst;
+    this.#now = clock.now ?? (() => performance.now());
+    this.#sleep = clock.sleep ?? sleep;
+  }
+
+  /** Wait for a token for `key`. Rejects with LoadAbortedError if `signal` aborts while waiting. */
+  async acquire(key: string, signal?: AbortSignal): Promise<void> {
+    const now = this.#now();
+    let bucket = this.#buckets.get(key);
+    if (!bucket) {
+      bucket = { tokens: this.#burst, updatedAt: now };
+      this.#buckets.set(key, bucket);
+    }
+    bucket.tokens = Math.min(
+      this.#burst,
+      bucket.tokens + (now - bucket.updatedAt) * this.#ratePerMs,
+    );
+    bucket.updatedAt = now;
+    // Reserve the token now (the balance may go negative); later callers queue behind us.
+    bucket.tokens -= 1;
+    if (bucket.tokens >= 0) return;
+    const waitMs = -bucket.tokens / this.#ratePerMs;
+    try {
+      await this.#sleep(waitMs, signal);
+    } catch (error) {
+      bucket.tokens += 1; // give the reservation back
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import {
+  HttpStatusError,
+  LoadAbortedError,
+  LoaderOptionError,
+  LoadFailedError,
+  LoadTimeoutError,
+} from './errors.js';
+import { sleep as defaultSleep, type Sleep } from './rate-limit.js';
+
+/** Retry policy: exponential backoff with full jitter, honouring Retry-After. */
+export interface RetryOptions {
+  /** Retries after the first attempt (default 3). */
+  readonly retries?: number;
+  /** Backoff base in milliseconds: attempt n waits random(0, min(maxDelayMs, baseDelayMs * 2^n)) (default 100). */
+  readonly baseDelayMs?: number;
+  /** Upper bound of one backoff wait, in milliseconds (default 10 000). */
+  readonly maxDelayMs?: number;
+  /** Retry-After longer than this many milliseconds is not waited for: the load fails instead (default 60 000). */
+  readonly maxRetryAfterMs?: number;
+  /** Whether an error is worth retrying (default: {@link isTransient}). */
+  readonly isRetryable?: (error: unknown) => boolean;
+  /** Random source in [0, 1), for tests (default Math.random). */
+  readonly random?: () => number;
+  /** Sleep function, for tests (default: timers). */
+  readonly sleep?: Sleep;
+  /** Called before each wait with the attempt number (1-based) and the delay chosen. */
+  readonly onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
+}
+
+/** Resolved retry policy (options are resolved once, not per call). */
+export interface RetryPolicy {
+  readonly retries: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly maxRetryAfterMs: number;
+  readonly isRetryable: (error: unknown) => boolean;
+  readonly random: () => number;
+  readonly sleep: Sleep;
+  readonly onRetry: ((attempt: number, delayMs: number, error: unknown) => void) | undefined;
+}
+
+/**
+ * Default retryable test: timeouts, connection errors (reset, refused, socket hang-up,
+ * truncated bodies) and HTTP 408, 425, 429, 500, 502, 503, 504. Validation errors and other
+ * 4xx are final.
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof LoadTimeoutError) return true;
+  if (error instanceof HttpStatusError)
+    return [408, 425, 429, 500, 502, 503, 504].includes(error.status);
+  if (error instanceof LoadAbortedError) return false;
+  const code =
+    (error as { code?: unknown; cause?: { code?: unknown } } | null)?.cause?.code ??
+    (error as { code?: unknown } | null)?.code;
+  if (
+    typeof code === 'string' &&
+    /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_CLOSED|ERR_STREAM_PREMATURE_CLOSE|UND_ERR_RES_CONTENT_LENGTH_MISMATCH)$/.test(
+      code,
+    )
+  )
+    return true;
+  return (
+    error instanceof TypeError && /fetch failed|terminated|other side closed/i.test(error.message)
+  );
+}
+
+/** Resolve and validate retry options once. */
+export function resolveRetryPolicy(options: RetryOptions = {}): RetryPolicy {
+  const retries = options.retries ?? 3;
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new LoaderOptionError('retries', retries, 'an integer >= 0');
+  const baseDelayMs = options.baseDelayMs ?? 100;
+  if (!(baseDelayMs >= 0) || !Number.isFinite(baseDelayMs))
+    throw new LoaderOptionError('baseDelayMs', baseDelayMs, 'a finite number >= 0');
+  const maxDelayMs = options.maxDelayMs ?? 10_000;
+  if (!(maxDelayMs >= baseDelayMs))
+    throw new LoaderOptionError(
+      'maxDelayMs',
+      maxDelayMs,
+      `a number >= baseDelayMs (${baseDelayMs})`,
+    );
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+  if (!(maxRetryAfterMs >= 0))
+    throw new LoaderOptionError('maxRetryAfterMs', maxRetryAfterMs, 'a number >= 0');
+  return {
+    retries,
+    baseDelayMs,
+    maxDelayMs,
+    maxRetryAfterMs,
+    isRetryable: options.isRetryable ?? isTransient,
+    random: options.random ?? Math.random,
+    sleep: options.sleep ?? defaultSleep,
+    onRetry: options.onRetry,
+  };
+}
+
+/** Delay before retry number `attempt` (1-based): Retry-After when the server gave one, else full jitter. */
+export function retryDelay(policy: RetryPolicy, attempt: number, error: unknown): number {
+  if (error instanceof HttpStatusError && error.retryAfterMs !== undefined)
+    return error.retryAfterMs;
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return policy.random() * cap;
+}
+
+/**
+ * Run `attempt` until it succeeds, the error is not retryable, retries run out, or `signal`
+ * aborts. Resolves the first success.
+ * @throws {LoadFailedError} wrapping the last error (its `cause`) after the final attempt.
+ * @throws {LoadAbortedError} when the signal aborts.
+ */
+export async function withRetry<T>(
+  what: string,
+  policy: RetryPolicy,
+  attempt: (n: number) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    if (signal?.aborted) throw new LoadAbortedError(what, { cause: signal.reason });
+    try {
+      return await attempt(n);
+    } catch (error) {
+      if (error instanceof LoadAbortedError) throw error;
+      const tooLong =
+        error instanceof HttpStatusError &&
+        error.retryAfterMs !== undefined &&
+        error.retryAfterMs > policy.maxRetryAfterMs;
+      if (n > policy.retries || tooLong || !policy.isRetryable(error))
+        throw new LoadFailedError(what, n, error);
+      const delay = retryDelay(policy, n, error);
+      policy.onRetry?.(n, delay, error);
+      await policy.sleep(delay, signal);
+    }
+  }
+}
+
+/** Parse a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  DataLoader,
+  HttpStatusError,
+  KeyedRateLimiter,
+  LoadAbortedError,
+  LoaderOptionError,
+  LoadFailedError,
+  LoadTimeoutError,
+  createLimiter,
+  parseRetryAfter,
+  resolveRetryPolicy,
+  withRetry,
+  type OhlcvColumns,
+  type Source,
+} from './index.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const empty = (): OhlcvColumns => ({
+  time: new Float64Array(0),
+  open: new Float64Array(0),
+  high: new Float64Array(0),
+  low: new Float64Array(0),
+  close: new Float64Array(0),
+  volume: new Float64Array(0),
+});
+
+describe('createLimiter', () => {
+  it('holds its concurrency limit exactly under 10k tasks, in FIFO order', async () => {
+    const limit = createLimiter(7);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 10_000 }, (_, i) =>
+        limit(async () => {
+          running++;
+          peak = Math.max(peak, running);
+          order.push(i);
+          await Promise.resolve();
+          running--;
+        }),
+      ),
+    );
+    expect(peak).toBe(7);
+    expect(limit.peak).toBe(7);
+    expect(order).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+    expect(limit.active).toBe(0);
+    expect(limit.pending).toBe(0);
+  });
+
+  it('turns a synchronous throw into a rejection and frees the slot', async () => {
+    const limit = createLimiter(1);
+    await expect(
+      limit(() => {
+        throw new Error('sync');
+      }),
+    ).rejects.toThrow('sync');
+    await expect(limit(() => 5)).resolves.toBe(5);
+  });
+
+  it('drops a queued task whose signal aborts', async () => {
+    const limit = createLimiter(1);
+    let release!: () => void;
+    const first = limit(() => new Promise<void>((r) => (release = r)));
+    const controller = new AbortController();
+    const ran = vi.fn();
+    const second = limit(ran, controller.signal);
+    expect(limit.pending).toBe(1);
+    controller.abort();
+    await expect(second).rejects.toBeInstanceOf(LoadAbortedError);
+    expect(limit.pending).toBe(0);
+    release();
+    await first;
+    expect(ran).not.toHaveBeenCalled();
+  });
+
+  it('refuses a concurrency that is not a positive integer', () => {
+    expect(() => createLimiter(0)).toThrow(LoaderOptionError);
+    expect(() => createLimiter(1.5)).toThrow(/concurrency = 1.5/);
+  });
+});
+
+describe('retry schedule (fake timers)', () => {
+  it('waits full-jitter exponential delays between attempts', async () => {
+    vi.useFakeTimers();
+    const policy = resolveRetryPolicy({
+      retries: 3,
+      baseDelayMs: 100,
+      maxDelayMs: 250,
+      random: () => 0.5,
+    });
+    let attempts = 0;
+    const run = withRetry('x', policy, () => {
+      attempts++;
+      return Promise.reject(new HttpStatusError('http://x', 503, undefined));
+    });
+    const settled = run.catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(attempts).toBe(1);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(attempts).toBe(1);
+    await vi.advanceTimersByTimeAsync(1); // 0.5 * 100
+    expect(attempts).toBe(2);
+    await vi.advanceTimersByTimeAsync(100); // 0.5 * 200
+    expect(attempts).toBe(3);
+    await vi.advanceTimersByTimeAsync(124);
+    expect(attempts).toBe(3);
+    await vi.advanceTimersByTimeAsync(1); // 0.5 * min(250, 400)
+    expect(attempts).toBe(4);
+    const error = (await settled) as LoadFailedError;
+    expect(error).toBeInstanceOf(LoadFailedError);
+    expect(error.attempts).toBe(4);
+  });
+
+  it('times out each attempt with the configured timeout', async () => {
+    vi.useFakeTimers();
+    const calls: AbortSignal[] = [];
+    const hanging: Source = {
+      name: 'hang',
+      load: (_s, { signal }) => {
+        calls.push(signal);
+        return new Promise((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason as Error)),
+        );
+      },
+    };
+    const loader = new DataLoader({
+      timeoutMs: 500,
+      retry: { retries: 1, baseDelayMs: 10, random: () => 1 },
+    });
+    const settled = loader.load('S', hanging).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls[0]!.aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(500);
+    const error = (await settled) as LoadFailedError;
+    expect(error.cause).toBeInstanceOf(LoadTimeoutError);
+    expect((error.cause as LoadTimeoutError).timeoutMs).toBe(500);
+  });
+
+  it('does not retry errors that are not transient', async () => {
+    let attempts = 0;
+    const policy = resolveRetryPolicy({ retries: 5 });
+    await expect(
+      withRetry('x', policy, () => {
+        attempts++;
+        return Promise.reject(new HttpStatusError('u', 400, undefined));
+      }),
+    ).rejects.toBeInstanceOf(LoadFailedError);
+    expect(attempts).toBe(1);
+  });
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(
+      parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')),
+    ).toBe(10_000);
+    expect(parseRetryAfter(null)).toBeUndefined();
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  it('names bad retry options', () => {
+    expect(() => resolveRetryPolicy({ retries: -1 })).toThrow(/retries = -1/);
+    expect(() => resolveRetryPolicy({ baseDelayMs: 100, maxDelayMs: 10 })).toThrow(/maxDelayMs/);
+    expect(() => new DataLoader({ timeoutMs: 0 })).toThrow(/timeoutMs = 0/);
+  });
+});
+
+describe('KeyedRateLimiter (fake clock)', () => {
+  it('lets a burst through, then spaces requests at the rate, per key', async () => {
+    let now = 0;
+    const waits: number[] = [];
+    const limiter = new KeyedRateLimiter(
+      { ratePerSec: 5, burst: 2 },
+      {
+        now: () => now,
+        sleep: (ms) => {
+          waits.push(ms);
+          return Promise.resolve();
+        },
+      },
+    );
+    for (let i = 0; i < 5; i++) await limiter.acquire('host-a');
+    expect(waits.map(Math.round)).toEqual([200, 400, 600]);
+    await limiter.acquire('host-b');
+    expect(waits).toHaveLength(3);
+    now = 10_000; // long quiet period refills only up to the burst
+    waits.length = 0;
+    for (let i = 0; i < 3; i++) await limiter.acquire('host-a');
+    expect(waits.map(Math.round)).toEqual([200]);
+  });
+
+  it('refuses a non-positive rate', () => {
+    expect(() => new KeyedRateLimiter({ ratePerSec: 0 })).toThrow(/ratePerSec = 0/);
+  });
+});
+
+describe('batching', () => {
+  it('hands symbols requested in one tick to loadBatch in one call, de-duplicated', async () => {
+    const batches: string[][] = [];
+    const source: Source = {
+      name: 'batched',
+      load: () => Promise.reject(new Error('not used')),
+      loadBatch: (symbols) => {
+        batches.push([...symbols]);
+        return Promise.resolve(
+          new Map(symbols.map((s) => [s, s === 'BAD' ? new Error('unknown symbol') : empty()])),
+        );
+      },
+    };
+    const loader = new DataLoader({ maxBatchSize: 3 });
+    const results = await Promise.allSettled(
+      ['A', 'B', 'A', 'C', 'D', 'BAD'].map((s) => loader.load(s, source)),
+    );
+    expect(batches).toEqual([
+      ['A', 'B', 'C'],
+      ['D', 'BAD'],
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+    ]);
+  });
+});

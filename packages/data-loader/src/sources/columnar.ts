@@ -1,0 +1,111 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createCodec, type SerializeOptions } from '@peaktrade/serialize';
+import { OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
+import { DataValidationError } from '../errors.js';
+import type { Source } from './types.js';
+
+/** The `format` field of a columnar file. */
+export const COLUMNAR_FORMAT = 'peaktrade.ohlcv';
+/** The columnar file layout version this build writes. */
+export const COLUMNAR_VERSION = 1;
+
+/** Options of {@link writeColumnarFile}. */
+export interface ColumnarWriteOptions {
+  /** Symbol stored in the file (informational). */
+  readonly symbol?: string;
+  /**
+   * Serialization options. Default: zstd level 1 (prices compress a little, and level 1
+   * decompresses at memory speed).
+   */
+  readonly serialize?: SerializeOptions;
+}
+
+const defaultCodec = createCodec({ level: 1, thresholdBytes: 1024 });
+
+/**
+ * Encode columns as a columnar file payload: `@peaktrade/serialize` bytes of
+ * `{ format: 'peaktrade.ohlcv', version: 1, symbol, columns: { time, open, ... } }`.
+ * The columns travel as raw little-endian Float64 bytes.
+ */
+export function encodeColumnar(
+  columns: OhlcvColumns,
+  options: ColumnarWriteOptions = {},
+): Uint8Array {
+  const codec = options.serialize ? createCodec(options.serialize) : defaultCodec;
+  const cols = Object.fromEntries(OHLCV_FIELDS.map((f) => [f, columns[f]]));
+  return codec.encode({
+    format: COLUMNAR_FORMAT,
+    version: COLUMNAR_VERSION,
+    symbol: options.symbol ?? null,
+    columns: cols,
+  });
+}
+
+/**
+ * Decode a columnar payload and validate it. Corrupt bytes raise the serialize package's
+ * `SerializeError`; a payload of the wrong shape raises {@link DataValidationError}.
+ */
+export function decodeColumnar(
+  symbol: string,
+  bytes: Uint8Array,
+  options?: SerializeOptions,
+): OhlcvColumns {
+  const codec = options ? createCodec(options) : defaultCodec;
+  const value = codec.decode(bytes) as {
+    format?: unknown;
+    version?: unknown;
+    columns?: unknown;
+  } | null;
+  if (typeof value !== 'object' || value === null || value.format !== COLUMNAR_FORMAT) {
+    throw new DataValidationError(symbol, `not a ${COLUMNAR_FORMAT} payload`);
+  }
+  if (value.version !== COLUMNAR_VERSION) {
+    throw new DataValidationError(
+      symbol,
+      `unsupported columnar version ${String(value.version)} (this build reads ${COLUMNAR_VERSION})`,
+    );
+  }
+  return validateColumns(symbol, value.columns);
+}
+
+/**
+ * Write columns to `path` atomically (a temporary file, then rename), so a reader never sees
+ * half a file.
+ */
+export async function writeColumnarFile(
+  path: string,
+  columns: OhlcvColumns,
+  options?: ColumnarWriteOptions,
+): Promise<void> {
+  validateColumns(options?.symbol ?? path, columns);
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  await writeFile(tmp, encodeColumnar(columns, options));
+  await rename(tmp, path);
+}
+
+/** Read and validate a columnar file. */
+export async function readColumnarFile(
+  path: string,
+  symbol = path,
+  options?: SerializeOptions,
+): Promise<OhlcvColumns> {
+  return decodeColumnar(symbol, await readFile(path), options);
+}
+
+/** Options of {@link columnarFileSource}. */
+export interface ColumnarSourceOptions {
+  /** File of a symbol, e.g. `(s) => \`data/${s}.ptc\``. */
+  readonly path: (symbol: string) => string;
+  readonly serialize?: SerializeOptions;
+}
+
+/** A source that reads one columnar file per symbol. */
+export function columnarFileSource(options: ColumnarSourceOptions): Source {
+  return {
+    name: 'columnar-file',
+    async load(symbol, { signal }) {
+      const bytes = await readFile(options.path(symbol), { signal });
+      return decodeColumnar(symbol, bytes, options.serialize);
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import Database from 'better-sqlite3';
+import { ColumnBuilder, OHLCV_FIELDS, validateColumns, type OhlcvField } from '../columns.js';
+import { DataValidationError, LoaderOptionError } from '../errors.js';
+import type { Source } from './types.js';
+
+/** Options of {@link sqliteSource}. */
+export interface SqliteSourceOptions {
+  /** An open better-sqlite3 database, or a file path opened read-only. */
+  readonly database: Database.Database | string;
+  /** Table (or view) holding the bars. */
+  readonly table: string;
+  /** Column holding the symbol (default `symbol`). */
+  readonly symbolColumn?: string;
+  /** Column names when they differ from time/open/high/low/close/volume. */
+  readonly columns?: Partial<Record<OhlcvField, string>>;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function quoteIdentifier(option: string, name: string): string {
+  if (!IDENTIFIER.test(name))
+    throw new LoaderOptionError(
+      option,
+      name,
+      'an SQL identifier of letters, digits and _ (not starting with a digit)',
+    );
+  return `"${name}"`;
+}
+
+/**
+ * A source reading bars from a SQLite table with better-sqlite3. The statement is prepared
+ * once; rows are iterated with `.raw()` (arrays, no per-row objects) straight into columns,
+ * ordered by time.
+ */
+export function sqliteSource(options: SqliteSourceOptions): Source & { close(): void } {
+  const table = quoteIdentifier('table', options.table);
+  const symbolColumn = quoteIdentifier('symbolColumn', options.symbolColumn ?? 'symbol');
+  const cols = OHLCV_FIELDS.map((f) => quoteIdentifier(`columns.${f}`, options.columns?.[f] ?? f));
+  const ownsDb = typeof options.database === 'string';
+  const db =
+    typeof options.database === 'string'
+      ? new Database(options.database, { readonly: true, fileMustExist: true })
+      : options.database;
+  let statement: Database.Statement<[string], unknown[]>;
+  try {
+    statement = db
+      .prepare<[string], unknown[]>(
+        `SELECT ${cols.join(', ')} FROM ${table} WHERE ${symbolColumn} = ? ORDER BY ${cols[0]}`,
+      )
+      .raw(true);
+  } catch (cause) {
+    if (ownsDb) db.close();
+    throw new LoaderOptionError(
+      'table',
+      options.table,
+      `a table with columns ${cols.join(', ')} and ${symbolColumn} (${(cause as Error).message})`,
+    );
+  }
+  return {
+    name: `sqlite:${options.table}`,
+    // A throw inside the executor becomes a rejection, so callers always get a promise.
+    load: (symbol) => new Promise((resolve) => resolve(readSymbol(symbol))),
+    close() {
+      if (ownsDb) db.close();
+    },
+  };
+
+  function readSymbol(symbol: string) {
+    const builder = new ColumnBuilder(1024);
+    let r = 0;
+    for (const row of statement.iterate(symbol)) {
+      const [t, o, h, l, c, v] = row as [unknown, unknown, unknown, unknown, unknown, unknown];
+      if (
+        typeof t !== 'number' ||
+        typeof o !== 'number' ||
+        typeof h !== 'number' ||
+        typeof l !== 'number' ||
+        typeof c !== 'number' ||
+        typeof v !== 'number'
+      ) {
+        const bad = row.findIndex((x) => typeof x !== 'number');
+        throw new DataValidationError(symbol, `non-numeric value ${JSON.stringify(row[bad])}`, {
+          row: r,
+          field: OHLCV_FIELDS[bad]!,
+        });
+      }
+      builder.push(t, o, h, l, c, v);
+      r++;
+    }
+    return validateColumns(symbol, builder.finish());
+  }
+}
