@@ -1,0 +1,53 @@
+/** Base class of every error thrown by `@peaktrade/cache-redis`. */
+export class PeakTradeError extends Error {
+  /** Stable machine-readable code, `E_REDIS_*`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option had an invalid value; names the option, the value and what is allowed. */
+export class RedisOptionError extends PeakTradeError {
+  static readonly code = 'E_REDIS_OPTION';
+  readonly option: string;
+  constructor(option: string, value: unknown, allowed: string) {
+    super(RedisOptionError.code, `Invalid option ${option} = ${JSON.stringify(value) ?? String(value)}: expected ${allowed}`);
+    this.option = option;
+  }
+}
+
+/** The circuit breaker is open: L2 is skipped without contacting Redis. */
+export class CircuitOpenError extends PeakTradeError {
+  static readonly code = 'E_REDIS_CIRCUIT_OPEN';
+  /** Milliseconds until the breaker lets one probe through. */
+  readonly retryInMs: number;
+  constructor(tier: string, retryInMs: number) {
+    super(CircuitOpenError.code, `${tier}: circuit open after repeated Redis failures; next probe in ${Math.ceil(retryInMs)} ms`);
+    this.retryInMs = retryInMs;
+  }
+}
+
+/** A Redis command failed (timeout, connection down, server error). `cause` is ioredis's error. */
+export class RedisCommandError extends PeakTradeError {
+  static readonly code = 'E_REDIS_COMMAND';
+  readonly op: string;
+  constructor(tier: string, op: string, options?: ErrorOptions) {
+    const why = options?.cause instanceof Error ? options.cause.message : String(options?.cause);
+    super(RedisCommandError.code, `${tier}: ${op} failed: ${why}`, options);
+    this.op = op;
+  }
+}
+
+/** Waiting for another process's load (distributed single-flight) ran past `waitMs`. */
+export class LeaseWaitTimeoutError extends PeakTradeError {
+  static readonly code = 'E_REDIS_LEASE_WAIT';
+  constructor(key: string, waitMs: number) {
+    super(LeaseWaitTimeoutError.code, `Waited ${waitMs} ms for another process to load "${key}"`);
+  }
+}
+
+/** Every error class of this package, by name. */
+export const errors = { PeakTradeError, RedisOptionError, CircuitOpenError, RedisCommandError, LeaseWaitTimeoutError };

@@ -1,0 +1,500 @@
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { expireEnvelope, isCacheEnvelope, type CacheTier, type TierEntry, type TierSetOptions } from '@peaktrade/cache-core';
+import { createCodec, type Codec, type SerializeOptions } from '@peaktrade/serialize';
+import { Cluster } from 'ioredis';
+import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
+import { createClient, type RedisClient } from './connect.js';
+import { CircuitOpenError, LeaseWaitTimeoutError, RedisCommandError, RedisOptionError } from './errors.js';
+
+/** Options of {@link RedisTier}. Validated and resolved once, at construction. */
+export interface RedisTierOptions {
+  /** An existing ioredis client (the tier does not close it). Configure `commandTimeout` and `enableOfflineQueue: false` on it yourself. */
+  readonly client?: RedisClient;
+  /** URL to connect to when no client is given (see {@link createClient}); default `redis://127.0.0.1:6379`. */
+  readonly url?: string;
+  /** Tier name in stats and events (default `l2-redis`). */
+  readonly name?: string;
+  /** Prefix of every key this tier writes (default `peaktrade:`). */
+  readonly keyPrefix?: string;
+  /** Namespace appended to the prefix, so several caches share one Redis safely. */
+  readonly namespace?: string;
+  /** TTL in ms when a write gives none (default 3 600 000); 0 or Infinity: no expiry. */
+  readonly defaultTtlMs?: number;
+  /** Command timeout in ms for clients the tier creates (default 50). */
+  readonly commandTimeoutMs?: number;
+  /** Serialization options (zstd level, threshold, max size). */
+  readonly serialize?: SerializeOptions;
+  /** Circuit breaker settings, or false to disable it. */
+  readonly breaker?: CircuitBreakerOptions | false;
+  /** Invalidation bus over pub/sub (default true): keeps other processes' L1 consistent. */
+  readonly bus?: boolean | { readonly channel?: string };
+  /** Distributed single-flight settings for {@link RedisTier.coalesce}. */
+  readonly singleFlight?: { readonly leaseMs?: number; readonly waitMs?: number; readonly pollMs?: number };
+}
+
+/** Counters of a {@link RedisTier}. */
+export interface RedisTierStats {
+  /** Commands that failed (timeouts, connection errors, server errors). */
+  readonly errors: number;
+  /** Calls refused at once because the breaker was open. */
+  readonly skipped: number;
+  /** Values that could not be decoded (treated as misses and removed). */
+  readonly corrupt: number;
+  /** Invalidation messages published / received from other processes. */
+  readonly published: number;
+  readonly received: number;
+  /** Times the bus asked for a full L1 flush (disconnect or reconnect). */
+  readonly flushes: number;
+  readonly breaker: BreakerState;
+  readonly bus: 'off' | 'connecting' | 'connected' | 'disconnected';
+}
+
+/** Events emitted by {@link RedisTier}. */
+export interface RedisTierEvents {
+  /** A degraded path: an op failed or was skipped. Never thrown at MultiLevelCache callers. */
+  degraded: [{ op: string; error: Error }];
+  breaker: [BreakerState];
+  bus: ['connected' | 'disconnected' | 'reconnected'];
+}
+
+type Invalidation = (keys: readonly string[] | 'all') => void;
+
+interface BusMessage {
+  /** Origin id: a process ignores its own messages. */
+  o: string;
+  /** Keys to drop. */
+  k?: string[];
+  /** Drop everything. */
+  all?: 1;
+  /** A distributed load finished: key, and the value's serialized bytes (base64). */
+  d?: string;
+  v?: string;
+}
+
+const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2]) end return 0`;
+
+/**
+ * The L2 cache tier on Redis (ioredis): values as `@peaktrade/serialize` bytes with TTLs in
+ * milliseconds (`PX`), tags as Redis sets, pipelined `getMany`/`setMany`, an invalidation bus
+ * on pub/sub, a circuit breaker, and opt-in distributed single-flight.
+ *
+ * Keys: `<prefix><namespace:>{<key>}`. The braces are a Cluster hash tag, so a key and its lease
+ * live on one slot. Tag sets: `<prefix><namespace:>tag:<tag>`.
+ */
+export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTier {
+  readonly name: string;
+  readonly storage = 'bytes' as const;
+  /** The client commands go through. */
+  readonly client: RedisClient;
+  readonly #ownsClient: boolean;
+  readonly #prefix: string;
+  readonly #defaultTtlMs: number;
+  readonly #codec: Codec;
+  readonly #breaker: CircuitBreaker | undefined;
+  readonly #origin = randomBytes(8).toString('hex');
+  readonly #channel: string | undefined;
+  readonly #listeners = new Set<Invalidation>();
+  readonly #waiters = new Map<string, Set<(value: Uint8Array) => void>>();
+  readonly #leaseMs: number;
+  readonly #waitMs: number;
+  readonly #pollMs: number;
+  #subscriber: RedisClient | undefined;
+  #busState: RedisTierStats['bus'] = 'off';
+  #busEverReady = false;
+  #stats = { errors: 0, skipped: 0, corrupt: 0, published: 0, received: 0, flushes: 0 };
+  #closed = false;
+
+  /** @throws {RedisOptionError} naming a bad option. */
+  constructor(options: RedisTierOptions = {}) {
+    super();
+    this.name = options.name ?? 'l2-redis';
+    const prefix = options.keyPrefix ?? 'peaktrade:';
+    if (typeof prefix !== 'string') throw new RedisOptionError('keyPrefix', prefix, 'a string');
+    if (options.namespace !== undefined && !/^[^\s{}]+$/.test(options.namespace)) {
+      throw new RedisOptionError('namespace', options.namespace, 'a non-empty string without spaces or braces');
+    }
+    this.#prefix = options.namespace ? `${prefix}${options.namespace}:` : prefix;
+    const ttl = options.defaultTtlMs ?? 3_600_000;
+    if (!(ttl >= 0)) throw new RedisOptionError('defaultTtlMs', ttl, 'a number of milliseconds >= 0 (0 or Infinity: no expiry)');
+    this.#defaultTtlMs = ttl;
+    const timeout = options.commandTimeoutMs ?? 50;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) throw new RedisOptionError('commandTimeoutMs', timeout, 'a finite number of milliseconds > 0');
+    this.#codec = createCodec(options.serialize);
+    this.#breaker = options.breaker === false ? undefined : new CircuitBreaker(options.breaker ?? {}, (state) => this.emit('breaker', state));
+    const sf = options.singleFlight ?? {};
+    this.#leaseMs = positive('singleFlight.leaseMs', sf.leaseMs ?? 10_000);
+    this.#waitMs = positive('singleFlight.waitMs', sf.waitMs ?? 5_000);
+    this.#pollMs = positive('singleFlight.pollMs', sf.pollMs ?? 25);
+    this.#ownsClient = options.client === undefined;
+    this.client = options.client ?? createClient(options.url ?? 'redis://127.0.0.1:6379', timeout);
+    // A client we own reports connection errors here; they are already counted per command.
+    if (this.#ownsClient) this.client.on('error', () => {});
+    const bus = options.bus ?? true;
+    if (bus !== false) {
+      this.#channel = `${this.#prefix}__bus${typeof bus === 'object' && bus.channel ? `:${bus.channel}` : ''}`;
+      this.#startBus();
+    }
+  }
+
+  /** Resolves when the command connection (and the bus, when on) is ready, or rejects after `timeoutMs`. */
+  async ready(timeoutMs = 5_000): Promise<this> {
+    const wait = (client: RedisClient) =>
+      client.status === 'ready'
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new RedisCommandError(this.name, 'connect', { cause: new Error(`not ready after ${timeoutMs} ms (status ${client.status})`) })), timeoutMs);
+            client.once('ready', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+    await wait(this.client);
+    if (this.#subscriber) {
+      await wait(this.#subscriber);
+      if (this.#busState !== 'connected') {
+        await new Promise<void>((resolve) => this.once('bus', () => resolve()));
+      }
+    }
+    return this;
+  }
+
+  /** Counters and states. */
+  stats(): RedisTierStats {
+    return { ...this.#stats, breaker: this.#breaker?.state ?? 'closed', bus: this.#busState };
+  }
+
+  /** The Redis key of a cache key. */
+  keyOf(key: string): string {
+    return `${this.#prefix}{${key}}`;
+  }
+
+  #tagKey(tag: string): string {
+    return `${this.#prefix}tag:${tag}`;
+  }
+
+  /** Run one Redis operation under the breaker; failures are counted, emitted and rethrown as RedisCommandError. */
+  async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#breaker) {
+      const wait = this.#breaker.check();
+      if (wait > 0) {
+        this.#stats.skipped++;
+        const error = new CircuitOpenError(this.name, wait);
+        this.emit('degraded', { op, error });
+        throw error;
+      }
+    }
+    try {
+      const result = await fn();
+      this.#breaker?.success();
+      return result;
+    } catch (cause) {
+      this.#breaker?.failure();
+      this.#stats.errors++;
+      const error = new RedisCommandError(this.name, op, { cause });
+      this.emit('degraded', { op, error });
+      throw error;
+    }
+  }
+
+  #decode(key: string, bytes: Buffer | null): unknown {
+    if (bytes === null) return undefined;
+    try {
+      return this.#codec.decode(bytes);
+    } catch (cause) {
+      // A value we cannot read is a miss, never a wrong value; drop it so it is rewritten.
+      this.#stats.corrupt++;
+      this.emit('degraded', { op: 'decode', error: new RedisCommandError(this.name, `decode ${key}`, { cause }) });
+      this.client.unlink(this.keyOf(key)).catch(() => {});
+      return undefined;
+    }
+  }
+
+  #ttl(ttlMs: number | undefined): number {
+    const ttl = ttlMs ?? this.#defaultTtlMs;
+    return ttl > 0 && Number.isFinite(ttl) ? Math.max(1, Math.ceil(ttl)) : 0;
+  }
+
+  get(key: string): Promise<unknown> {
+    return this.#run('get', async () => this.#decode(key, await this.client.getBuffer(this.keyOf(key))));
+  }
+
+  /** Values of many keys in one round trip (MGET; per-node pipelines on Cluster). */
+  getMany(keys: readonly string[]): Promise<unknown[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.#run('getMany', async () => {
+      const redisKeys = keys.map((k) => this.keyOf(k));
+      const values =
+        this.client instanceof Cluster
+          ? await Promise.all(redisKeys.map((k) => this.client.getBuffer(k)))
+          : await (this.client).mgetBuffer(...redisKeys);
+      return values.map((bytes, i) => this.#decode(keys[i]!, bytes));
+    });
+  }
+
+  async set(key: string, value: unknown, options: TierSetOptions = {}): Promise<void> {
+    await this.setMany([{ key, value, ...options }]);
+  }
+
+  /** Write many entries and publish their keys, in one pipelined round trip (per node on Cluster). */
+  async setMany(entries: readonly TierEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const encoded = entries.map((e) => Buffer.from(this.#codec.encode(e.value)));
+    await this.#run('setMany', async () => {
+      const pipeline = this.client.pipeline();
+      entries.forEach((entry, i) => {
+        const redisKey = this.keyOf(entry.key);
+        const ttl = this.#ttl(entry.ttlMs);
+        if (ttl > 0) pipeline.set(redisKey, encoded[i]!, 'PX', ttl);
+        else pipeline.set(redisKey, encoded[i]!);
+        for (const tag of entry.tags ?? []) {
+          const tagKey = this.#tagKey(tag);
+          pipeline.sadd(tagKey, entry.key);
+          // The tag set lives as long as its longest-lived member.
+          if (ttl > 0) {
+            pipeline.pexpire(tagKey, ttl, 'NX');
+            pipeline.pexpire(tagKey, ttl, 'GT');
+          } else pipeline.persist(tagKey);
+        }
+      });
+      // The invalidation rides in the same round trip.
+      if (this.#channel) pipeline.publish(this.#channel, JSON.stringify({ o: this.#origin, k: entries.map((e) => e.key) } satisfies BusMessage));
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error !== null);
+      if (failed?.[0]) throw failed[0];
+      if (this.#channel) this.#stats.published++;
+    });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const removed = await this.#run('delete', () => this.client.unlink(this.keyOf(key)));
+    await this.#publish({ o: this.#origin, k: [key] });
+    return removed > 0;
+  }
+
+  async #members(tag: string): Promise<string[]> {
+    return this.#run('smembers', () => this.client.smembers(this.#tagKey(tag)));
+  }
+
+  async #unlinkAll(redisKeys: readonly string[]): Promise<number> {
+    if (redisKeys.length === 0) return 0;
+    if (this.client instanceof Cluster) {
+      const counts = await Promise.all(redisKeys.map((k) => this.client.unlink(k)));
+      return counts.reduce((a, b) => a + b, 0);
+    }
+    return (this.client).unlink(...redisKeys);
+  }
+
+  /** Delete every key carrying `tag`; resolves how many existed. */
+  async deleteByTag(tag: string): Promise<number> {
+    const keys = await this.#members(tag);
+    const removed = await this.#run('deleteByTag', async () => {
+      const n = await this.#unlinkAll(keys.map((k) => this.keyOf(k)));
+      await this.client.unlink(this.#tagKey(tag));
+      return n;
+    });
+    if (keys.length > 0) await this.#publish({ o: this.#origin, k: keys });
+    return removed;
+  }
+
+  /**
+   * Mark every key carrying `tag` as stale: cache envelopes are rewritten logically expired
+   * (kept for grace and stale-if-error), anything else is deleted. Resolves how many were affected.
+   */
+  async expireByTag(tag: string): Promise<number> {
+    const keys = await this.#members(tag);
+    if (keys.length === 0) return 0;
+    const values = await this.getMany(keys);
+    const now = Date.now();
+    let affected = 0;
+    await this.#run('expireByTag', async () => {
+      const pipeline = this.client.pipeline();
+      values.forEach((value, i) => {
+        if (value === undefined) return;
+        affected++;
+        const redisKey = this.keyOf(keys[i]!);
+        const next = isCacheEnvelope(value) ? expireEnvelope(value, now) : undefined;
+        if (next === undefined) pipeline.unlink(redisKey);
+        else if (next !== value) pipeline.set(redisKey, Buffer.from(this.#codec.encode(next)), 'KEEPTTL');
+      });
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error !== null);
+      if (failed?.[0]) throw failed[0];
+    });
+    await this.#publish({ o: this.#origin, k: keys });
+    return affected;
+  }
+
+  /** Delete every key under this tier's prefix (SCAN + UNLINK; every master on Cluster). */
+  async clear(): Promise<void> {
+    await this.#run('clear', async () => {
+      const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(this.#prefix)}*`, 'COUNT', 1000);
+          cursor = next;
+          for (const key of keys) await node.unlink(key);
+        } while (cursor !== '0');
+      }
+    });
+    await this.#publish({ o: this.#origin, all: 1 });
+  }
+
+  /** Subscribe to invalidations made by other processes (see CacheTier.onInvalidate). */
+  onInvalidate(listener: Invalidation): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #notify(keys: readonly string[] | 'all'): void {
+    if (keys === 'all') this.#stats.flushes++;
+    for (const listener of this.#listeners) listener(keys);
+  }
+
+  /**
+   * Publish on the bus. Writes await it, so their invalidation has reached Redis when they
+   * resolve; a failure is counted and emitted, never thrown (TTLs and the flush on reconnect
+   * cover a lost message).
+   */
+  #publish(message: BusMessage): Promise<void> {
+    if (!this.#channel || this.#closed) return Promise.resolve();
+    return this.client.publish(this.#channel, JSON.stringify(message)).then(
+      () => this.#stats.published++,
+      (cause: unknown) => {
+        this.#stats.errors++;
+        this.emit('degraded', { op: 'publish', error: new RedisCommandError(this.name, 'publish', { cause }) });
+      },
+    ) as Promise<void>;
+  }
+
+  #startBus(): void {
+    const subscriber = this.client.duplicate();
+    this.#subscriber = subscriber;
+    this.#busState = 'connecting';
+    subscriber.on('error', () => {});
+    subscriber.on('message', (_channel: string, text: string) => this.#onMessage(text));
+    subscriber.on('ready', () => {
+      // Subscribed again (ioredis resubscribes on reconnect); confirm before trusting it.
+      subscriber.subscribe(this.#channel!).then(
+        () => {
+          const reconnect = this.#busEverReady;
+          this.#busEverReady = true;
+          this.#busState = 'connected';
+          // Messages sent while we were away are lost: whatever L1 holds may be stale.
+          if (reconnect) this.#notify('all');
+          this.emit('bus', reconnect ? 'reconnected' : 'connected');
+        },
+        (cause: unknown) => this.emit('degraded', { op: 'subscribe', error: new RedisCommandError(this.name, 'subscribe', { cause }) }),
+      );
+    });
+    subscriber.on('close', () => {
+      if (this.#busState !== 'connected') return;
+      this.#busState = 'disconnected';
+      this.#notify('all');
+      this.emit('bus', 'disconnected');
+    });
+  }
+
+  #onMessage(text: string): void {
+    let message: BusMessage;
+    try {
+      message = JSON.parse(text) as BusMessage;
+    } catch {
+      return;
+    }
+    if (message.d !== undefined && message.v !== undefined) {
+      const waiters = this.#waiters.get(message.d);
+      if (waiters) for (const wake of waiters) wake(Buffer.from(message.v, 'base64'));
+    }
+    if (message.o === this.#origin) return;
+    this.#stats.received++;
+    if (message.all) this.#notify('all');
+    else if (message.k && message.k.length > 0) this.#notify(message.k);
+  }
+
+  /**
+   * Distributed single-flight: across every process sharing this Redis, only one runs `loader`
+   * for `key` at a time. The winner takes a lease (`SET NX PX`), runs the loader and broadcasts
+   * the value; the others wait (bounded by `waitMs`) for that broadcast or for the value to
+   * appear in Redis, and resolve with it. If the winner fails, its lease is dropped and a waiter
+   * takes over. Use it as the loader of MultiLevelCache.getOrSet:
+   * `cache.getOrSet(key, () => tier.coalesce(key, load))` — with the key as this tier sees it.
+   * @throws {LeaseWaitTimeoutError} when no value arrived within `waitMs`.
+   */
+  async coalesce<V>(key: string, loader: () => V | PromiseLike<V>): Promise<V> {
+    const leaseKey = `${this.keyOf(key)}:lease`;
+    const deadline = performance.now() + this.#waitMs;
+    for (;;) {
+      const token = randomBytes(8).toString('hex');
+      const acquired = await this.#run('lease', () => this.client.set(leaseKey, token, 'PX', this.#leaseMs, 'NX'));
+      if (acquired === 'OK') {
+        let value: V;
+        try {
+          value = await loader();
+        } catch (error) {
+          // Give the lease back so another process can try.
+          await this.client.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, leaseKey, token).catch(() => {});
+          throw error;
+        }
+        const bytes = this.#codec.encode(value);
+        // Keep the lease as 'done' briefly, so late arrivals wait for the cache write instead of loading again.
+        await this.client.eval(RELEASE_LEASE, 1, leaseKey, token, Math.min(this.#leaseMs, 2_000)).catch(() => {});
+        await this.#publish({ o: this.#origin, d: key, v: Buffer.from(bytes).toString('base64') });
+        return value;
+      }
+      const got = await this.#waitForValue<V>(key, leaseKey, deadline);
+      if (got.found) return got.value;
+      if (performance.now() >= deadline) throw new LeaseWaitTimeoutError(key, this.#waitMs);
+      // The lease vanished without a value (the holder failed): try to take it.
+    }
+  }
+
+  async #waitForValue<V>(key: string, leaseKey: string, deadline: number): Promise<{ found: true; value: V } | { found: false }> {
+    let wake!: (bytes: Uint8Array) => void;
+    const broadcast = new Promise<Uint8Array>((resolve) => (wake = resolve));
+    let set = this.#waiters.get(key);
+    if (!set) this.#waiters.set(key, (set = new Set()));
+    set.add(wake);
+    try {
+      while (performance.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        const tick = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.#pollMs)));
+        const bytes = await Promise.race([broadcast, tick]);
+        clearTimeout(timer);
+        if (bytes !== undefined) return { found: true, value: this.#codec.decode(bytes) as V };
+        const stored = await this.get(key).catch(() => undefined);
+        if (stored !== undefined) {
+          return { found: true, value: (isCacheEnvelope(stored) ? stored.v : stored) as V };
+        }
+        const lease = await this.client.get(leaseKey).catch(() => 'unknown');
+        if (lease === null) return { found: false };
+      }
+      return { found: false };
+    } finally {
+      set.delete(wake);
+      if (set.size === 0) this.#waiters.delete(key);
+    }
+  }
+
+  /** Close the bus connection, and the command connection when the tier created it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    if (this.#subscriber) {
+      this.#subscriber.removeAllListeners('close');
+      this.#subscriber.disconnect();
+    }
+    if (this.#ownsClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
+
+function positive(option: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) throw new RedisOptionError(option, value, 'a finite number of milliseconds > 0');
+  return value;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
