@@ -1,3 +1,4 @@
 import { peaktradeProject } from '@peaktrade/vitest-config';
 
-export default peaktradeProject('bench-harness');
+// Child processes of isolated suites and the --expose-gc test run the built dist/, so build first.
+export default peaktradeProject('bench-harness', { test: { globalSetup: ['./test/global-setup.ts'] } });

@@ -33,6 +33,12 @@ export interface CacheTier<V = unknown> {
   /** Short name used in stats and events, e.g. `l2-redis`. */
   readonly name: string;
   readonly storage: TierStorage;
+  /**
+   * Optional: the level this tier serves for `cacheLevel` (`'redis'`, `'disk'`, or any name).
+   * When absent MultiLevelCache infers it from `name` (contains "redis" → redis; "disk",
+   * "sqlite" or "file" → disk; else the name itself).
+   */
+  readonly level?: string;
   get(key: string): Promise<V | undefined>;
   set(key: string, value: V, options?: TierSetOptions): Promise<void>;
   delete(key: string): Promise<boolean>;
@@ -43,6 +49,13 @@ export interface CacheTier<V = unknown> {
   deleteByTag?(tag: string): Promise<number>;
   /** Mark every key carrying the tag as stale (served only under grace); resolves the number affected. */
   expireByTag?(tag: string): Promise<number>;
+  /**
+   * For shared tiers (Redis): subscribe to invalidations made by OTHER processes.
+   * The listener gets the affected full keys, or `'all'` when the local copy can no longer be
+   * trusted (e.g. after the bus reconnects) and L1 must be flushed. MultiLevelCache subscribes
+   * when built and drops those keys from its L1. Returns an unsubscribe function.
+   */
+  onInvalidate?(listener: (keys: readonly string[] | 'all') => void): () => void;
   /** Release connections and files. */
   close?(): Promise<void>;
 }

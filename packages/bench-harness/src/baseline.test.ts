@@ -1,0 +1,170 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  compareResults,
+  compareToBaseline,
+  createBaseline,
+  loadBaseline,
+  machineFingerprint,
+  relativeDrift,
+  saveBaseline,
+  type Baseline,
+} from './baseline.js';
+import type { BenchResult } from './benchmark.js';
+import { BaselineFormatError, FingerprintMismatchError } from './errors.js';
+import { createRng, summarize } from './stats.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pt-bench-baseline-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A synthetic result: `n` samples around `center` ns with ±`spread` relative uniform noise. */
+function fake(name: string, center: number, opts: { n?: number; spread?: number; seed?: number; batching?: 'single' | 'batched'; drift?: number } = {}): BenchResult {
+  const { n = 400, spread = 0.01, seed = 1, batching = 'batched', drift = 0 } = opts;
+  const rng = createRng(seed);
+  const samples = Float64Array.from({ length: n }, (_, i) => center * (1 + spread * (rng() - 0.5) + drift * Math.sin((i / n) * 6 * Math.PI)));
+  const stats = summarize(samples);
+  return {
+    name,
+    samples,
+    stats,
+    opsPerSec: 1e9 / stats.median,
+    timerResolutionNs: 50,
+    warnings: [],
+    batchSize: batching === 'batched' ? 64 : 1,
+    batching,
+    async: false,
+    iterations: n * (batching === 'batched' ? 64 : 1),
+    durationMs: 100,
+  };
+}
+
+describe('baseline files', () => {
+  it('round-trips through JSON with the schema version and machine fingerprint', () => {
+    const file = join(tmp, 'nested', 'run.json');
+    const saved = saveBaseline(file, { results: [fake('a', 100)], label: 'v1' });
+    const loaded = loadBaseline(file);
+    expect(loaded).toEqual(saved);
+    expect(loaded.schema).toBe('peaktrade-bench-baseline');
+    expect(loaded.version).toBe(1);
+    expect(loaded.label).toBe('v1');
+    expect(loaded.fingerprint).toEqual(machineFingerprint());
+    expect(loaded.benchmarks.a!.samples).toHaveLength(400);
+  });
+
+  it('stores suite variants as <suite>/<variant> with the suite ratios', () => {
+    const b = createBaseline({
+      suites: [
+        {
+          name: 's',
+          baseline: 'x',
+          results: { x: fake('x', 100), y: fake('y', 50) },
+          ratios: { x: { ratio: 1, ci95: [1, 1] }, y: { ratio: 0.5, ci95: [0.49, 0.51] } },
+        },
+      ],
+    });
+    expect(Object.keys(b.benchmarks)).toEqual(['s/x', 's/y']);
+    expect(b.suites[0]!.ratios.y!.ratio).toBe(0.5);
+  });
+
+  it('rejects invalid files naming the bad path', () => {
+    const file = join(tmp, 'bad.json');
+    const b = createBaseline({ results: [fake('a', 100)] }) as unknown as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...b, version: 2 }));
+    expect(() => loadBaseline(file)).toThrow(BaselineFormatError);
+    expect(() => loadBaseline(file)).toThrow(/version/);
+    const broken = JSON.parse(JSON.stringify(b)) as { benchmarks: { a: { samples: unknown } } };
+    broken.benchmarks.a.samples = 'nope';
+    writeFileSync(file, JSON.stringify(broken));
+    expect(() => loadBaseline(file)).toThrow(/benchmarks\.a\.samples/);
+    writeFileSync(file, '{ not json');
+    expect(() => loadBaseline(file)).toThrow(/not valid JSON/);
+    expect(() => loadBaseline(join(tmp, 'missing.json'))).toThrow(/cannot read/);
+  });
+});
+
+describe('regression verdicts', () => {
+  it('flags a 10% slowdown and a 10% speedup, and leaves an unchanged result alone', () => {
+    const base = fake('b', 1000, { seed: 1 });
+    expect(compareResults(base, fake('b', 1100, { seed: 2 })).verdict).toBe('slower');
+    expect(compareResults(base, fake('b', 900, { seed: 3 })).verdict).toBe('faster');
+    const same = compareResults(base, fake('b', 1000, { seed: 4 }));
+    expect(same.verdict).toBe('unchanged');
+    expect(same.ratio).toBeCloseTo(1, 2);
+  });
+
+  it('ignores a significant change below the noise floor', () => {
+    // 1% slower with 0.2% noise: the U test is overwhelming, but 1% < the 2% minimum floor.
+    const c = compareResults(fake('b', 1000, { spread: 0.002, seed: 5 }), fake('b', 1010, { spread: 0.002, seed: 6 }));
+    expect(c.pValue).toBeLessThan(1e-6);
+    expect(c.noiseFloor).toBe(0.02);
+    expect(c.verdict).toBe('unchanged');
+  });
+
+  it('learns a higher noise floor from a run that drifts', () => {
+    const steady = fake('b', 1000, { seed: 7 });
+    const drifting = fake('b', 1000, { seed: 8, drift: 0.08 });
+    expect(relativeDrift(drifting.samples)).toBeGreaterThan(5 * relativeDrift(steady.samples));
+    const c = compareResults(steady, fake('b', 1100, { seed: 9, drift: 0.08 }));
+    expect(c.noiseFloor).toBeGreaterThan(0.1);
+    expect(c.verdict).toBe('unchanged');
+  });
+
+  it('calls results in different batching modes incomparable', () => {
+    const c = compareResults(fake('b', 1000), fake('b', 2000, { batching: 'single' }));
+    expect(c.verdict).toBe('incomparable');
+    expect(c.reason).toContain('batching mode changed (batched → single)');
+  });
+
+  it('refuses to compare across machine fingerprints unless forced', () => {
+    const base = createBaseline({ results: [fake('a', 100), fake('gone', 5)] });
+    const other: Baseline = {
+      ...createBaseline({ results: [fake('a', 130, { seed: 3 }), fake('new', 5)] }),
+      fingerprint: { ...base.fingerprint, cpuModel: 'Other CPU', nodeVersion: 'v99.0.0' },
+    };
+    const err = (() => {
+      try {
+        compareToBaseline(base, other);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(FingerprintMismatchError);
+    expect((err as FingerprintMismatchError).fields).toEqual(['cpuModel', 'nodeVersion']);
+    const forced = compareToBaseline(base, other, { force: true });
+    expect(forced.fingerprintDiff).toEqual(['cpuModel', 'nodeVersion']);
+    expect(forced.comparisons.map((c) => [c.name, c.verdict])).toEqual([['a', 'slower']]);
+    expect(forced.added).toEqual(['new']);
+    expect(forced.removed).toEqual(['gone']);
+  });
+
+  it('compares a saved file with a fresh run on the same machine', () => {
+    const file = join(tmp, 'same.json');
+    saveBaseline(file, { results: [fake('a', 100)] });
+    const cmp = compareToBaseline(loadBaseline(file), createBaseline({ results: [fake('a', 100, { seed: 11 })] }));
+    expect(cmp.fingerprintDiff).toEqual([]);
+    expect(cmp.comparisons[0]!.verdict).toBe('unchanged');
+    expect(readFileSync(file, 'utf8').endsWith('\n')).toBe(true);
+  });
+});
+
+describe('compareSuiteVariant', () => {
+  it('learns the noise floor from per-round ratios of an interleaved suite', async () => {
+    const { suite } = await import('./suite.js');
+    const { calibratedLoop } = await import('./meta.js');
+    const s = await suite(
+      'pair',
+      { base: () => calibratedLoop(3000), slow: () => calibratedLoop(3600), same: () => calibratedLoop(3000) },
+      { baseline: 'base', timeMs: 80, rounds: 8 },
+    );
+    expect(s.results.base!.roundEnds).toHaveLength(8);
+    const { compareSuiteVariant } = await import('./baseline.js');
+    const slow = compareSuiteVariant(s, 'slow');
+    expect(slow.verdict).toBe('slower');
+    expect(slow.ratio).toBeCloseTo(s.ratios.slow!.ratio, 12);
+    expect(compareSuiteVariant(s, 'same').verdict).toBe('unchanged');
+    expect(() => compareSuiteVariant(s, 'nope')).toThrow(/variant = "nope"/);
+  });
+});

@@ -1,0 +1,311 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AccelRangeError } from './errors.js';
+import { ewmCore } from './ewm.js';
+import * as na from './index.js';
+import { wasmCallCount } from './wasm/backend.js';
+
+const finite = fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true });
+const withGaps = fc.oneof(finite, finite, finite, fc.constant(Number.NaN));
+const arr = (g: fc.Arbitrary<number>, minLength = 1, maxLength = 60) => fc.array(g, { minLength, maxLength }).map((a) => Float64Array.from(a));
+
+function near(a: number, b: number, scale: number): boolean {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
+  return Math.abs(a - b) <= 1e-9 * Math.max(1, scale);
+}
+const maxAbs = (x: Float64Array): number => x.reduce((m, v) => (v === v ? Math.max(m, Math.abs(v)) : m), 0);
+
+describe('property: a rolling window of the whole length equals the full reduction at the last index', () => {
+  it('rollingSum / rollingMean / rollingMin / rollingMax with window = n, minPeriods 1', () => {
+    fc.assert(
+      fc.property(arr(withGaps), (x) => {
+        const n = x.length;
+        const opts = { window: n, minPeriods: 1 };
+        const last = (a: Float64Array): number => a[n - 1]!;
+        const valid = x.some((v) => v === v);
+        const s = maxAbs(x) * n;
+        expect(near(last(na.rollingSum(x, opts)), valid ? na.sum(x) : NaN, s)).toBe(true);
+        expect(near(last(na.rollingMean(x, opts)), na.mean(x), s)).toBe(true);
+        expect(last(na.rollingMin(x, opts))).toBe(na.min(x));
+        expect(last(na.rollingMax(x, opts))).toBe(na.max(x));
+      }),
+    );
+  });
+
+  it('rollingVar / rollingStd with window = n match variance / std', () => {
+    fc.assert(
+      fc.property(arr(withGaps, 1, 40), fc.integer({ min: 0, max: 2 }), (x, ddof) => {
+        const n = x.length;
+        const opts = { window: n, minPeriods: 1, ddof };
+        const A = maxAbs(x);
+        expect(near(na.rollingVar(x, opts)[n - 1]!, na.variance(x, { ddof }), A * A)).toBe(true);
+        expect(near(na.rollingStd(x, opts)[n - 1]!, na.std(x, { ddof }), A)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('property: identities', () => {
+  it('cumsum of diff gives back x − x[0]', () => {
+    fc.assert(
+      fc.property(arr(finite, 2), (x) => {
+        const d = na.diff(x);
+        d[0] = 0;
+        const c = na.cumsum(d);
+        for (let i = 0; i < x.length; i++) expect(Math.abs(c[i]! - (x[i]! - x[0]!))).toBeLessThanOrEqual(1e-9 * maxAbs(x) * x.length);
+      }),
+    );
+  });
+
+  it('shift by p then by −p restores the interior and fills the edges', () => {
+    fc.assert(
+      fc.property(arr(finite, 1), fc.integer({ min: -5, max: 5 }), (x, p) => {
+        const back = na.shift(na.shift(x, { periods: p }), { periods: -p });
+        for (let i = 0; i < x.length; i++) {
+          const inside = p >= 0 ? i < x.length - p : i >= -p;
+          if (inside) expect(back[i]).toBe(x[i]);
+          else expect(back[i]).toBeNaN();
+        }
+      }),
+    );
+  });
+
+  it('drawdown is ≤ 0 and its minimum is maxDrawdown, with peak ≤ trough', () => {
+    fc.assert(
+      fc.property(arr(fc.double({ min: 1, max: 1e4, noNaN: true }), 1), (x) => {
+        const dd = na.drawdown(x);
+        for (const v of dd) expect(v).toBeLessThanOrEqual(0);
+        const m = na.maxDrawdown(x);
+        expect(m.value).toBe(na.min(dd));
+        expect(m.peakIndex).toBeLessThanOrEqual(m.troughIndex);
+        expect(x[m.peakIndex]).toBe(na.max(x.subarray(0, m.troughIndex + 1)));
+        if (m.recoveryIndex >= 0) expect(x[m.recoveryIndex]).toBeGreaterThanOrEqual(x[m.peakIndex]!);
+      }),
+    );
+  });
+
+  it('pctChange and logReturns agree: log1p(pct) = logReturn', () => {
+    fc.assert(
+      fc.property(arr(fc.double({ min: 0.5, max: 2, noNaN: true }), 2), (x) => {
+        const p = na.pctChange(x);
+        const l = na.logReturns(x);
+        for (let i = 1; i < x.length; i++) expect(Math.abs(Math.log1p(p[i]!) - l[i]!)).toBeLessThan(1e-12);
+      }),
+    );
+  });
+
+  it('quantile equals the sorted-order linear interpolation', () => {
+    fc.assert(
+      fc.property(arr(withGaps, 1), fc.double({ min: 0, max: 1, noNaN: true }), (x, q) => {
+        const v = [...x].filter((a) => a === a).sort((a, b) => a - b);
+        const got = na.quantile(x, q);
+        if (v.length === 0) {
+          expect(got).toBeNaN();
+          return;
+        }
+        const pos = q * (v.length - 1);
+        const lo = Math.floor(pos);
+        const hi = Math.min(v.length - 1, lo + 1);
+        const want = v[lo]! + (v[hi]! - v[lo]!) * (pos - lo);
+        expect(near(got, want, maxAbs(x))).toBe(true);
+      }),
+    );
+  });
+
+  it('ema with alpha = 1 is the identity and rsi stays within [0, 100]', () => {
+    fc.assert(
+      fc.property(arr(finite, 2), (x) => {
+        expect(na.ema(x, { alpha: 1, adjust: false })).toEqual(x);
+        for (const v of na.rsi(x, { period: 3 })) if (v === v) expect(v >= 0 && v <= 100).toBe(true);
+      }),
+    );
+  });
+
+  it('a rolling correlation of a series with itself is 1 where defined, and with its negation −1', () => {
+    fc.assert(
+      fc.property(arr(fc.integer({ min: -1e6, max: 1e6 }).map((v) => v / 64), 3, 80), fc.integer({ min: 2, max: 30 }), (x, w) => {
+        const neg = x.map((v) => -v);
+        const r1 = na.rollingCorr(x, x, { window: w });
+        const r2 = na.rollingCorr(x, neg, { window: w });
+        for (let i = 0; i < x.length; i++) {
+          if (r1[i] === r1[i]) expect(r1[i]).toBeCloseTo(1, 6);
+          if (r2[i] === r2[i]) expect(r2[i]).toBeCloseTo(-1, 6);
+        }
+      }),
+    );
+  });
+});
+
+// Large inputs exercise the lane and block code paths that the small pandas fixtures never reach.
+function series(n: number, seed: number, gaps: boolean): Float64Array {
+  let s = seed >>> 0;
+  const rand = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  const x = new Float64Array(n);
+  let p = 100;
+  for (let i = 0; i < n; i++) {
+    p *= 1 + (rand() - 0.5) * 0.02;
+    x[i] = gaps && rand() < 0.01 ? NaN : p;
+  }
+  return x;
+}
+
+function naiveRolling(x: Float64Array, w: number, minp: number, f: (v: number[]) => number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = Array.from(x.subarray(Math.max(0, i - w + 1), i + 1)).filter((a) => a === a);
+    out[i] = v.length >= Math.max(minp, 1) ? f(v) : NaN;
+  }
+  return out;
+}
+const meanOf = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+const varOf = (v: number[]): number => {
+  const m = meanOf(v);
+  return v.length < 2 ? NaN : v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1);
+};
+
+describe.each(['js', 'wasm'] as const)('fast paths on large inputs agree with straightforward references, backend %s', (backend) => {
+  beforeEach(() => {
+    na.configureAccel({ backend });
+  });
+  afterEach(() => {
+    na.configureAccel({});
+  });
+  for (const gaps of [false, true]) {
+    it(`rolling kernels over 20k values (${gaps ? 'with' : 'without'} NaN gaps) match a naive O(n·w) computation`, () => {
+      const before = wasmCallCount();
+      const x = series(20_000, 7, gaps);
+      for (const w of [5, 37]) {
+        const checks: [Float64Array, Float64Array, number][] = [
+          [na.rollingMean(x, { window: w }), naiveRolling(x, w, w, meanOf), 1e-11],
+          [na.rollingSum(x, { window: w }), naiveRolling(x, w, w, (v) => v.reduce((a, b) => a + b, 0)), 1e-11],
+          [na.rollingStd(x, { window: w }), naiveRolling(x, w, w, (v) => Math.sqrt(varOf(v))), 1e-7],
+          [na.rollingMax(x, { window: w }), naiveRolling(x, w, w, (v) => Math.max(...v)), 0],
+          [na.rollingMin(x, { window: w, minPeriods: 2 }), naiveRolling(x, w, 2, (v) => Math.min(...v)), 0],
+        ];
+        for (const [got, want, tol] of checks) {
+          let bad = 0;
+          for (let i = 0; i < x.length; i++) {
+            const a = got[i]!;
+            const b = want[i]!;
+            if (Number.isNaN(b) ? !Number.isNaN(a) : !(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)))) bad++;
+          }
+          expect(bad).toBe(0);
+        }
+      }
+      if (backend === 'wasm') expect(wasmCallCount()).toBeGreaterThan(before);
+    });
+  }
+
+  it('ema over 200k values (four lanes plus correction) equals the sequential pandas recursion within 1e-13', () => {
+    for (const adjust of [true, false]) {
+      for (const span of [3, 20, 500]) {
+        const x = series(200_000, span, false);
+        const got = na.ema(x, { span, adjust });
+        const want = new Float64Array(x.length);
+        ewmCore(x, want, 2 / (span + 1), adjust, false, 0);
+        let worst = 0;
+        for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / Math.abs(want[i]!));
+        expect(worst).toBeLessThanOrEqual(1e-13);
+      }
+    }
+  });
+
+  it('reduction fast paths equal their NaN-aware slow paths', () => {
+    const x = series(10_001, 3, false);
+    const g = series(10_001, 3, true);
+    const valid = Float64Array.from(Array.from(g).filter((v) => v === v));
+    expect(na.sum(g)).toBeCloseTo(na.sum(valid), 6);
+    expect(na.mean(g)).toBeCloseTo(na.mean(valid), 9);
+    expect(na.variance(g)).toBeCloseTo(na.variance(valid), 9);
+    expect(na.min(g)).toBe(na.min(valid));
+    expect(na.max(g)).toBe(na.max(valid));
+    expect(na.argmax(x)).toBe(Array.from(x).indexOf(na.max(x)));
+    expect(na.argmin(x)).toBe(Array.from(x).indexOf(na.min(x)));
+    expect(na.sum(g, { skipna: false })).toBeNaN();
+    expect(na.argmax(g, { skipna: false })).toBe(-1);
+  });
+});
+
+describe('out arrays', () => {
+  it('writes into the given out array and returns it, with no other allocation of that size', () => {
+    const x = series(1000, 1, false);
+    const out = new Float64Array(1000);
+    expect(na.rollingMean(x, { window: 10, out })).toBe(out);
+    expect(na.ema(x, { span: 10, out })).toBe(out);
+    expect(na.cumsum(x, { out })).toBe(out);
+  });
+
+  it('elementwise kernels may run in place', () => {
+    const x = series(100, 2, false);
+    const want = na.diff(x, { periods: 2 });
+    const y = x.slice();
+    expect(na.diff(y, { periods: 2, out: y })).toEqual(want);
+    const y2 = x.slice();
+    expect(na.shift(y2, { periods: -3, out: y2 })).toEqual(na.shift(x, { periods: -3 }));
+    const y3 = x.slice();
+    expect(na.ema(y3, { span: 5, out: y3 })).toEqual(na.ema(x, { span: 5 }));
+  });
+});
+
+describe('bad input throws a RangeError naming the parameter', () => {
+  const x = new Float64Array([1, 2, 3]);
+  const cases: [string, () => unknown, string][] = [
+    ['non-Float64Array x', () => na.sum([1, 2, 3] as unknown as Float64Array), 'x'],
+    ['Float32Array x', () => na.rollingMean(new Float32Array(3) as unknown as Float64Array, { window: 2 }), 'x'],
+    ['window 0', () => na.rollingMean(x, { window: 0 }), 'options.window'],
+    ['negative window', () => na.rollingStd(x, { window: -3 }), 'options.window'],
+    ['fractional window', () => na.rollingMax(x, { window: 1.5 }), 'options.window'],
+    ['minPeriods above window', () => na.rollingSum(x, { window: 2, minPeriods: 3 }), 'options.minPeriods'],
+    ['mismatched lengths', () => na.rollingCorr(x, new Float64Array(4), { window: 2 }), 'y'],
+    ['out of the wrong length', () => na.cumsum(x, { out: new Float64Array(2) }), 'options.out'],
+    ['out aliasing a rolling input', () => na.rollingMean(x, { window: 2, out: x }), 'options.out'],
+    ['two decay parameters', () => na.ema(x, { span: 3, alpha: 0.5 }), 'options.span|alpha|halflife|com'],
+    ['alpha out of range', () => na.ema(x, { alpha: 1.5 }), 'options.alpha'],
+    ['span below 1', () => na.ema(x, { span: 0.5 }), 'options.span'],
+    ['q out of range', () => na.quantile(x, 1.2), 'q'],
+    ['negative ddof', () => na.variance(x, { ddof: -1 }), 'options.ddof'],
+    ['rsi period 0', () => na.rsi(x, { period: 0 }), 'options.period'],
+    ['periodsPerYear 0', () => na.sharpe(x, { periodsPerYear: 0 }), 'options.periodsPerYear'],
+  ];
+  for (const [what, fn, param] of cases) {
+    it(`${what} → RangeError for ${param}`, () => {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(RangeError);
+      expect(err).toBeInstanceOf(AccelRangeError);
+      expect((err as AccelRangeError).parameter).toBe(param);
+      expect((err as AccelRangeError).code).toBe('E_NUMERIC_ACCEL_RANGE');
+      expect((err as Error).message).toContain(param);
+    });
+  }
+});
+
+describe('pandas edge semantics', () => {
+  it('a window longer than the series yields NaN until minPeriods values are seen', () => {
+    const x = new Float64Array([1, 2, 3]);
+    expect(Array.from(na.rollingMean(x, { window: 10 }))).toEqual([NaN, NaN, NaN]);
+    expect(Array.from(na.rollingMean(x, { window: 10, minPeriods: 2 }))).toEqual([NaN, 1.5, 2]);
+  });
+  it("quantile 'nearest' rounds an exact half of the virtual index (n − 1)·q to even, as NumPy does", () => {
+    const x = Float64Array.from({ length: 106 }, (_, i) => i);
+    // (106 − 1) · 0.1 = 10.5 exactly → 10
+    expect(na.quantile(x, 0.1, { interpolation: 'nearest' })).toBe(10);
+    expect(na.quantile(x, 0.1)).toBe(10.5);
+  });
+  it('empty input gives empty outputs and NaN / 0 reductions like pandas', () => {
+    const e = new Float64Array(0);
+    expect(na.sum(e)).toBe(0);
+    expect(na.sum(e, { minCount: 1 })).toBeNaN();
+    expect(na.mean(e)).toBeNaN();
+    expect(na.rollingStd(e, { window: 3 }).length).toBe(0);
+    expect(na.ema(e, { span: 3 }).length).toBe(0);
+    expect(na.maxDrawdown(e)).toEqual({ value: NaN, peakIndex: -1, troughIndex: -1, recoveryIndex: -1 });
+  });
+});

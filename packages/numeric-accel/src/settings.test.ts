@@ -1,0 +1,63 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AccelRangeError } from './errors.js';
+import { accelSettings, configureAccel } from './settings.js';
+import { cpuTopology } from './topology.js';
+
+const envBefore = process.env.UV_THREADPOOL_SIZE;
+
+afterEach(() => {
+  configureAccel({});
+  if (envBefore === undefined) delete process.env.UV_THREADPOOL_SIZE;
+  else process.env.UV_THREADPOOL_SIZE = envBefore;
+});
+
+describe('accelSettings / configureAccel', () => {
+  it('defaults to the effective parallelism of the topology and the auto backend', () => {
+    expect(accelSettings()).toEqual({ threads: cpuTopology().effectiveParallelism, backend: 'auto' });
+  });
+
+  it('sets the default pool size that @peaktrade/parallel reads, and restores defaults with {}', () => {
+    const r = configureAccel({ threads: 1 });
+    expect(r.threads).toBe(1);
+    expect(accelSettings().threads).toBe(1);
+    configureAccel({});
+    expect(accelSettings().threads).toBe(cpuTopology().effectiveParallelism);
+  });
+
+  it('sets UV_THREADPOOL_SIZE and warns that a running libuv pool keeps its size', () => {
+    const r = configureAccel({ threads: 3 });
+    expect(process.env.UV_THREADPOOL_SIZE).toBe('3');
+    expect(r.uvThreadpoolSize).toBe(Number(envBefore) || 4);
+    expect(r.warnings.some((w) => w.includes('UV_THREADPOOL_SIZE=3'))).toBe(true);
+  });
+
+  it('warns when threads exceed the logical CPUs', () => {
+    const r = configureAccel({ threads: cpuTopology().logicalCores + 1 });
+    expect(r.warnings.some((w) => w.includes('logical CPUs'))).toBe(true);
+  });
+
+  it('selects the backend and reports it', () => {
+    expect(configureAccel({ backend: 'js' }).backend).toBe('js');
+    expect(accelSettings().backend).toBe('js');
+    const w = configureAccel({ backend: 'wasm' });
+    expect(w.backend).toBe('wasm');
+    expect(w.warnings).toEqual([]);
+  });
+
+  it('rejects bad options with a RangeError naming the option', () => {
+    for (const [opts, param] of [
+      [{ threads: 0 }, 'options.threads'],
+      [{ threads: 2.5 }, 'options.threads'],
+      [{ threads: 5000 }, 'options.threads'],
+      [{ backend: 'gpu' }, 'options.backend'],
+    ] as const) {
+      expect(() => configureAccel(opts as never)).toThrow(AccelRangeError);
+      try {
+        configureAccel(opts as never);
+      } catch (e) {
+        expect((e as AccelRangeError).parameter).toBe(param);
+        expect(e).toBeInstanceOf(RangeError);
+      }
+    }
+  });
+});

@@ -1,0 +1,73 @@
+import { AccelRangeError } from './errors.js';
+
+/** Throws unless `x` is a Float64Array. */
+export function checkArray(x: unknown, name: string): asserts x is Float64Array {
+  if (!(x instanceof Float64Array)) throw new AccelRangeError(name, x, 'a Float64Array');
+}
+
+/** Throws unless `b` has the same length as `a`. */
+export function checkSameLength(a: Float64Array, b: Float64Array, nameA: string, nameB: string): void {
+  if (a.length !== b.length) {
+    throw new AccelRangeError(nameB, b, `a Float64Array of the same length as ${nameA} (${a.length})`);
+  }
+}
+
+/**
+ * Returns the output array: `out` when given (checked: Float64Array of length `n`, and when
+ * `noAlias` is set, not overlapping `x`), else a fresh `Float64Array(n)`.
+ */
+export function outArray(out: Float64Array | undefined, n: number, x?: Float64Array): Float64Array {
+  if (out === undefined) return new Float64Array(n);
+  if (!(out instanceof Float64Array)) throw new AccelRangeError('options.out', out, 'a Float64Array');
+  if (out.length !== n) throw new AccelRangeError('options.out', out, `a Float64Array of length ${n}`);
+  if (x !== undefined && overlaps(out, x)) {
+    throw new AccelRangeError('options.out', out, 'a Float64Array that does not overlap the input (this kernel reads behind its write position)');
+  }
+  return out;
+}
+
+function overlaps(a: Float64Array, b: Float64Array): boolean {
+  if (a.buffer !== b.buffer) return false;
+  const a0 = a.byteOffset;
+  const a1 = a0 + a.byteLength;
+  const b0 = b.byteOffset;
+  const b1 = b0 + b.byteLength;
+  return a0 < b1 && b0 < a1;
+}
+
+/** Integer in [min, max]; `undefined` → `dflt`. */
+export function intOption(value: unknown, name: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return dflt;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
+    throw new AccelRangeError(name, value, range);
+  }
+  return value;
+}
+
+/** Finite number satisfying `ok`; `undefined` → `dflt`. */
+export function numOption(value: unknown, name: string, dflt: number, ok: (v: number) => boolean, allowed: string): number {
+  if (value === undefined) return dflt;
+  if (typeof value !== 'number' || !ok(value)) throw new AccelRangeError(name, value, allowed);
+  return value;
+}
+
+/** Boolean option; `undefined` → `dflt`. */
+export function boolOption(value: unknown, name: string, dflt: boolean): boolean {
+  if (value === undefined) return dflt;
+  if (typeof value !== 'boolean') throw new AccelRangeError(name, value, 'a boolean');
+  return value;
+}
+
+/** Resolves `{ window, minPeriods }` like pandas: window ≥ 1, 0 ≤ minPeriods ≤ window, default minPeriods = window. */
+export function windowOptions(opts: { window?: unknown; minPeriods?: unknown } | undefined): { window: number; minPeriods: number } {
+  if (opts === undefined || opts === null || typeof opts !== 'object') {
+    throw new AccelRangeError('options', opts, 'an object with an integer window ≥ 1');
+  }
+  const window = opts.window;
+  if (typeof window !== 'number' || !Number.isInteger(window) || window < 1) {
+    throw new AccelRangeError('options.window', window, 'an integer ≥ 1');
+  }
+  const minPeriods = intOption(opts.minPeriods, 'options.minPeriods', window, 0, window);
+  return { window, minPeriods };
+}

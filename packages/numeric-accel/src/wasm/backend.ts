@@ -1,0 +1,175 @@
+// Runtime side of the WebAssembly SIMD backend: instantiation, staging of inputs into wasm memory, and the
+// per-kernel choice between WASM and JS.
+import { AccelRangeError, WasmUnavailableError } from '../errors.js';
+import { currentBackend } from '../settings.js';
+import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
+
+// The ES2023 lib this repo compiles against has no WebAssembly typings; these are the few members used here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+}
+
+/** Exports of src/wasm/kernels.wat, plus the shared memory it imports. */
+export interface WasmKernels {
+  readonly memory: WasmMemory;
+  sum(p: number, n: number): number;
+  rolling_moments(x: number, out: number, l0: number, h: number, w: number, mode: number, invW: number, invDen: number, block: number): number;
+  ema_lanes(x: number, out: number, s0: number, q: number, start: number, b: number): number;
+}
+
+/** Kernels that have a WASM version. */
+export type WasmKernel = 'sum' | 'rollingMean' | 'rollingVar' | 'ema';
+
+/**
+ * Where `auto` uses WASM for ordinary arrays (input copied into wasm memory and the result copied back): only
+ * kernels whose benchmark (bench/numeric-accel.bench.ts, `numeric-accel.wasm.<kernel>.speedup`) showed WASM at
+ * least 1.3× faster than the best JS kernel. None did: the copies cost more than the SIMD loop saves.
+ */
+export const WASM_AUTO: Readonly<Record<WasmKernel, boolean>> = {
+  sum: false,
+  rollingMean: false,
+  rollingVar: false,
+  ema: false,
+};
+
+/**
+ * Where `auto` uses WASM when the input (and `out`, for array results) already live in wasm memory (made by
+ * {@link wasmArray}), so nothing is copied: kernels whose benchmark (`numeric-accel.wasm.<kernel>.resident`)
+ * showed ≥ 1.3× over the JS kernel. See the README's Performance section.
+ */
+export const WASM_AUTO_RESIDENT: Readonly<Record<WasmKernel, boolean>> = {
+  // 1.59× (CI 1.58–1.59), sum and mean
+  sum: true,
+  // 1.31× with a CI of 1.29–1.32 (1.24× in a quick run): not clearly over the bar, so JS
+  rollingMean: false,
+  // rollingVar 1.75×, rollingStd 1.60×
+  rollingVar: true,
+  // 1.35× (CI 1.34–1.37)
+  ema: true,
+};
+let kernels: WasmKernels | null | undefined;
+let failure = '';
+
+/** The instantiated kernels, or undefined when this runtime cannot compile WebAssembly SIMD. */
+export function wasmKernels(): WasmKernels | undefined {
+  if (kernels === undefined) {
+    try {
+      const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+      if (api === undefined) throw new Error('no WebAssembly in this runtime');
+      const bytes = Buffer.from(KERNELS_WASM_BASE64, 'base64');
+      // shared: growing a shared memory never detaches the views wasmArray() handed out
+      const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+      const instance = new api.Instance(new api.Module(bytes), { env: { memory } });
+      kernels = { ...(instance.exports as Omit<WasmKernels, 'memory'>), memory };
+    } catch (e) {
+      kernels = null;
+      failure = e instanceof Error ? e.message : String(e);
+    }
+  }
+  return kernels ?? undefined;
+}
+
+/** Why the WASM backend is unavailable ('' when it is available). */
+export function wasmFailure(): string {
+  wasmKernels();
+  return failure;
+}
+
+/** Whether `kernel` should run on WASM for input `x` (and `out`) under the current settings. */
+export function useWasm(kernel: WasmKernel, x: Float64Array, out?: Float64Array): boolean {
+  const backend = currentBackend();
+  if (backend === 'js') return false;
+  if (backend === 'auto') {
+    const resident = isResident(x) && (out === undefined || isResident(out));
+    if (resident ? !WASM_AUTO_RESIDENT[kernel] : !WASM_AUTO[kernel] || x.length < AUTO_MIN_LENGTH) return false;
+  }
+  return wasmKernels() !== undefined;
+}
+
+/** Below this length `auto` never pays the copy into wasm memory. */
+const AUTO_MIN_LENGTH = 4096;
+const MAX_PAGES = 32768; // 2 GiB
+const BASE = 64;
+const align = (bytes: number): number => (bytes + 63) & ~63;
+/** First byte not handed out by wasmArray(); staging areas for copies start here. */
+let top = BASE;
+const residentBuffers = new WeakSet<ArrayBufferLike>();
+let calls = 0;
+
+/** @internal How many kernel calls ran on WASM so far (tests check the backend really ran). */
+export function wasmCallCount(): number {
+  return calls;
+}
+
+function isResident(a: Float64Array): boolean {
+  return residentBuffers.has(a.buffer);
+}
+
+function ensure(k: WasmKernels, bytes: number): void {
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+}
+
+/**
+ * A zero-filled Float64Array of `length` that lives in the WASM backend's memory, so kernels given it (as input
+ * and as `out`) skip copying. The memory is shared, so the array stays valid when the memory grows. Arrays are
+ * carved from an arena that only {@link releaseWasmArrays} empties.
+ * @throws AccelRangeError for a bad length; WasmUnavailableError where WebAssembly SIMD is unavailable.
+ */
+export function wasmArray(length: number): Float64Array {
+  if (!Number.isInteger(length) || length < 0 || length > 2 ** 27) {
+    throw new AccelRangeError('length', length, 'an integer in [0, 2^27]');
+  }
+  const k = wasmKernels();
+  if (k === undefined) throw new WasmUnavailableError(failure);
+  const at = align(top);
+  ensure(k, at + length * 8 + 64);
+  top = at + length * 8;
+  const buffer = k.memory.buffer;
+  residentBuffers.add(buffer);
+  const a = new Float64Array(buffer, at, length);
+  a.fill(0);
+  return a;
+}
+
+/**
+ * Empties the arena behind {@link wasmArray}. Every array it returned is then reused by later calls, so only
+ * call this when none of them is in use any more.
+ */
+export function releaseWasmArrays(): void {
+  top = BASE;
+}
+
+/**
+ * Byte offsets of `x` and of an output area of its length in wasm memory. Arrays made by {@link wasmArray}
+ * are used in place; others are copied into a staging area above the arena. `copyOut` says whether the
+ * caller must copy results back with {@link unstage}.
+ */
+export function stage(k: WasmKernels, x: Float64Array, out?: Float64Array): { xp: number; op: number; copyOut: boolean } {
+  calls++;
+  const bytes = x.length * 8;
+  let next = align(top);
+  let xp: number;
+  if (isResident(x)) xp = x.byteOffset;
+  else {
+    xp = next;
+    next = align(next + bytes);
+  }
+  const outResident = out !== undefined && isResident(out);
+  const op = outResident ? out.byteOffset : next;
+  ensure(k, (outResident ? next : op + bytes) + 64);
+  if (!isResident(x)) new Float64Array(k.memory.buffer, xp, x.length).set(x);
+  return { xp, op, copyOut: !outResident };
+}
+
+/** Copies `out[from, to)` back from the staged output area at `op`. */
+export function unstage(k: WasmKernels, op: number, out: Float64Array, from: number, to: number): void {
+  if (to <= from) return;
+  out.set(new Float64Array(k.memory.buffer, op + from * 8, to - from), from);
+}

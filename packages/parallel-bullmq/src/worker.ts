@@ -1,0 +1,180 @@
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createCodec } from '@peaktrade/serialize';
+import { WorkerPool, localBackend, parallelBacktest, type SharedColumns } from '@peaktrade/parallel';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { connect, type ConnectionInput } from './connection.js';
+import { downloadDataset } from './dataset.js';
+import { BullmqOptionError, WorkerModuleError } from './errors.js';
+import { serializeError } from './outcome.js';
+import { keys, type ChunkJob, type StoredOutcome, type WorkerInfo } from './protocol.js';
+
+const codec = createCodec({ level: 1 });
+
+/** Options of {@link startWorker}. */
+export interface StartWorkerOptions {
+  readonly connection: ConnectionInput;
+  /** Module whose exports jobs may call: a path (relative to `cwd`), a file: URL, or a package name. */
+  readonly module: string;
+  readonly queueName?: string;
+  readonly keyPrefix?: string;
+  /** Jobs processed at once (default 2). */
+  readonly concurrency?: number;
+  /** Worker threads of the local pool (default: the pool's default, i.e. the CPU count). */
+  readonly threads?: number;
+  /** A stalled job (its worker died) is taken over after this long without a lock renewal, ms (default 5 000). */
+  readonly lockDurationMs?: number;
+  /** Datasets kept in memory, most recently used (default 4). */
+  readonly maxDatasets?: number;
+  readonly cwd?: string;
+  /** Called with one line per notable event (job done, dataset downloaded, ...). */
+  readonly log?: (line: string) => void;
+}
+
+/** A running worker. */
+export interface RunningWorker {
+  readonly id: string;
+  /** Datasets downloaded from Redis (each at most once while cached). */
+  readonly downloads: () => number;
+  /** Jobs finished. */
+  readonly jobsDone: () => number;
+  /** Stop taking jobs, finish the active ones (or hand them back when `force`), release everything. */
+  close(force?: boolean): Promise<void>;
+}
+
+/** Resolve a --module argument to an importable URL. */
+export function resolveModule(spec: string, cwd: string): string {
+  if (spec.startsWith('file:')) return spec;
+  if (spec.startsWith('.') || isAbsolute(spec)) return pathToFileURL(resolve(cwd, spec)).href;
+  // A package name, resolved from `cwd` the way `node` would resolve it there.
+  return pathToFileURL(createRequire(resolve(cwd, 'noop.js')).resolve(spec)).href;
+}
+
+/**
+ * Start a worker: loads `module` (failing fast with a clear error if it cannot), connects to
+ * Redis (failing fast if it cannot), advertises its exports, and processes chunk jobs on a
+ * local piscina pool. Datasets are cached in memory by content hash, so each is downloaded at
+ * most once per worker while cached.
+ */
+export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
+  const cwd = options.cwd ?? process.cwd();
+  const queueName = options.queueName ?? 'peaktrade-backtest';
+  const prefix = options.keyPrefix ?? 'peaktrade';
+  const concurrency = options.concurrency ?? 2;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new BullmqOptionError('concurrency', concurrency, 'an integer >= 1');
+  const log = options.log ?? (() => {});
+  let moduleUrl: string;
+  let exportsList: string[];
+  try {
+    moduleUrl = resolveModule(options.module, cwd);
+    const mod = (await import(moduleUrl)) as Record<string, unknown>;
+    exportsList = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+  } catch (cause) {
+    throw new WorkerModuleError(`Cannot load --module ${options.module}: ${(cause as Error).message}`, { cause });
+  }
+  if (exportsList.length === 0) throw new WorkerModuleError(`--module ${options.module} exports no functions`);
+  const { redis, owned } = await connect(options.connection);
+  const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const pool = new WorkerPool(options.threads !== undefined ? { maxWorkers: options.threads, minWorkers: options.threads } : {});
+  const backend = localBackend({ pool });
+  const datasets = new Map<string, Promise<SharedColumns>>();
+  const maxDatasets = options.maxDatasets ?? 4;
+  let downloads = 0;
+  let jobsDone = 0;
+
+  const info: WorkerInfo = { id, host: hostname(), pid: process.pid, module: moduleUrl, exports: exportsList, threads: pool.metrics().maxWorkers, concurrency };
+  const registryKey = keys.worker(prefix, queueName, id);
+  const advertise = () => redis.set(registryKey, JSON.stringify(info), 'PX', 5_000).catch(() => {});
+  await advertise();
+  const heartbeat = setInterval(() => void advertise(), 2_000);
+  heartbeat.unref();
+
+  const dataset = (hash: string): Promise<SharedColumns> => {
+    let found = datasets.get(hash);
+    if (found) {
+      datasets.delete(hash);
+      datasets.set(hash, found); // most recently used last
+      return found;
+    }
+    found = downloadDataset(redis, prefix, hash).then((cols) => {
+      downloads++;
+      log(`downloaded dataset ${hash.slice(0, 12)}… (${cols.byteLength} bytes)`);
+      return cols;
+    });
+    found.catch(() => datasets.delete(hash));
+    datasets.set(hash, found);
+    while (datasets.size > maxDatasets) {
+      const oldest = datasets.keys().next().value as string;
+      void datasets.get(oldest)?.then((c) => c.release(), () => {});
+      datasets.delete(oldest);
+    }
+    return found;
+  };
+
+  const processor = async (job: Job<ChunkJob>) => {
+    const data = job.data;
+    const cancelKey = keys.runCancel(prefix, data.runId);
+    if ((await redis.exists(cancelKey)) === 1) return 0;
+    if (!exportsList.includes(data.exportName)) {
+      throw new UnrecoverableError(`module ${options.module} has no export "${data.exportName}" (exports: ${exportsList.join(', ')})`);
+    }
+    const shared = await dataset(data.dataset);
+    const strategies = codec.decode(Buffer.from(data.strategies, 'base64')) as unknown[];
+    const backtestOptions = codec.decode(Buffer.from(data.options, 'base64'));
+    const controller = new AbortController();
+    // Cancellation of the run (abort or failFast elsewhere) stops this chunk too.
+    const watch = setInterval(() => {
+      void redis.exists(cancelKey).then((n) => n === 1 && controller.abort(), () => {});
+    }, 200);
+    try {
+      const outcomes = await parallelBacktest(strategies, shared, { module: moduleUrl, export: data.exportName }, { backend, backtestOptions, signal: controller.signal });
+      const resultsKey = keys.runResults(prefix, data.runId);
+      const pipeline = redis.pipeline();
+      for (const o of outcomes) {
+        const stored: StoredOutcome = o.ok ? { ok: true, value: o.value } : { ok: false, error: serializeError(o.error) };
+        // HSETNX: a chunk retried after a crash never overwrites or double-counts a result.
+        pipeline.hsetnx(resultsKey, String(data.start + o.index), Buffer.from(codec.encode(stored)));
+      }
+      await pipeline.exec();
+      jobsDone++;
+      return outcomes.length;
+    } catch (error) {
+      if (controller.signal.aborted) return 0;
+      throw error;
+    } finally {
+      clearInterval(watch);
+    }
+  };
+
+  const worker = new Worker<ChunkJob>(queueName, processor, {
+    connection: redis.duplicate({ maxRetriesPerRequest: null }),
+    concurrency,
+    lockDuration: options.lockDurationMs ?? 5_000,
+    stalledInterval: Math.max(500, Math.floor((options.lockDurationMs ?? 5_000) / 2)),
+    maxStalledCount: 3,
+  });
+  worker.on('error', (error) => log(`worker error: ${error.message}`));
+  worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'} failed: ${error.message}`));
+  await worker.waitUntilReady();
+  log(`worker ${id} ready on queue ${queueName}: ${exportsList.join(', ')} from ${moduleUrl}, ${info.threads} threads, concurrency ${concurrency}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    id,
+    downloads: () => downloads,
+    jobsDone: () => jobsDone,
+    close: (force = false) =>
+      (closing ??= (async () => {
+        clearInterval(heartbeat);
+        // Without force, BullMQ waits for active jobs; with force they go back to the queue as stalled.
+        await worker.close(force);
+        await redis.unlink(registryKey).catch(() => {});
+        await pool.close({ force });
+        for (const d of datasets.values()) void d.then((c) => c.release(), () => {});
+        if (owned) await redis.quit().catch(() => redis.disconnect());
+      })()),
+  };
+}

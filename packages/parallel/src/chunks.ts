@@ -1,0 +1,107 @@
+import { setMaxListeners } from 'node:events';
+import { AbortError } from './errors.js';
+import { kDispatch, type WorkerPool } from './pool.js';
+import type { TaskMessage } from './runtime.js';
+
+/** Default target duration of one chunk (ms): ≥ 100× the warm dispatch cost, so overhead stays ≤ ~1%. */
+export const DEFAULT_TARGET_CHUNK_MS = 5;
+/** Items in the first chunks, before any timing is known. */
+const PROBE_CHUNK = 4;
+/** Chunks per worker at least, so a slow chunk at the end does not leave other workers idle. */
+const MIN_CHUNKS_PER_WORKER = 4;
+
+/** @internal Inputs of {@link runChunks}. */
+export interface ChunkPlan {
+  readonly pool: WorkerPool;
+  readonly total: number;
+  /** Fixed items per chunk, or undefined for automatic sizing. */
+  readonly chunkSize: number | undefined;
+  readonly targetChunkMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly what: string;
+  /** Build the message for items [start, end). */
+  makeMessage(start: number, end: number): TaskMessage;
+  /** Store a chunk's value; return an Error to stop the whole run with it. */
+  accept(start: number, end: number, value: unknown): Error | undefined;
+  readonly onProgress: ((done: number, total: number) => void) | undefined;
+}
+
+/**
+ * @internal Dispatch `[0, total)` in chunks over the pool. With automatic sizing the first chunks
+ * are small probes; each finished chunk updates a per-item cost estimate (worker-measured run
+ * time), and later chunks are sized to take `targetChunkMs`, capped so every worker gets at least
+ * {@link MIN_CHUNKS_PER_WORKER} chunks. At most 2 × maxWorkers chunks are in flight (fewer with a smaller
+ * `maxQueue`), so a worker always has its next chunk queued. The first failure, or the signal, cancels in-flight chunks
+ * (running ones have their worker terminated) and rejects.
+ */
+export function runChunks(plan: ChunkPlan): Promise<void> {
+  const { pool, total, signal } = plan;
+  const workers = pool.maxWorkers;
+  const maxChunk = Math.max(1, Math.ceil(total / (workers * MIN_CHUNKS_PER_WORKER)));
+  const targetNs = plan.targetChunkMs * 1e6;
+  // One running and one queued chunk per worker, without overrunning a small pool queue.
+  const inFlightMax = workers + Math.min(workers, pool.maxQueue);
+  let size = plan.chunkSize ?? Math.min(PROBE_CHUNK, maxChunk);
+  let perItemNs = -1;
+
+  if (signal?.aborted === true) return Promise.reject(new AbortError(plan.what, { cause: signal.reason }));
+  if (total === 0) return Promise.resolve();
+
+  const internal = new AbortController();
+  setMaxListeners(Infinity, internal.signal);
+
+  return new Promise<void>((resolve, reject) => {
+    let next = 0;
+    let inFlight = 0;
+    let done = 0;
+    let settled = false;
+    const finish = (error: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) {
+        resolve();
+      } else {
+        internal.abort(error);
+        reject(error);
+      }
+    };
+    const onAbort = (): void => finish(new AbortError(plan.what, { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const dispatch = (): void => {
+      while (!settled && inFlight < inFlightMax && next < total) {
+        const start = next;
+        const end = Math.min(total, start + size);
+        next = end;
+        inFlight++;
+        pool[kDispatch](plan.makeMessage(start, end), internal.signal).then(
+          (reply) => {
+            inFlight--;
+            if (settled) return;
+            const failure = plan.accept(start, end, reply.value);
+            if (failure !== undefined) {
+              finish(failure);
+              return;
+            }
+            done += end - start;
+            if (plan.chunkSize === undefined) {
+              const n = end - start;
+              const sample = reply.runNs / n;
+              perItemNs = perItemNs < 0 ? sample : 0.5 * perItemNs + 0.5 * sample;
+              size = Math.max(1, Math.min(maxChunk, Math.round(targetNs / Math.max(perItemNs, 1))));
+            }
+            if (plan.onProgress !== undefined) plan.onProgress(done, total);
+            if (done === total) finish(undefined);
+            else dispatch();
+          },
+          (error: unknown) => {
+            inFlight--;
+            finish(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+      }
+    };
+    dispatch();
+  });
+}

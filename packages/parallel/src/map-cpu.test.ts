@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeColumns, task, until } from '../test/helpers.js';
+import { AbortError, InvalidOptionError, SharedColumns, TaskFailedError, WorkerPool, mapCpu } from './index.js';
+
+const pools: WorkerPool[] = [];
+function pool(maxWorkers = 2): WorkerPool {
+  const p = new WorkerPool({ maxWorkers });
+  pools.push(p);
+  return p;
+}
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close({ force: true })));
+});
+
+describe('mapCpu', () => {
+  it('returns results in input order when chunks finish out of order', async () => {
+    const items = Array.from({ length: 300 }, (_, i) => i);
+    // slowDouble awaits a timer per item, so chunks on the two workers interleave.
+    const out = await mapCpu(items, task<(x: number) => Promise<number>>('slowDouble'), { pool: pool(), chunkSize: 7 });
+    expect(out).toEqual(items.map((x) => x * 2));
+  });
+
+  it('batches tiny items automatically: far fewer dispatches than items', async () => {
+    const p = pool();
+    const items = Array.from({ length: 20_000 }, (_, i) => i);
+    const out = await mapCpu(items, task<(x: number) => number>('double'), { pool: p });
+    expect(out[19_999]).toBe(39_998);
+    expect(out).toHaveLength(20_000);
+    // Probe chunks are 4 items; after one timing the chunk is capped at n / (workers × 4) = 2500.
+    expect(p.metrics().completed).toBeLessThan(40);
+  });
+
+  it('dispatches ceil(n / chunkSize) chunks with a fixed chunkSize', async () => {
+    const p = pool();
+    await mapCpu(Array.from({ length: 1000 }, (_, i) => i), task('double'), { pool: p, chunkSize: 64 });
+    expect(p.metrics().completed).toBe(Math.ceil(1000 / 64));
+  });
+
+  it('reports progress per chunk, increasing to the total', async () => {
+    const seen: number[] = [];
+    await mapCpu(Array.from({ length: 100 }, (_, i) => i), task('double'), {
+      pool: pool(),
+      chunkSize: 10,
+      onProgress: (done, total) => {
+        expect(total).toBe(100);
+        seen.push(done);
+      },
+    });
+    expect(seen).toHaveLength(10);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+    expect(seen.at(-1)).toBe(100);
+  });
+
+  it('rejects with TaskFailedError naming the failing item', async () => {
+    const error = await mapCpu(Array.from({ length: 50 }, (_, i) => i), task('failOn'), { pool: pool(), chunkSize: 5 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TaskFailedError);
+    expect((error as TaskFailedError).index).toBe(13);
+    expect((error as Error).message).toContain('item #13');
+  });
+
+  it('aborts mid-run: stops queued and running chunks and leaves no worker behind', async () => {
+    const p = pool();
+    const ac = new AbortController();
+    let done = 0;
+    const run = mapCpu(Array.from({ length: 400 }, (_, i) => i), task('spinItem'), {
+      pool: p,
+      chunkSize: 2,
+      context: { ms: 10 },
+      signal: ac.signal,
+      onProgress: (d) => {
+        done = d;
+        if (d >= 8) ac.abort(new Error('enough'));
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(AbortError);
+    const atAbort = done;
+    expect(atAbort).toBeLessThan(400);
+    // Running chunks were terminated with their workers; queued ones were dropped.
+    await until(() => p.metrics().running === 0 && p.metrics().queued === 0);
+    expect(p.metrics().cancelled).toBeGreaterThan(0);
+    expect(done).toBe(atAbort);
+    await p.close();
+    expect(p.threadCount).toBe(0);
+  });
+
+  it('uses and closes a pool of its own when none is given', async () => {
+    const out = await mapCpu([1, 2, 3], task<(x: number) => number>('double'), { maxWorkers: 1 });
+    expect(out).toEqual([2, 4, 6]);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(mapCpu([1], task('double'), { maxWorkers: 1, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('hands shared columns to the task and leaves them unchanged', async () => {
+    const shared = SharedColumns.from(makeColumns(1000));
+    const before = shared.checksum();
+    const sums = await mapCpu([0, 1, 2, 3], task('sumCloseItem'), { pool: pool(), shared, chunkSize: 1 });
+    expect(sums).toEqual([500_000, 500_000, 500_000, 500_000]);
+    expect(shared.checksum()).toBe(before);
+    shared.release();
+  });
+
+  it('rejects bad options naming them', async () => {
+    await expect(mapCpu([1], task('double'), { chunkSize: 0 })).rejects.toThrow(InvalidOptionError);
+    await expect(mapCpu([1], task('double'), { targetChunkMs: -1 })).rejects.toThrow(/targetChunkMs/);
+    await expect(mapCpu('abc' as never, task('double'))).rejects.toThrow(/items/);
+    await expect(mapCpu([1], ((x: number) => x) as never)).rejects.toThrow(/functions cannot cross threads/);
+  });
+});

@@ -1,0 +1,225 @@
+import { threadId } from 'node:worker_threads';
+import { accelSettings } from '@peaktrade/numeric-accel';
+import { defaultConfig } from '@peaktrade/config';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TASKS, task, until } from '../test/helpers.js';
+import {
+  AbortError,
+  InvalidOptionError,
+  PoolClosedError,
+  QueueFullError,
+  TaskFailedError,
+  TaskLoadError,
+  WorkerCrashedError,
+  WorkerPool,
+  loadTask,
+  taskRef,
+} from './index.js';
+
+const pools: WorkerPool[] = [];
+function pool(options: ConstructorParameters<typeof WorkerPool>[0] = {}): WorkerPool {
+  const p = new WorkerPool({ maxWorkers: 2, ...options });
+  pools.push(p);
+  return p;
+}
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close({ force: true })));
+});
+
+describe('WorkerPool', () => {
+  it('runs an exported function on a worker thread and returns its result', async () => {
+    const p = pool();
+    expect(await p.run(task<(x: number) => number>('double'), 21)).toBe(42);
+    const tid = await p.run(task('whoAmI'), undefined);
+    expect(tid).not.toBe(threadId);
+  });
+
+  it('rejects a throwing task with TaskFailedError carrying the remote name and code, and the worker survives', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const before = await p.run(task('whoAmI'), undefined);
+    const error = await p.run(task('failOn'), 13).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskFailedError);
+    expect((error as TaskFailedError).remoteName).toBe('RangeError');
+    expect((error as TaskFailedError).remoteCode).toBe('E_TEST_BAD');
+    expect((error as TaskFailedError).message).toContain('bad item 13');
+    expect(await p.run(task('whoAmI'), undefined)).toBe(before);
+    expect(p.metrics()).toMatchObject({ completed: 2, failed: 1, crashed: 0 });
+  });
+
+  it('reports a missing export or module with TaskLoadError naming what exists', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const missing = await p.run(task('nope'), 1).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(TaskLoadError);
+    expect((missing as Error).message).toMatch(/no exported function 'nope'.*double/);
+    const notFn = await p.run(task('notAFunction'), 1).catch((e: unknown) => e);
+    expect(notFn).toBeInstanceOf(TaskLoadError);
+    const noModule = await p.run(taskRef(new URL('./fixtures/absent.mjs', TASKS), 'x'), 1).catch((e: unknown) => e);
+    expect(noModule).toBeInstanceOf(TaskLoadError);
+    expect((noModule as Error).message).toContain('absent.mjs');
+  });
+
+  it('survives a worker that throws outside a task: only that task fails, the next ones succeed', async () => {
+    const p = pool();
+    const [crash, other] = await Promise.allSettled([p.run(task('throwOutside'), undefined), p.run(task('spin'), 100)]);
+    expect(crash.status).toBe('rejected');
+    const error = (crash as PromiseRejectedResult).reason as WorkerCrashedError;
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect(error.reason).toBe('uncaught');
+    expect(error.message).toContain('thrown from a timer');
+    expect(other).toEqual({ status: 'fulfilled', value: 100 });
+    const after = await Promise.all([1, 2, 3, 4].map((x) => p.run(task('double'), x)));
+    expect(after).toEqual([2, 4, 6, 8]);
+    expect(p.metrics()).toMatchObject({ crashed: 1, failed: 1 });
+  });
+
+  it('reports a worker that dies while idle as workerCrash, without failing a later task', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const crashes: Error[] = [];
+    p.on('workerCrash', (error) => crashes.push(error));
+    expect(await p.run(task('throwLater'), 5)).toBe('done');
+    await until(() => p.metrics().idleCrashes === 1);
+    expect(crashes[0]?.message).toContain('late throw');
+    expect(await p.run(task('double'), 3)).toBe(6);
+    expect(p.metrics()).toMatchObject({ failed: 0, crashed: 0, idleCrashes: 1 });
+  });
+
+  it('survives process.exit in a worker with a clear WorkerCrashedError', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const error = await p.run(task('exitWorker'), 7).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect((error as WorkerCrashedError).reason).toBe('exit');
+    expect((error as Error).message).toContain('code: 7');
+    expect(await p.run(task('double'), 5)).toBe(10);
+  });
+
+  it('survives a worker running out of memory under resourceLimits', async () => {
+    const p = pool({ maxWorkers: 1, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    const error = await p.run(task('allocateForever'), undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect((error as WorkerCrashedError).reason).toBe('oom');
+    expect((error as Error).message).toContain('resourceLimits');
+    expect(await p.run(task('double'), 6)).toBe(12);
+  });
+
+  it('aborts a queued task without running it and a running task by terminating its worker', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const running = new AbortController();
+    const queued = new AbortController();
+    const a = p.run(task('spin'), 1e9, { signal: running.signal });
+    const b = p.run(task('double'), 1, { signal: queued.signal });
+    await until(() => p.metrics().running === 1);
+    expect(p.metrics().queued).toBe(1);
+    queued.abort(new Error('not needed'));
+    await expect(b).rejects.toBeInstanceOf(AbortError);
+    expect(p.metrics().queued).toBe(0);
+    running.abort();
+    await expect(a).rejects.toBeInstanceOf(AbortError);
+    expect(await p.run(task('double'), 4)).toBe(8);
+    expect(p.metrics().cancelled).toBe(2);
+  });
+
+  it("rejects with QueueFullError beyond maxQueue when onQueueFull is 'reject'", async () => {
+    const p = pool({ maxWorkers: 1, maxQueue: 2, onQueueFull: 'reject' });
+    const accepted = [p.run(task('spin'), 30), p.run(task('double'), 1), p.run(task('double'), 2)];
+    await expect(p.run(task('double'), 3)).rejects.toBeInstanceOf(QueueFullError);
+    expect(await Promise.all(accepted)).toEqual([30, 2, 4]);
+  });
+
+  it("parks submitters beyond maxQueue when onQueueFull is 'wait' and runs them in order", async () => {
+    const p = pool({ maxWorkers: 1, maxQueue: 2 });
+    const order: number[] = [];
+    const all = [p.run(task('spin'), 30), ...[1, 2, 3, 4, 5].map((x) => p.run(task('double'), x).then((v) => (order.push(x), v)))];
+    expect(p.metrics()).toMatchObject({ running: 1, queued: 2, waiting: 3 });
+    expect(await Promise.all(all)).toEqual([30, 2, 4, 6, 8, 10]);
+    expect(order).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('closes gracefully: running and queued tasks finish, new ones are refused, no worker is left', async () => {
+    const p = pool();
+    const work = [p.run(task('spin'), 20), p.run(task('spin'), 20), p.run(task('double'), 1)];
+    const closing = p.close();
+    await expect(p.run(task('double'), 1)).rejects.toBeInstanceOf(PoolClosedError);
+    expect(await Promise.all(work)).toEqual([20, 20, 2]);
+    await closing;
+    expect(p.threadCount).toBe(0);
+  });
+
+  it('close({ force: true }) drops queued tasks and terminates running ones', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const running = p.run(task('spin'), 1e9);
+    const queued = p.run(task('double'), 1);
+    await until(() => p.metrics().running === 1 && p.threadCount === 1);
+    const outcomes = Promise.allSettled([running, queued]);
+    await p.close({ force: true });
+    const [r, q] = await outcomes;
+    expect((r as PromiseRejectedResult).reason).toBeInstanceOf(PoolClosedError);
+    expect((q as PromiseRejectedResult).reason).toBeInstanceOf(PoolClosedError);
+    expect(p.threadCount).toBe(0);
+  });
+
+  it('stops idle workers after idleTimeoutMs', async () => {
+    const p = pool({ idleTimeoutMs: 20 });
+    await Promise.all([p.run(task('spin'), 5), p.run(task('spin'), 5)]);
+    expect(p.threadCount).toBeGreaterThan(0);
+    await until(() => p.threadCount === 0);
+    expect(await p.run(task('double'), 2)).toBe(4);
+  });
+
+  it('takes its size from options, then the config section, then numeric-accel', () => {
+    const config = defaultConfig().performance.parallel;
+    expect(new WorkerPool({ maxWorkers: 3, inline: true }).maxWorkers).toBe(3);
+    const fromConfig = new WorkerPool({ config: { ...config, max_workers: 5, idle_timeout_ms: 123, max_queue: 7 } });
+    expect([fromConfig.maxWorkers, fromConfig.idleTimeoutMs, fromConfig.maxQueue]).toEqual([5, 123, 7]);
+    expect(new WorkerPool({ config: { ...config, use_processes: false } }).inline).toBe(true);
+    expect(new WorkerPool().maxWorkers).toBe(accelSettings().threads);
+  });
+
+  it('fromConfig builds a pool from a [performance.parallel] section with overrides on top', async () => {
+    const config = { ...defaultConfig().performance.parallel, max_workers: 3, max_queue: 9 };
+    const p = await WorkerPool.fromConfig({ maxQueue: 4 }, config);
+    pools.push(p);
+    expect([p.maxWorkers, p.maxQueue]).toEqual([3, 4]);
+    expect(await p.run(task('double'), 8)).toBe(16);
+  });
+
+  it('rejects bad options at construction, naming the option, the value and what is allowed', () => {
+    expect(() => new WorkerPool({ maxWorkers: 0 })).toThrow(InvalidOptionError);
+    expect(() => new WorkerPool({ maxWorkers: 1.5 })).toThrow(/maxWorkers: got 1\.5; expected an integer from 1 to 1024/);
+    expect(() => new WorkerPool({ maxQueue: 0 })).toThrow(/maxQueue/);
+    expect(() => new WorkerPool({ idleTimeoutMs: -1 })).toThrow(/idleTimeoutMs/);
+    expect(() => new WorkerPool({ onQueueFull: 'drop' as never })).toThrow(/onQueueFull: got "drop"/);
+    expect(() => new WorkerPool({ maxWorkers: 2, minWorkers: 3 })).toThrow(/minWorkers/);
+  });
+
+  it('rejects task references that a worker could not resolve', () => {
+    expect(() => taskRef('./tasks.js', 'x')).toThrow(/module: got "\.\/tasks\.js".*import\.meta\.url/);
+    expect(() => taskRef(TASKS, '')).toThrow(/exportName/);
+    const p = pool();
+    return expect(p.run({ module: 42, export: 'x' } as never, 1)).rejects.toThrow(/ref\.module/);
+  });
+
+  it('loadTask resolves a reference the way workers do, with TaskLoadError for a bad one', async () => {
+    const double = await loadTask(task<(x: number) => number>('double'));
+    expect(double(4)).toBe(8);
+    await expect(loadTask(task('notAFunction'))).rejects.toBeInstanceOf(TaskLoadError);
+  });
+
+  it('runs tasks on the calling thread in inline mode', async () => {
+    const p = pool({ inline: true });
+    expect(await p.run(task('whoAmI'), undefined)).toBe(threadId);
+    await expect(p.run(task('failOn'), 13)).rejects.toBeInstanceOf(TaskFailedError);
+  });
+
+  it('reports metrics: counts, utilisation and queue-wait/run-time percentiles', async () => {
+    const p = pool({ maxWorkers: 1 });
+    await Promise.all([1, 2, 3, 4].map((x) => p.run(task('spin'), 5 + x)));
+    const m = p.metrics();
+    expect(m).toMatchObject({ completed: 4, failed: 0, running: 0, queued: 0 });
+    expect(m.queueWaitMs.count).toBe(4);
+    expect(m.runTimeMs.count).toBe(4);
+    expect(m.runTimeMs.p99).toBeGreaterThanOrEqual(m.runTimeMs.p50);
+    expect(m.runTimeMs.p50).toBeGreaterThan(5);
+    expect(m.utilisation).toBeGreaterThan(0);
+    expect(m.utilisation).toBeLessThanOrEqual(1);
+  });
+});

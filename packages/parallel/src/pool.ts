@@ -1,0 +1,527 @@
+import { EventEmitter } from 'node:events';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import type { ResourceLimits } from 'node:worker_threads';
+import type { ParallelConfig } from '@peaktrade/config';
+import { Piscina } from 'piscina';
+import {
+  AbortError,
+  InvalidOptionError,
+  PoolClosedError,
+  QueueFullError,
+  TaskFailedError,
+  TaskLoadError,
+  WorkerCrashedError,
+  deserializeError,
+} from './errors.js';
+import { RingQueue } from './ring-queue.js';
+import { execute, type TaskMessage, type TaskReply } from './runtime.js';
+import { lookupShared, viewColumns, type SharedColumns, type SharedColumnsHandle } from './shared-columns.js';
+import { normalizeTaskRef, type AnyTaskFn, type TaskRef } from './task-ref.js';
+import { defaultPoolSize } from './topology.js';
+
+/** What to do when `run()` finds the queue full. */
+export type QueueFullPolicy = 'wait' | 'reject';
+
+/** Options of {@link WorkerPool}. Resolved once, at construction. */
+export interface WorkerPoolOptions {
+  /** Worker threads, integer 1–1024. Default: `config.max_workers`, else numeric-accel's `accelSettings().threads`. */
+  readonly maxWorkers?: number;
+  /** Workers kept alive even when idle, 0–maxWorkers. Default 0 (all idle workers stop after `idleTimeoutMs`). */
+  readonly minWorkers?: number;
+  /** Idle workers above `minWorkers` stop after this many ms, integer ≥ 0. Default: `config.idle_timeout_ms`, else 30 000. */
+  readonly idleTimeoutMs?: number;
+  /** Tasks waiting for a worker, beyond the running ones, integer ≥ 1. Default: `config.max_queue`, else 10 000. */
+  readonly maxQueue?: number;
+  /**
+   * With a full queue, `'wait'` (default) parks the submitter until a slot frees (its `run()`
+   * promise simply settles later; see `metrics().waiting`); `'reject'` fails the call with {@link QueueFullError}.
+   */
+  readonly onQueueFull?: QueueFullPolicy;
+  /** V8 heap limits per worker (`worker_threads` `resourceLimits`). A worker over its limit dies; only its task fails. */
+  readonly resourceLimits?: ResourceLimits;
+  /** Run tasks on the calling thread instead of workers (debugging). Default: `!config.use_processes`, else false. */
+  readonly inline?: boolean;
+  /** The `[performance.parallel]` section of `loadConfig()`; fills the defaults above. */
+  readonly config?: ParallelConfig;
+}
+
+/** Options of {@link WorkerPool.run}. */
+export interface RunOptions {
+  /** Cancel: a queued task is dropped, a running one has its worker terminated (and replaced). */
+  readonly signal?: AbortSignal;
+  /** Shared columns the task reads as `context.data`. Only the id travels with the task. */
+  readonly shared?: SharedColumns<string>;
+}
+
+/** Percentiles of a latency distribution, in milliseconds. */
+export interface LatencySummary {
+  readonly count: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+  readonly max: number;
+}
+
+/** A snapshot of pool activity. Tasks here are pool dispatches (a `mapCpu` chunk is one task). */
+export interface PoolMetrics {
+  /** Configured maximum of worker threads. */
+  readonly maxWorkers: number;
+  /** Worker threads alive now (started and not yet exited). */
+  readonly threads: number;
+  /** Tasks running now. */
+  readonly running: number;
+  /** Tasks queued for a worker. */
+  readonly queued: number;
+  /** Submitters parked by a full queue (`onQueueFull: 'wait'`). */
+  readonly waiting: number;
+  /** Tasks that returned a value. */
+  readonly completed: number;
+  /** Tasks that failed: the task threw, its module failed to load, or its worker crashed. */
+  readonly failed: number;
+  /** Of `failed`: tasks whose worker crashed. */
+  readonly crashed: number;
+  /** Tasks cancelled by their signal or a forced close. */
+  readonly cancelled: number;
+  /** Workers that crashed while idle (no task to fail); also emitted as `'workerCrash'`. */
+  readonly idleCrashes: number;
+  /** Busy share of capacity since the pool started (or `resetMetrics()`): Σ run time / (elapsed × maxWorkers), 0–1. */
+  readonly utilisation: number;
+  /** Time from submission to start on a worker. */
+  readonly queueWaitMs: LatencySummary;
+  /** Time from start to result, as seen by the pool (includes the message round trip). */
+  readonly runTimeMs: LatencySummary;
+}
+
+/** Events of {@link WorkerPool}. */
+export interface WorkerPoolEvents {
+  /** A worker died with no task running (nothing else reports it). */
+  workerCrash: [error: Error];
+}
+
+const enum JobState {
+  Queued,
+  Waiting,
+  Running,
+  Done,
+}
+
+interface Job {
+  readonly message: TaskMessage;
+  readonly label: string;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (reply: TaskReply & { ok: true }) => void;
+  readonly reject: (error: Error) => void;
+  state: JobState;
+  submittedNs: bigint;
+  onAbort: (() => void) | undefined;
+}
+
+/** @internal Raw dispatch used by mapCpu and parallelBacktest (resolves with the whole reply). */
+export const kDispatch = Symbol('dispatch');
+
+const WORKER_ENTRY: URL = import.meta.url.endsWith('.ts')
+  ? new URL('../dist/worker.js', import.meta.url) // running from sources (tests): use the build
+  : new URL('./worker.js', import.meta.url);
+
+const inlineViews = new WeakMap<SharedColumnsHandle, Readonly<Record<string, Float64Array>>>();
+function resolveInline(id: string): Readonly<Record<string, Float64Array>> {
+  const handle = lookupShared(id);
+  if (handle === undefined) throw new Error(`Shared columns ${id} are not available: released, or never created`);
+  let views = inlineViews.get(handle);
+  if (views === undefined) {
+    views = Object.freeze(viewColumns(handle.buffer, handle.names, handle.length));
+    inlineViews.set(handle, views);
+  }
+  return views;
+}
+
+/**
+ * A pool of worker threads (piscina underneath) that runs functions exported by JavaScript
+ * modules, named by {@link TaskRef}. One task per worker at a time, so a worker crash fails
+ * only the task it was running; the worker is replaced and the pool carries on.
+ *
+ * Scheduling is the pool's own: at most `maxWorkers` tasks are handed to piscina, the rest wait
+ * in an O(1) FIFO bounded by `maxQueue` (backpressure per `onQueueFull`). Errors a task throws
+ * reject its `run()` with {@link TaskFailedError}; a dead worker gives {@link WorkerCrashedError}.
+ */
+export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
+  /** Resolved worker count. */
+  readonly maxWorkers: number;
+  /** Resolved queue bound. */
+  readonly maxQueue: number;
+  /** Resolved idle timeout (ms). */
+  readonly idleTimeoutMs: number;
+  /** True when tasks run on the calling thread. */
+  readonly inline: boolean;
+
+  readonly #piscina: Piscina | undefined;
+  readonly #onQueueFull: QueueFullPolicy;
+  readonly #queue = new RingQueue<Job>(64);
+  readonly #waiting = new RingQueue<Job>(16);
+  #queuedLive = 0;
+  #waitingLive = 0;
+  #running = 0;
+  #completed = 0;
+  #failed = 0;
+  #crashed = 0;
+  #cancelled = 0;
+  #idleCrashes = 0;
+  #busyNs = 0n;
+  #sinceNs = process.hrtime.bigint();
+  #wait: RecordableHistogram = createHistogram();
+  #run: RecordableHistogram = createHistogram();
+  readonly #workers = new Map<number, Promise<void>>();
+  #closing: Promise<void> | undefined;
+  #idle: (() => void) | undefined;
+
+  /** @throws {InvalidOptionError} on any invalid option (names it, the value and what is allowed). */
+  constructor(options: WorkerPoolOptions = {}) {
+    super();
+    const cfg = options.config;
+    this.maxWorkers = intOption('maxWorkers', options.maxWorkers ?? cfg?.max_workers ?? defaultPoolSize(), 1, 1024);
+    const minWorkers = intOption('minWorkers', options.minWorkers ?? 0, 0, this.maxWorkers);
+    this.idleTimeoutMs = intOption('idleTimeoutMs', options.idleTimeoutMs ?? cfg?.idle_timeout_ms ?? 30_000, 0, 2 ** 31 - 1);
+    this.maxQueue = intOption('maxQueue', options.maxQueue ?? cfg?.max_queue ?? 10_000, 1, Number.MAX_SAFE_INTEGER);
+    const policy = options.onQueueFull ?? 'wait';
+    if (policy !== 'wait' && policy !== 'reject') throw new InvalidOptionError('onQueueFull', policy, "'wait' or 'reject'");
+    this.#onQueueFull = policy;
+    const inline = options.inline ?? (cfg === undefined ? false : !cfg.use_processes);
+    if (typeof inline !== 'boolean') throw new InvalidOptionError('inline', inline, 'a boolean');
+    this.inline = inline;
+    if (options.resourceLimits !== undefined && (typeof options.resourceLimits !== 'object' || options.resourceLimits === null)) {
+      throw new InvalidOptionError('resourceLimits', options.resourceLimits, 'a worker_threads ResourceLimits object');
+    }
+    if (inline) {
+      this.#piscina = undefined;
+      return;
+    }
+    const piscina = new Piscina({
+      filename: WORKER_ENTRY.href,
+      maxThreads: this.maxWorkers,
+      minThreads: minWorkers,
+      idleTimeout: this.idleTimeoutMs,
+      concurrentTasksPerWorker: 1,
+      // Keep each worker's event loop running between tasks (piscina's default 'sync' blocks it in
+      // Atomics.wait): a stray timer left by a finished task then fails while the worker is idle
+      // (reported as 'workerCrash') instead of inside the next, innocent task.
+      atomics: 'disabled',
+      recordTiming: false,
+      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
+    });
+    piscina.on('error', (error: Error) => {
+      // A worker died with no task on it: nothing else would report this.
+      this.#idleCrashes++;
+      this.emit('workerCrash', error);
+    });
+    piscina.on('workerCreate', () => this.#trackWorkers());
+    this.#piscina = piscina;
+  }
+
+  /**
+   * A pool configured from `[performance.parallel]` (`loadConfig()` when `config` is omitted),
+   * with `overrides` on top.
+   */
+  static async fromConfig(overrides: Omit<WorkerPoolOptions, 'config'> = {}, config?: ParallelConfig): Promise<WorkerPool> {
+    const section = config ?? (await import('@peaktrade/config')).loadConfig().performance.parallel;
+    return new WorkerPool({ ...overrides, config: section });
+  }
+
+  /**
+   * Run `ref`'s function as `fn(input, context)` on a worker and resolve with its (awaited) result.
+   * `input` and the result are structured-cloned; shared columns travel by id only.
+   *
+   * @throws {TaskFailedError} the function threw or rejected (the worker survives).
+   * @throws {TaskLoadError} the module could not be imported or lacks the export.
+   * @throws {WorkerCrashedError} the worker died while running this task.
+   * @throws {AbortError} `signal` fired.
+   * @throws {QueueFullError} the queue was full and `onQueueFull` is `'reject'`.
+   * @throws {PoolClosedError} the pool is closed or closing.
+   */
+  async run<F extends AnyTaskFn>(
+    ref: TaskRef<F>,
+    input: Parameters<F>[0],
+    options: RunOptions = {},
+  ): Promise<Awaited<ReturnType<F>>> {
+    const task = normalizeTaskRef<F>(ref, 'ref');
+    const reply = await this[kDispatch](
+      { kind: 'call', module: task.module, export: task.export, shared: options.shared?.id ?? null, input },
+      options.signal,
+    );
+    // Keeps the SharedColumns object reachable (its finalizer would release the id) until the task is done.
+    void options.shared;
+    return reply.value as Awaited<ReturnType<F>>;
+  }
+
+  /** @internal Submit a raw message. */
+  [kDispatch](message: TaskMessage, signal: AbortSignal | undefined): Promise<TaskReply & { ok: true }> {
+    const label = `${message.module}#${message.export}`;
+    if (this.#closing !== undefined) return Promise.reject(new PoolClosedError(`Worker pool is closed; cannot run ${label}`));
+    if (signal?.aborted === true) return Promise.reject(new AbortError(`Task ${label}`, { cause: signal.reason }));
+    return new Promise((resolve, reject) => {
+      const job: Job = {
+        message,
+        label,
+        signal,
+        resolve,
+        reject,
+        state: JobState.Queued,
+        submittedNs: process.hrtime.bigint(),
+        onAbort: undefined,
+      };
+      if (this.#running < this.maxWorkers && this.#queuedLive === 0) {
+        this.#start(job);
+        return;
+      }
+      if (this.#queuedLive >= this.maxQueue) {
+        if (this.#onQueueFull === 'reject') {
+          reject(new QueueFullError(this.maxQueue));
+          return;
+        }
+        job.state = JobState.Waiting;
+        this.#waiting.push(job);
+        this.#waitingLive++;
+      } else {
+        this.#queue.push(job);
+        this.#queuedLive++;
+      }
+      if (signal !== undefined) {
+        job.onAbort = () => this.#cancelPending(job);
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+    });
+  }
+
+  /** Current activity and latency figures. */
+  metrics(): PoolMetrics {
+    const elapsedNs = Number(process.hrtime.bigint() - this.#sinceNs);
+    return {
+      maxWorkers: this.maxWorkers,
+      threads: this.#workers.size,
+      running: this.#running,
+      queued: this.#queuedLive,
+      waiting: this.#waitingLive,
+      completed: this.#completed,
+      failed: this.#failed,
+      crashed: this.#crashed,
+      cancelled: this.#cancelled,
+      idleCrashes: this.#idleCrashes,
+      utilisation: elapsedNs > 0 ? Math.min(1, Number(this.#busyNs) / (elapsedNs * this.maxWorkers)) : 0,
+      queueWaitMs: summarize(this.#wait),
+      runTimeMs: summarize(this.#run),
+    };
+  }
+
+  /** Restart utilisation and latency accounting (counters keep counting). */
+  resetMetrics(): void {
+    this.#wait.reset();
+    this.#run.reset();
+    this.#busyNs = 0n;
+    this.#sinceNs = process.hrtime.bigint();
+  }
+
+  /** Worker threads alive now (started and not yet exited). */
+  get threadCount(): number {
+    return this.#workers.size;
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Stop the pool. Graceful by default: no new tasks are taken, queued and running tasks finish,
+   * then every worker exits and the promise resolves. With `force: true`, queued and waiting
+   * tasks reject with {@link PoolClosedError} and running ones are terminated. Idempotent.
+   */
+  close(options: { readonly force?: boolean } = {}): Promise<void> {
+    if (this.#closing === undefined) this.#closing = this.#close(options.force === true);
+    else if (options.force === true) this.#dropPending();
+    return this.#closing;
+  }
+
+  /** `await using pool = new WorkerPool()` closes gracefully at scope end. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(force: boolean): Promise<void> {
+    if (force) this.#dropPending();
+    if (this.#running > 0 || this.#queuedLive > 0 || this.#waitingLive > 0) {
+      await new Promise<void>((resolve) => (this.#idle = resolve));
+    }
+    if (this.#piscina !== undefined) {
+      this.#trackWorkers();
+      await (force ? this.#piscina.destroy() : this.#piscina.close());
+      await Promise.all(this.#workers.values());
+    }
+  }
+
+  #dropPending(): void {
+    for (const q of [this.#waiting, this.#queue]) {
+      let job: Job | undefined;
+      while ((job = q.shift()) !== undefined) {
+        if (job.state === JobState.Done) continue;
+        job.state = JobState.Done;
+        this.#detach(job);
+        this.#cancelled++;
+        job.reject(new PoolClosedError(`Worker pool was closed (force) before ${job.label} started`));
+      }
+    }
+    this.#queuedLive = 0;
+    this.#waitingLive = 0;
+    if (this.#piscina !== undefined && this.#running > 0) void this.#piscina.destroy();
+    this.#checkIdle();
+  }
+
+  #cancelPending(job: Job): void {
+    if (job.state === JobState.Queued) this.#queuedLive--;
+    else if (job.state === JobState.Waiting) this.#waitingLive--;
+    else return; // running: piscina terminates the worker and rejects
+    job.state = JobState.Done;
+    this.#cancelled++;
+    job.reject(new AbortError(`Task ${job.label}`, { cause: job.signal?.reason }));
+    this.#refill();
+    this.#checkIdle();
+  }
+
+  #detach(job: Job): void {
+    if (job.onAbort !== undefined && job.signal !== undefined) job.signal.removeEventListener('abort', job.onAbort);
+  }
+
+  #start(job: Job): void {
+    job.state = JobState.Running;
+    this.#running++;
+    const startNs = process.hrtime.bigint();
+    this.#wait.record(Math.max(1, Number(startNs - job.submittedNs)));
+    const settle = (reply: TaskReply | undefined, crash: unknown): void => {
+      const endNs = process.hrtime.bigint();
+      const ran = endNs - startNs;
+      this.#busyNs += ran;
+      this.#run.record(Math.max(1, Number(ran)));
+      this.#running--;
+      job.state = JobState.Done;
+      this.#detach(job);
+      if (reply !== undefined && reply.ok) {
+        this.#completed++;
+        job.resolve(reply);
+      } else if (reply !== undefined) {
+        this.#failed++;
+        job.reject(
+          reply.load
+            ? new TaskLoadError(reply.error.message, { cause: deserializeError(reply.error) })
+            : new TaskFailedError(job.label, reply.error, reply.index >= 0 ? reply.index : undefined, {
+                cause: deserializeError(reply.error),
+              }),
+        );
+      } else {
+        job.reject(this.#classify(job, crash));
+      }
+      this.#pump();
+    };
+    if (this.#piscina === undefined) {
+      // Inline: run on this thread (queued as a microtask so run() never blocks synchronously).
+      void Promise.resolve()
+        .then(() => execute(job.message, resolveInline))
+        .then((reply) => settle(reply, undefined), (error: unknown) => settle(undefined, error));
+      return;
+    }
+    const runOptions = job.signal === undefined ? {} : { signal: job.signal };
+    this.#piscina.run(job.message, runOptions).then(
+      (reply: TaskReply) => settle(reply, undefined),
+      (error: unknown) => settle(undefined, error),
+    );
+    if (this.#workers.size < this.maxWorkers) this.#trackWorkers();
+  }
+
+  #classify(job: Job, error: unknown): Error {
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (err.name === 'AbortError' || job.signal?.aborted === true) {
+      this.#cancelled++;
+      return new AbortError(`Task ${job.label}`, { cause: job.signal?.reason ?? err });
+    }
+    if (err.message === 'Terminating worker thread' || this.#closing !== undefined) {
+      this.#cancelled++;
+      return new PoolClosedError(`Worker pool was closed (force) while ${job.label} was running`, { cause: err });
+    }
+    this.#failed++;
+    this.#crashed++;
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return new WorkerCrashedError(job.label, 'oom', `${err.message} (raise resourceLimits or lower the task's memory use)`, {
+        cause: err,
+      });
+    }
+    if (/^worker exited with code/i.test(err.message)) return new WorkerCrashedError(job.label, 'exit', err.message, { cause: err });
+    return new WorkerCrashedError(job.label, 'uncaught', `${err.name}: ${err.message} (thrown outside the task's own call stack)`, {
+      cause: err,
+    });
+  }
+
+  #pump(): void {
+    while (this.#running < this.maxWorkers && this.#queuedLive > 0) {
+      const job = this.#queue.shift();
+      if (job === undefined) break;
+      if (job.state !== JobState.Queued) continue; // cancelled tombstone
+      this.#queuedLive--;
+      this.#start(job);
+    }
+    this.#refill();
+    this.#checkIdle();
+  }
+
+  #refill(): void {
+    while (this.#waitingLive > 0 && this.#queuedLive < this.maxQueue) {
+      const job = this.#waiting.shift();
+      if (job === undefined) break;
+      if (job.state !== JobState.Waiting) continue;
+      this.#waitingLive--;
+      if (this.#running < this.maxWorkers && this.#queuedLive === 0) {
+        this.#start(job);
+      } else {
+        job.state = JobState.Queued;
+        this.#queue.push(job);
+        this.#queuedLive++;
+      }
+    }
+  }
+
+  #checkIdle(): void {
+    if (this.#idle !== undefined && this.#running === 0 && this.#queuedLive === 0 && this.#waitingLive === 0) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle();
+    }
+  }
+
+  #trackWorkers(): void {
+    if (this.#piscina === undefined) return;
+    for (const worker of this.#piscina.threads) {
+      const id = worker.threadId;
+      if (id < 0 || this.#workers.has(id)) continue;
+      this.#workers.set(
+        id,
+        new Promise<void>((resolve) => {
+          worker.once('exit', () => {
+            this.#workers.delete(id);
+            resolve();
+          });
+        }),
+      );
+    }
+  }
+}
+
+function summarize(h: RecordableHistogram): LatencySummary {
+  const count = h.count;
+  if (count === 0) return { count: 0, p50: 0, p99: 0, mean: 0, max: 0 };
+  return { count, p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, mean: h.mean / 1e6, max: h.max / 1e6 };
+}
+
+function intOption(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max >= Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
+    throw new InvalidOptionError(name, value, range);
+  }
+  return value;
+}

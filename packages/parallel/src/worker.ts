@@ -1,0 +1,80 @@
+/**
+ * The pool's worker entry (piscina loads `dist/worker.js`). It imports the task module named
+ * in each message, calls the named export and resolves shared-columns ids through a
+ * per-worker cache, so a dataset crosses to each worker once.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+import { execute, type TaskMessage, type TaskReply } from './runtime.js';
+import { CHANNEL_NAME, viewColumns, type SharedChannelMessage } from './shared-columns.js';
+
+type Views = Readonly<Record<string, Float64Array>>;
+
+/** Datasets kept per worker; the oldest is dropped beyond this. */
+const MAX_CACHED = 16;
+/** How long a worker waits for the owner to answer for a dataset. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+const cache = new Map<string, Views>();
+const pending = new Map<string, { resolve: (v: Views) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+let channel: BroadcastChannel | undefined;
+
+function getChannel(): BroadcastChannel {
+  if (channel !== undefined) return channel;
+  const bc = new BroadcastChannel(CHANNEL_NAME);
+  bc.onmessage = (event: unknown) => {
+    const msg = (event as { data: SharedChannelMessage }).data;
+    if (msg.type === 'columns') {
+      const { handle } = msg;
+      let views = cache.get(handle.id);
+      if (views === undefined) {
+        views = Object.freeze(viewColumns(handle.buffer, handle.names, handle.length));
+        cache.set(handle.id, views);
+        if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
+      }
+      settle(handle.id, views, undefined);
+    } else if (msg.type === 'missing') {
+      settle(msg.id, undefined, new Error(`Shared columns ${msg.id} are not available: released, or never created`));
+    } else if (msg.type === 'release') {
+      cache.delete(msg.id);
+    }
+  };
+  bc.unref();
+  channel = bc;
+  return bc;
+}
+
+function settle(id: string, views: Views | undefined, error: Error | undefined): void {
+  const p = pending.get(id);
+  if (p === undefined) return;
+  pending.delete(id);
+  clearTimeout(p.timer);
+  if (error !== undefined) p.reject(error);
+  else p.resolve(views as Views);
+}
+
+function resolveShared(id: string): Views | Promise<Views> {
+  const hit = cache.get(id);
+  if (hit !== undefined) return hit;
+  const bc = getChannel();
+  return new Promise<Views>((resolve, reject) => {
+    const prior = pending.get(id);
+    if (prior !== undefined) {
+      // Another task on this worker already asked: piggy-back on its answer.
+      const { resolve: r0, reject: j0 } = prior;
+      prior.resolve = (v) => (r0(v), resolve(v));
+      prior.reject = (e) => (j0(e), reject(e));
+      return;
+    }
+    const timer = setTimeout(
+      () => settle(id, undefined, new Error(`Shared columns ${id}: no answer from the owning thread within ${REQUEST_TIMEOUT_MS} ms`)),
+      REQUEST_TIMEOUT_MS,
+    );
+    pending.set(id, { resolve, reject, timer });
+    bc.postMessage({ type: 'need', id } satisfies SharedChannelMessage);
+  });
+}
+
+/** Piscina task handler: run one message. */
+export default function handle(message: TaskMessage): Promise<TaskReply> {
+  return execute(message, resolveShared);
+}

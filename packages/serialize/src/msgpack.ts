@@ -1,0 +1,500 @@
+/**
+ * The MessagePack layer: msgpackr configured for standard MessagePack (no records, no msgpackr-only
+ * tags) plus this package's extension types. msgpackr registers extensions process-wide, so the encoder
+ * side only matches two private box classes (never a built-in class that other msgpackr users encode), and
+ * the decoder side claims only the extension numbers in {@link ExtType}.
+ * @module
+ */
+import { Packr, Unpackr, addExtension } from 'msgpackr';
+import { CorruptError, TruncatedError, UnsupportedTypeError } from './errors.js';
+import { ExtType } from './format.js';
+
+/** Deepest nesting `encode` accepts; deeper input (or a cycle) throws `E_SERIALIZE_UNSUPPORTED_TYPE`. */
+export const MAX_DEPTH = 512;
+
+/** Stands for `-0`, which msgpackr would otherwise write as the integer 0. Written as float 64 `-0`. */
+class NegZeroBox {}
+const NEG_ZERO = new NegZeroBox();
+
+/** A value already turned into extension bytes: written as ext 8/16/32 with `type` and `bytes`. */
+class ExtBox {
+  readonly type: number;
+  readonly bytes: Uint8Array;
+  constructor(type: number, bytes: Uint8Array) {
+    this.type = type;
+    this.bytes = bytes;
+  }
+}
+
+/** The empty marker extensions that open a Map or Set array. */
+export const MAP_MARK_BOX: object = new ExtBox(ExtType.Map, new Uint8Array(0));
+/** See {@link MAP_MARK_BOX}. */
+export const SET_MARK_BOX: object = new ExtBox(ExtType.Set, new Uint8Array(0));
+
+interface WriteTarget {
+  target: Uint8Array;
+  targetView: DataView;
+  position: number;
+}
+type AllocateForWrite = (size: number) => WriteTarget;
+
+/** Writes an ext header and the data; returns nothing so msgpackr does not append anything itself. */
+function writeExt(box: ExtBox, allocateForWrite: AllocateForWrite): undefined {
+  const n = box.bytes.byteLength;
+  if (n < 0x100) {
+    const { target, position } = allocateForWrite(3 + n);
+    target[position] = 0xc7;
+    target[position + 1] = n;
+    target[position + 2] = box.type;
+    target.set(box.bytes, position + 3);
+  } else if (n < 0x10000) {
+    const { target, targetView, position } = allocateForWrite(4 + n);
+    target[position] = 0xc8;
+    targetView.setUint16(position + 1, n);
+    target[position + 3] = box.type;
+    target.set(box.bytes, position + 4);
+  } else {
+    const { target, targetView, position } = allocateForWrite(6 + n);
+    target[position] = 0xc9;
+    targetView.setUint32(position + 1, n);
+    target[position + 5] = box.type;
+    target.set(box.bytes, position + 6);
+  }
+  return undefined;
+}
+
+function writeNegZero(_box: NegZeroBox, allocateForWrite: AllocateForWrite): undefined {
+  const { target, targetView, position } = allocateForWrite(9);
+  target[position] = 0xcb;
+  targetView.setFloat64(position + 1, -0);
+  return undefined;
+}
+
+// --- decoding -------------------------------------------------------------------------------------------
+
+/**
+ * Map and Set are written as a MessagePack array whose first element is an empty marker extension
+ * (`[ext(Map), k0, v0, k1, v1, ...]`, `[ext(Set), m0, m1, ...]`). The marker readers return these sentinels
+ * and raise {@link sawMarker}; only then does {@link restore} walk the decoded value to build the Map/Set.
+ */
+export const MAP_MARK: object = Object.freeze({ marker: 'Map' });
+/** Sentinel returned by the Set marker extension reader. */
+export const SET_MARK: object = Object.freeze({ marker: 'Set' });
+let sawMarker = false;
+
+function readMarker(mark: object): (data: Uint8Array) => object {
+  return (data: Uint8Array) => {
+    if (data.byteLength !== 0) throw new CorruptError('Map/Set marker extension must be empty');
+    sawMarker = true;
+    return mark;
+  };
+}
+
+/** Replaces marker-led arrays by Map/Set, in place, throughout `value`. Throws CORRUPT on a stray marker. */
+export function restore(value: unknown): unknown {
+  if (value === MAP_MARK || value === SET_MARK) {
+    throw new CorruptError('Map/Set marker outside the first element of an array');
+  }
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const first: unknown = value[0];
+    if (first === MAP_MARK) {
+      if (value.length % 2 !== 1) throw new CorruptError('Map array has a key without a value');
+      const map = new Map<unknown, unknown>();
+      for (let i = 1; i < value.length; i += 2) map.set(restore(value[i]), restore(value[i + 1]));
+      return map;
+    }
+    if (first === SET_MARK) {
+      const set = new Set<unknown>();
+      for (let i = 1; i < value.length; i++) set.add(restore(value[i]));
+      return set;
+    }
+    for (let i = 0; i < value.length; i++) value[i] = restore(value[i]);
+    return value;
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    const obj = value as Record<string, unknown>;
+    for (const key in obj) obj[key] = restore(obj[key]);
+  }
+  return value;
+}
+
+/** Builds the Map or Set of an already-restored marker-led array (the sliced decoder's containers). */
+export function restoreContainer(items: unknown[]): unknown {
+  const first = items[0];
+  for (let i = 1; i < items.length; i++) {
+    if (items[i] === MAP_MARK || items[i] === SET_MARK) {
+      throw new CorruptError('Map/Set marker outside the first element of an array');
+    }
+  }
+  if (first === MAP_MARK) {
+    if (items.length % 2 !== 1) throw new CorruptError('Map array has a key without a value');
+    const map = new Map<unknown, unknown>();
+    for (let i = 1; i < items.length; i += 2) map.set(items[i], items[i + 1]);
+    return map;
+  }
+  if (first === SET_MARK) return new Set(items.slice(1));
+  return items;
+}
+
+function readBigInt(data: Uint8Array): bigint {
+  if (data.byteLength === 0) throw new CorruptError('BigInt extension is empty');
+  const hex = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex');
+  let value = BigInt(`0x${hex}`);
+  if ((data[0] ?? 0) & 0x80) value -= 1n << BigInt(data.byteLength * 8);
+  return value;
+}
+
+/** A new ArrayBuffer of exactly `n` bytes, not zero-filled (every byte is written right after). */
+export function uninitializedBuffer(n: number): ArrayBuffer {
+  return Buffer.allocUnsafeSlow(n).buffer;
+}
+
+/**
+ * Copies `data` into a fresh ArrayBuffer (so the typed array is aligned whatever the offset of `data`):
+ * one memcpy, no per-element loop, and the result never aliases the input bytes.
+ */
+function copyAligned(data: Uint8Array, elementBytes: number, name: string): ArrayBuffer {
+  if (data.byteLength % elementBytes !== 0) {
+    throw new CorruptError(`${name} extension length ${data.byteLength} is not a multiple of ${elementBytes}`);
+  }
+  const buffer = uninitializedBuffer(data.byteLength);
+  new Uint8Array(buffer).set(data);
+  return buffer;
+}
+
+export type TypedArrayConstructor =
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Uint8ClampedArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor;
+
+const TYPED_ARRAYS: readonly (readonly [number, TypedArrayConstructor])[] = [
+  [ExtType.Int8Array, Int8Array],
+  [ExtType.Uint8Array, Uint8Array],
+  [ExtType.Uint8ClampedArray, Uint8ClampedArray],
+  [ExtType.Int16Array, Int16Array],
+  [ExtType.Uint16Array, Uint16Array],
+  [ExtType.Int32Array, Int32Array],
+  [ExtType.Uint32Array, Uint32Array],
+  [ExtType.Float32Array, Float32Array],
+  [ExtType.Float64Array, Float64Array],
+  [ExtType.BigInt64Array, BigInt64Array],
+  [ExtType.BigUint64Array, BigUint64Array],
+];
+
+/** Constructor → ext type, for exact classes. Subclasses (Node `Buffer`) fall back to an instanceof scan. */
+const TYPED_EXT = new Map<unknown, number>(TYPED_ARRAYS.map(([type, ctor]) => [ctor, type]));
+
+function registerExtensions(): void {
+  // Encoder side: private classes only, so other msgpackr users in the process are unaffected.
+  addExtension({ Class: NegZeroBox, type: 0x7e, pack: writeNegZero } as never);
+  addExtension({ Class: ExtBox, type: 0x7f, pack: writeExt } as never);
+  // Decoder side: claim exactly our extension numbers (this also replaces the two placeholder numbers above,
+  // which are never written, with readers that reject them).
+  const reject = (): never => {
+    throw new CorruptError('reserved extension type');
+  };
+  addExtension({ type: 0x7e, unpack: reject });
+  addExtension({ type: 0x7f, unpack: reject });
+  addExtension({ type: ExtType.Map, unpack: readMarker(MAP_MARK) });
+  addExtension({ type: ExtType.Set, unpack: readMarker(SET_MARK) });
+  addExtension({ type: ExtType.BigInt, unpack: readBigInt });
+  addExtension({ type: ExtType.ArrayBuffer, unpack: (d: Uint8Array) => copyAligned(d, 1, 'ArrayBuffer') });
+  for (const [type, Ctor] of TYPED_ARRAYS) {
+    const size = Ctor.BYTES_PER_ELEMENT;
+    addExtension({ type, unpack: (d: Uint8Array) => new Ctor(copyAligned(d, size, Ctor.name)) });
+  }
+}
+registerExtensions();
+
+const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  int64AsType: 'bigint',
+  copyBuffers: true,
+  moreTypes: false,
+});
+
+// --- encoding: the prepare walk --------------------------------------------------------------------------
+
+const INT64_MIN = -(2n ** 63n);
+const UINT64_END = 2n ** 64n;
+
+function bigIntBytes(value: bigint): Uint8Array {
+  // Smallest big-endian two's complement representation.
+  let byteLength = 1;
+  while (value < -(1n << BigInt(byteLength * 8 - 1)) || value >= 1n << BigInt(byteLength * 8 - 1)) byteLength++;
+  const unsigned = value < 0n ? value + (1n << BigInt(byteLength * 8)) : value;
+  return Buffer.from(unsigned.toString(16).padStart(byteLength * 2, '0'), 'hex');
+}
+
+function typedExt(view: ArrayBufferView): number {
+  const exact = TYPED_EXT.get(view.constructor);
+  if (exact !== undefined) return exact;
+  for (const [type, Ctor] of TYPED_ARRAYS) if (view instanceof Ctor) return type;
+  throw new UnsupportedTypeError(`cannot encode a ${view.constructor.name}: only typed arrays are supported`);
+}
+
+/**
+ * Returns `value` itself when msgpackr can write it unchanged, otherwise a copy in which `-0`, large
+ * BigInts, typed arrays, ArrayBuffers, Maps and Sets are replaced by boxes (copy-on-write: untouched
+ * subtrees are shared, not copied). Rejects values that would not round-trip.
+ */
+export function prepare(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'number':
+      return value === 0 && 1 / value < 0 ? NEG_ZERO : value;
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return value;
+    case 'bigint':
+      return value >= INT64_MIN && value < UINT64_END ? value : new ExtBox(ExtType.BigInt, bigIntBytes(value));
+    case 'object':
+      return value === null ? null : prepareObject(value, depth);
+    default:
+      throw new UnsupportedTypeError(`cannot encode a value of type ${typeof value}`);
+  }
+}
+
+function prepareObject(value: object, depth: number): unknown {
+  if (depth >= MAX_DEPTH) {
+    throw new UnsupportedTypeError(`value nests deeper than ${MAX_DEPTH} levels (or contains a cycle)`);
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const obj = value as Record<string, unknown>;
+    let out: Record<string, unknown> | undefined;
+    for (const key in obj) {
+      const child = obj[key];
+      // Fast path: strings, booleans and numbers other than -0 are written as they are.
+      if (typeof child === 'number' ? child !== 0 || 1 / child > 0 : typeof child === 'string') continue;
+      // msgpackr renames a decoded "__proto__" key (prototype-pollution guard): refuse rather than change it.
+      if (key === '__proto__') throw new UnsupportedTypeError('cannot encode an own "__proto__" key');
+      const prepared = prepare(child, depth + 1);
+      if (prepared !== child) {
+        out ??= { ...obj };
+        out[key] = prepared;
+      }
+    }
+    if (out === undefined && Object.hasOwn(obj, '__proto__')) {
+      throw new UnsupportedTypeError('cannot encode an own "__proto__" key');
+    }
+    return out ?? value;
+  }
+  if (Array.isArray(value)) {
+    if (proto !== Array.prototype) throw new UnsupportedTypeError('cannot encode an Array subclass');
+    const arr = value as unknown[];
+    let out: unknown[] | undefined;
+    for (let i = 0; i < arr.length; i++) {
+      const child = arr[i];
+      if (typeof child === 'number' ? child !== 0 || 1 / child > 0 : typeof child === 'string') continue;
+      const prepared = prepare(child, depth + 1);
+      if (prepared !== child) {
+        out ??= arr.slice();
+        out[i] = prepared;
+      }
+    }
+    return out ?? value;
+  }
+  if (ArrayBuffer.isView(value)) {
+    const type = typedExt(value);
+    return new ExtBox(type, new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+  }
+  if (value instanceof Date) return value;
+  if (value instanceof Map) {
+    const flat: unknown[] = [MAP_MARK_BOX];
+    for (const [k, v] of value as Map<unknown, unknown>) flat.push(prepare(k, depth + 1), prepare(v, depth + 1));
+    return flat;
+  }
+  if (value instanceof Set) {
+    const members: unknown[] = [SET_MARK_BOX];
+    for (const m of value as Set<unknown>) members.push(prepare(m, depth + 1));
+    return members;
+  }
+  if (value instanceof ExtBox || value instanceof NegZeroBox) return value;
+  if (value instanceof ArrayBuffer) return new ExtBox(ExtType.ArrayBuffer, new Uint8Array(value));
+  const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+  throw new UnsupportedTypeError(
+    `cannot encode an instance of ${name}: supported are plain objects, arrays, Map, Set, Date, typed arrays, ArrayBuffer`,
+  );
+}
+
+/**
+ * Packs an already-prepared value. `reserve` bytes (0..255) are left free at the start for the header.
+ * The result may share its ArrayBuffer with other results (msgpackr's output buffer), never overlapping them.
+ */
+export function packPrepared(prepared: unknown, reserve: number): Uint8Array {
+  try {
+    return reserve > 0 ? packr.pack(prepared, 2048 | reserve) : packr.pack(prepared);
+  } catch (cause) {
+    if (cause instanceof UnsupportedTypeError) throw cause;
+    throw new UnsupportedTypeError(`MessagePack encoding failed: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Reusable output buffer of {@link packTransient}; grows to the largest payload seen, up to 64 MiB. */
+let packScratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
+/** Handed back to msgpackr after each transient pack, so no other msgpackr user writes into our scratch. */
+const DETACHED: Buffer = Buffer.allocUnsafeSlow(0);
+
+/**
+ * Like {@link packValue} but packs into a reused scratch buffer (no per-call allocation, no 4x growth
+ * buffers for large payloads). The result is only valid until the next call: copy or consume it at once.
+ */
+export function packTransient(value: unknown, reserve: number): Uint8Array {
+  const prepared = prepare(value, 0);
+  packr.useBuffer(packScratch);
+  try {
+    const out = packPrepared(prepared, reserve);
+    if (out.buffer !== packScratch.buffer && out.buffer.byteLength <= MAX_SCRATCH_BYTES) {
+      packScratch = Buffer.from(out.buffer);
+    }
+    return out;
+  } finally {
+    packr.useBuffer(DETACHED);
+  }
+}
+
+/** Encodes `value` to plain MessagePack bytes (no header), with this package's extension types. */
+export function packValue(value: unknown, reserve = 0, depth = 0): Uint8Array {
+  return packPrepared(prepare(value, depth), reserve);
+}
+
+/** The ext type of a typed array (exported for the sliced encoder). */
+export function typedArrayExt(view: ArrayBufferView): number {
+  return typedExt(view);
+}
+
+/** The typed array class of an ext type, or undefined. */
+export function typedArrayOfExt(type: number): TypedArrayConstructor | undefined {
+  for (const [t, Ctor] of TYPED_ARRAYS) if (t === type) return Ctor;
+  return undefined;
+}
+
+/** Decodes a run of consecutive MessagePack values spanning all of `bytes`. */
+export function unpackSequence(bytes: Uint8Array): unknown[] {
+  sawMarker = false;
+  try {
+    const values = unpackr.unpackMultiple(bytes);
+    if (sawMarker) {
+      // Bare markers stay in place: they open a container the caller is assembling piece by piece.
+      for (let i = 0; i < values.length; i++) {
+        const v: unknown = values[i];
+        if (v !== MAP_MARK && v !== SET_MARK) values[i] = restore(v);
+      }
+    }
+    return values;
+  } catch (cause) {
+    throw mapUnpackError(cause);
+  }
+}
+
+function mapUnpackError(cause: unknown): Error {
+  if (cause instanceof CorruptError || cause instanceof TruncatedError) return cause;
+  if (cause instanceof RangeError && /call stack/i.test(cause.message)) {
+    return new CorruptError('MessagePack payload nests too deeply to decode', { cause });
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (/Unexpected end/i.test(message)) {
+    return new TruncatedError(`MessagePack payload ends early: ${message}`, { cause });
+  }
+  return new CorruptError(`invalid MessagePack payload: ${message}`, { cause });
+}
+
+/**
+ * Returns the offset just past the MessagePack value starting at `pos`, or -1 if it does not end at or
+ * before `limit`. Never decodes; cost is one step per token. Throws CORRUPT on the reserved byte 0xc1.
+ */
+export function skipValue(b: Uint8Array, pos: number, limit: number): number {
+  let pending = 1;
+  let p = pos;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  while (pending > 0) {
+    if (p >= limit) return -1;
+    const t = b[p] ?? 0;
+    pending--;
+    if (t <= 0x7f || t >= 0xe0) p += 1;
+    else if (t <= 0x8f) {
+      pending += 2 * (t & 0x0f);
+      p += 1;
+    } else if (t <= 0x9f) {
+      pending += t & 0x0f;
+      p += 1;
+    } else if (t <= 0xbf) p += 1 + (t & 0x1f);
+    else {
+      const need = HEAD_BYTES[t - 0xc0] ?? 1;
+      if (p + need > limit) return -1;
+      switch (t) {
+        case 0xc1:
+          throw new CorruptError(`invalid MessagePack byte 0xc1 at offset ${p}`);
+        case 0xc4:
+        case 0xd9:
+          p += 2 + (b[p + 1] ?? 0);
+          break;
+        case 0xc5:
+        case 0xda:
+          p += 3 + dv.getUint16(p + 1);
+          break;
+        case 0xc6:
+        case 0xdb:
+          p += 5 + dv.getUint32(p + 1);
+          break;
+        case 0xc7:
+          p += 3 + (b[p + 1] ?? 0);
+          break;
+        case 0xc8:
+          p += 4 + dv.getUint16(p + 1);
+          break;
+        case 0xc9:
+          p += 6 + dv.getUint32(p + 1);
+          break;
+        case 0xdc:
+          pending += dv.getUint16(p + 1);
+          p += 3;
+          break;
+        case 0xdd:
+          pending += dv.getUint32(p + 1);
+          p += 5;
+          break;
+        case 0xde:
+          pending += 2 * dv.getUint16(p + 1);
+          p += 3;
+          break;
+        case 0xdf:
+          pending += 2 * dv.getUint32(p + 1);
+          p += 5;
+          break;
+        default:
+          p += need;
+      }
+    }
+  }
+  return p <= limit ? p : -1;
+}
+
+/** Bytes of the fixed part of each token 0xc0..0xdf (whole token for fixed-size ones). */
+const HEAD_BYTES = [
+  1, 1, 1, 1, 2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9, 2, 3, 5, 9, 3, 4, 6, 10, 18, 2, 3, 5, 3, 5, 3, 5,
+];
+
+/** Decodes exactly one MessagePack value spanning all of `bytes`. Any failure becomes a SerializeError. */
+export function unpackValue(bytes: Uint8Array): unknown {
+  sawMarker = false;
+  try {
+    const value: unknown = unpackr.unpack(bytes);
+    return sawMarker ? restore(value) : value;
+  } catch (cause) {
+    throw mapUnpackError(cause);
+  }
+}
