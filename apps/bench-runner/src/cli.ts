@@ -33,6 +33,8 @@ Options:
   --save-baseline <name>   save this run as reports/baselines/<name>.json
   --targets <module>       use another targets module (default export: Target[])
   --packages-dir <dir>     discover suites in <dir>/<pkg>/bench/ (default: packages/)
+  --report-dir <dir>       where --report writes (default: [performance.bench] report_dir)
+  --docs <file>            the regenerated benchmarks page (default: docs/performance_benchmarks.md)
   --help                   this text
 
 Examples:
@@ -45,6 +47,11 @@ Examples:
 Exit codes: 0 every gating target met; 1 a gating target missed or a suite failed;
 2 bad arguments or a refused comparison.
 `;
+
+/** The run as JSON: the raw samples go to the HTML report, not here. */
+function toJson(report: RunReport): string {
+  return JSON.stringify({ ...report, suites: report.suites.map(({ raw: _raw, ...rest }) => rest) }, null, 2);
+}
 
 /** Parse argv and run. Resolves the process exit code. */
 export async function main(argv: readonly string[], cwd = process.cwd()): Promise<number> {
@@ -65,6 +72,8 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
         'save-baseline': { type: 'string' },
         targets: { type: 'string' },
         'packages-dir': { type: 'string' },
+        'report-dir': { type: 'string' },
+        docs: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -165,18 +174,18 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     writeFileSync(file, text);
     written.push(relative(cwd, file) || file);
   };
-  if (values.json) write(resolve(cwd, values.json), JSON.stringify(report, null, 2));
+  if (values.json) write(resolve(cwd, values.json), toJson(report));
   if (values['save-baseline']) {
     write(join(root, bench.report_dir, 'baselines', `${values['save-baseline']}.json`), JSON.stringify(toBaseline(values['save-baseline'], machine, measurements), null, 2));
   }
   if (wantReport) {
-    const dir = join(root, bench.report_dir);
+    const dir = values['report-dir'] ? resolve(cwd, values['report-dir']) : join(root, bench.report_dir);
     const stamp = machine.date.replace(/[:.]/g, '-');
     write(join(dir, `bench-${stamp}.md`), markdownReport(report));
-    write(join(dir, `bench-${stamp}.json`), JSON.stringify(report, null, 2));
+    write(join(dir, `bench-${stamp}.json`), toJson(report));
     const html = await writeHtmlReport(report, join(dir, `bench-${stamp}.html`), join(dir, 'history'));
     written.push(relative(cwd, html) || html);
-    write(join(root, 'docs', 'performance_benchmarks.md'), markdownReport(report, 'Performance benchmarks'));
+    write(values.docs ? resolve(cwd, values.docs) : join(root, 'docs', 'performance_benchmarks.md'), markdownReport(report, 'Performance benchmarks'));
   }
   for (const file of written) process.stdout.write(`wrote ${file}\n`);
   return failures.length > 0 ? 1 : 0;

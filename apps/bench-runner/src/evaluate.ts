@@ -1,4 +1,4 @@
-import type { Measurement } from '@peaktrade/bench-harness';
+import type { Measurement, RecordedResult } from '@peaktrade/bench-harness';
 import type { Target } from './targets.js';
 import { convert, formatValue } from './units.js';
 
@@ -12,6 +12,8 @@ export interface SuiteOutcome {
   readonly reason?: string;
   readonly durationMs: number;
   readonly measurements: readonly Measurement[];
+  /** Raw benchmark and suite results (with samples) for the HTML report; not written to JSON. */
+  readonly raw?: readonly RecordedResult[];
 }
 
 /** Verdict of one target. */

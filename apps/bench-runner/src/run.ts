@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Measurement } from '@peaktrade/bench-harness';
+import type { Measurement, RecordedResult } from '@peaktrade/bench-harness';
 import type { SuiteFile } from './discover.js';
 import type { SuiteOutcome } from './evaluate.js';
 import type { ProgressDisplay } from './progress.js';
@@ -46,11 +46,14 @@ function runOne(file: SuiteFile, settings: RunSettings, progress: ProgressDispla
     let name = file.pkg;
     let requires: readonly string[] = [];
     let measurements: readonly Measurement[] | undefined;
+    let raw: readonly RecordedResult[] = [];
     let error: string | undefined;
     let stderr = '';
     const child = fork(childScript, [JSON.stringify(childSettings)], {
       execArgv: ['--expose-gc', '--import', tsxLoader],
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      // Structured clone over IPC, so Float64Array samples arrive as they are.
+      serialization: 'advanced',
       env: { ...process.env, NODE_ENV: 'production' },
     });
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -65,7 +68,10 @@ function runOne(file: SuiteFile, settings: RunSettings, progress: ProgressDispla
         name = message.name;
         requires = message.requires;
       } else if (message.type === 'log') progress.log(name, message.message);
-      else if (message.type === 'done') measurements = message.measurements;
+      else if (message.type === 'done') {
+        measurements = message.measurements;
+        raw = message.raw;
+      }
       else error = message.message;
     });
     child.on('exit', (code, signal) => {
@@ -76,7 +82,7 @@ function runOne(file: SuiteFile, settings: RunSettings, progress: ProgressDispla
         const missing = requires.filter((service) => service === 'redis' && !settings.redisUrl);
         if (missing.length > 0) {
           resolve({ ...base, status: 'skipped', reason: 'needs Redis: none answered (set REDIS_URL or start redis-server on 127.0.0.1:6379)', measurements: [] });
-        } else resolve({ ...base, status: 'ok', measurements });
+        } else resolve({ ...base, status: 'ok', measurements, raw });
         return;
       }
       const why = error ?? `exited with ${signal ?? `code ${code}`} before reporting${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;

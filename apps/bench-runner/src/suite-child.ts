@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BenchContext, BenchSuiteDefinition, Measurement } from '@peaktrade/bench-harness';
+import { onResult, type BenchContext, type BenchSuiteDefinition, type Measurement, type RecordedResult } from '@peaktrade/bench-harness';
 
 /** Settings the parent passes to the child as JSON in argv. */
 export interface ChildSettings {
@@ -20,7 +20,7 @@ export interface ChildSettings {
 export type ChildMessage =
   | { readonly type: 'meta'; readonly name: string; readonly requires: readonly string[] }
   | { readonly type: 'log'; readonly message: string }
-  | { readonly type: 'done'; readonly measurements: readonly Measurement[] }
+  | { readonly type: 'done'; readonly measurements: readonly Measurement[]; readonly raw: readonly RecordedResult[] }
   | { readonly type: 'error'; readonly message: string };
 
 function send(message: ChildMessage): Promise<void> {
@@ -44,9 +44,12 @@ async function main(): Promise<void> {
   await send({ type: 'meta', name: suite.name, requires: suite.requires ?? [] });
   const missing = (suite.requires ?? []).filter((service) => service === 'redis' && !settings.redisUrl);
   if (missing.length > 0) {
-    await send({ type: 'done', measurements: [] });
+    await send({ type: 'done', measurements: [], raw: [] });
     return;
   }
+  // Every benchmark()/suite() result, with its samples, for the HTML report.
+  const raw: RecordedResult[] = [];
+  onResult((entry) => raw.push(entry));
   const tmpDir = mkdtempSync(join(tmpdir(), `pt-bench-${suite.name}-`));
   const ctx: BenchContext = {
     quick: settings.quick,
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
   };
   try {
     const measurements = await suite.run(ctx);
-    await send({ type: 'done', measurements });
+    await send({ type: 'done', measurements, raw });
   } finally {
     rmSync(tmpDir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,7 @@ describe('peaktrade-bench', () => {
     expect(out).toMatch(/Redis-only figure\s.*SKIP/);
     expect(out).toContain('skipped suite needs-redis: needs Redis');
     // Plain progress lines in CI.
-    expect(err).toContain('[1/2] demo: running');
+    expect(err).toMatch(/\[1\/\d\] demo: running/);
   });
 
   it('fails the run when a suite throws, naming the suite and its error', () => {
@@ -58,6 +58,27 @@ describe('peaktrade-bench', () => {
     expect(code).toBe(1);
     expect(out).toContain('suite broken');
     expect(out).toContain('fixture suite exploded on purpose');
+  });
+
+  it('--report writes markdown, JSON and the harness HTML report with charts from the raw samples', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pt-report-'));
+    const { code, out } = bench(['run', '--packages-dir', 'test/fixtures/packages', '--filter', 'demo', '--targets', 'test/fixtures/easy-targets.mjs', '--report', '--report-dir', dir, '--docs', join(dir, 'benchmarks.md')]);
+    expect(code).toBe(0);
+    const files = readdirSync(dir);
+    const html = files.find((f) => f.endsWith('.html'));
+    const json = files.find((f) => f.endsWith('.json'));
+    expect(files.some((f) => f.endsWith('.md') && f.startsWith('bench-'))).toBe(true);
+    expect(html).toBeDefined();
+    expect(out).toMatch(/wrote .*bench-.*\.html/);
+    const page = readFileSync(join(dir, html!), 'utf8');
+    expect(page).toContain('harnessed: fixture sum loop');
+    expect(page).toContain('harnessed: fixture pair');
+    expect(page).toContain('<svg');
+    const report = JSON.parse(readFileSync(join(dir, json!), 'utf8'));
+    expect(report.suites.map((s: { name: string }) => s.name)).toEqual(['demo', 'harnessed']);
+    expect(report.suites.every((s: { raw?: unknown }) => s.raw === undefined)).toBe(true);
+    expect(readFileSync(join(dir, 'benchmarks.md'), 'utf8')).toContain('# Performance benchmarks');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('saves a baseline, compares with it, and refuses another machine unless forced', () => {

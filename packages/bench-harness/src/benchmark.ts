@@ -1,4 +1,5 @@
 import { GCProfiler, getHeapStatistics } from 'node:v8';
+import { recordResult } from './recorder.js';
 import { exposedGc, nowNs, timerResolutionNs } from './clock.js';
 import { BenchFunctionError, BenchOptionError } from './errors.js';
 import { compileLoop, type CompiledLoop, type HeapTally } from './loop.js';
@@ -409,7 +410,9 @@ export async function benchmark(fn: BenchFn, opts: BenchOptions): Promise<BenchR
   } else {
     await runner.measure(runner.remainingNs(), MIN_SAMPLES);
   }
-  return runner.result();
+  const result = runner.result();
+  recordResult({ kind: 'benchmark', result });
+  return result;
 }
 
 /**

@@ -1,6 +1,8 @@
 export { benchmark, batchingIncomparable, DEFAULT_TIME_MS } from './benchmark.js';
 export type { BenchFn, BenchOptions, BenchResult, BenchStats, BatchingMode } from './benchmark.js';
 export { suite } from './suite.js';
+export { onResult, recordResult } from './recorder.js';
+export type { RecordedResult } from './recorder.js';
 export type { SuiteOptions, SuiteResult, SuiteRatio } from './suite.js';
 export { isolatedSuite, processMadCv } from './isolate.js';
 export type { IsolatedSuiteOptions } from './isolate.js';

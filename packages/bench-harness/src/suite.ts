@@ -1,4 +1,5 @@
 import { MIN_MEASURED_SAMPLES, Runner, type BenchFn, type BenchResult } from './benchmark.js';
+import { recordResult } from './recorder.js';
 import { BenchOptionError } from './errors.js';
 import { isolatedSuite, type IsolatedSuiteOptions } from './isolate.js';
 import { bootstrapRatioCI, DEFAULT_SEED } from './stats.js';
@@ -90,13 +91,15 @@ export async function suite(
   const variants = Object.keys(benches ?? {});
   checkSuiteInputs(name, variants, opts?.baseline);
   if (opts.isolate !== undefined) {
-    return isolatedSuite(name, {
+    const isolated = await isolatedSuite(name, {
       ...opts.isolate,
       baseline: opts.baseline,
       variants,
       ...(opts.timeMs !== undefined ? { timeMs: opts.timeMs } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     });
+    recordResult({ kind: 'suite', result: isolated });
+    return isolated;
   }
   const rounds = opts.rounds ?? 10;
   if (!Number.isSafeInteger(rounds) || rounds < 1) throw new BenchOptionError('rounds', opts.rounds, 'an integer ≥ 1');
@@ -126,5 +129,7 @@ export async function suite(
   }
   const results: Record<string, BenchResult> = {};
   for (const r of runners) results[r.name] = r.result();
-  return { name, baseline: opts.baseline, results, ratios: computeRatios(results, opts.baseline, seed), mode: 'interleaved' };
+  const result: SuiteResult = { name, baseline: opts.baseline, results, ratios: computeRatios(results, opts.baseline, seed), mode: 'interleaved' };
+  recordResult({ kind: 'suite', result });
+  return result;
 }

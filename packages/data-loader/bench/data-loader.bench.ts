@@ -80,28 +80,37 @@ export default defineBenchSuite({
         detail: 'median(CSV parse) / median(columnar read), same 1M bars, same run',
       });
 
-      // 100 symbols × 10k bars from a real HTTP server on loopback, concurrency 16.
-      ctx.log('HTTP 100 × 10k');
+      // 100 symbols × 10k bars from a real HTTP server on loopback, concurrency 16: uncompressed
+      // columnar bodies (what a LAN market-data service would send), and zstd-1 bodies.
       const symbols = Array.from({ length: 100 }, (_, i) => `SYM${i}`);
-      const payloads = symbols.map((s, i) => [s, encodeColumnar(makeBars(10_000, i + 11), { symbol: s })] as const);
-      const worker = new Worker(SERVER, { eval: true, workerData: { payloads } });
-      const port = await new Promise<number>((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      });
-      try {
-        const source = httpSource({ url: (s) => `http://127.0.0.1:${port}/bars/${s}` });
-        const http = await benchmark(
-          async () => {
-            const { data, failures } = await new DataLoader({ concurrency: 16 }).loadMany(symbols, source);
-            if (failures.size > 0 || data.size !== 100) throw new Error(`HTTP load failed: ${[...failures.values()][0]?.message}`);
-          },
-          { name: 'http 100x10k', timeMs: Math.max(ctx.timeMs, 1000), warmup: 2 },
-        );
-        out.push(timeMeasurement('data-loader.http.100x10k', 'Load 100 symbols × 10k bars over loopback HTTP (concurrency 16)', http, 'ms'));
-      } finally {
-        worker.postMessage('close');
-        await new Promise((r) => worker.once('exit', r));
+      const bars100 = symbols.map((_, i) => makeBars(10_000, i + 11));
+      for (const variant of ['raw', 'zstd'] as const) {
+        ctx.log(`HTTP 100 × 10k (${variant})`);
+        const payloads = symbols.map((s, i) => [s, encodeColumnar(bars100[i]!, { symbol: s, serialize: variant === 'raw' ? { thresholdBytes: Infinity } : { level: 1 } })] as const);
+        const worker = new Worker(SERVER, { eval: true, workerData: { payloads } });
+        const port = await new Promise<number>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        });
+        try {
+          const source = httpSource({ url: (s) => `http://127.0.0.1:${port}/bars/${s}` });
+          const http = await benchmark(
+            async () => {
+              const { data, failures } = await new DataLoader({ concurrency: 16 }).loadMany(symbols, source);
+              if (failures.size > 0 || data.size !== 100) throw new Error(`HTTP load failed: ${[...failures.values()][0]?.message}`);
+            },
+            { name: `http 100x10k ${variant}`, timeMs: Math.max(ctx.timeMs, 1000), warmup: 2 },
+          );
+          const kb = Math.round(payloads.reduce((n, [, p]) => n + p.length, 0) / 100 / 1024);
+          out.push(
+            variant === 'raw'
+              ? timeMeasurement('data-loader.http.100x10k', `Load 100 symbols × 10k bars over loopback HTTP, concurrency 16 (uncompressed columnar, ${kb} KiB each)`, http, 'ms')
+              : timeMeasurement('data-loader.http.100x10k.zstd', `Same, zstd-1 columnar bodies (${kb} KiB each)`, http, 'ms'),
+          );
+        } finally {
+          worker.postMessage('close');
+          await new Promise((r) => worker.once('exit', r));
+        }
       }
 
       // Limiter overhead: 100k queued no-op tasks through a limit of 16.
