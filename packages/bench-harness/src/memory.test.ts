@@ -37,4 +37,11 @@ describe('measureMemory()', () => {
       }),
     ).rejects.toBeInstanceOf(BenchFunctionError);
   });
+
+  it('counts ArrayBuffer memory once', async () => {
+    const bytes = 16 * 2 ** 20;
+    const m = await measureMemory(() => new Float64Array(bytes / 8).fill(1));
+    expect(m.externalBytes).toBeGreaterThan(bytes * 0.95);
+    expect(m.externalBytes).toBeLessThan(bytes * 1.1);
+  });
 });

@@ -92,7 +92,8 @@ export async function measureMemory(
     retainedHeapBytes: Math.max(0, after.heapUsed - before.heapUsed),
     peakRssBytes: rssPeakAfter,
     peakRssGrowthBytes: Math.max(0, rssPeakAfter - rssPeakBefore),
-    externalBytes: Math.max(0, after.external + after.arrayBuffers - before.external - before.arrayBuffers),
+    // process.memoryUsage().external already includes arrayBuffers; adding both counts buffers twice.
+    externalBytes: Math.max(0, after.external - before.external),
     gcCount: stats?.statistics.length ?? 0,
     gcSource: source,
   };

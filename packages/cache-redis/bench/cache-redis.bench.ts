@@ -13,7 +13,9 @@ export default defineBenchSuite({
     const url = ctx.redisUrl!;
     const prefix = `pt-bench:${randomBytes(4).toString('hex')}:`;
     const tier = await new RedisTier({ url, keyPrefix: prefix, commandTimeoutMs: 1000, bus: false }).ready();
-    const raw = new Redis(url, { enableAutoPipelining: true });
+    // Same client settings as the tier's own connection (no auto-pipelining), so only the tier's work differs.
+    const raw = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    await new Promise<void>((resolve) => raw.once('ready', () => resolve()));
     const out: Measurement[] = [];
     try {
       // A realistic cached value: a small result object with a price column (about 1 KiB).

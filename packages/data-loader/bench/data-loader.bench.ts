@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { benchmark, defineBenchSuite, timeMeasurement, type Measurement } from '@peaktrade/bench-harness';
+import { benchmark, defineBenchSuite, measureMemory, timeMeasurement, type Measurement } from '@peaktrade/bench-harness';
 import { DataLoader, createLimiter, encodeColumnar, httpSource, readColumnarFile, readCsvFile, writeColumnarFile, type OhlcvColumns } from '../src/index.js';
 
 /** Seeded random-walk bars with realistic 2-decimal prices. */
@@ -52,34 +52,8 @@ export default defineBenchSuite({
     const out: Measurement[] = [];
     const dir = mkdtempSync(join(ctx.tmpDir, 'loader-'));
     try {
-      // Columnar files, 10k and 1M bars.
-      const small = join(dir, 'small.ptc');
-      const big = join(dir, 'big.ptc');
-      const bigBars = makeBars(1_000_000, 7);
-      await writeColumnarFile(small, makeBars(10_000, 3));
-      await writeColumnarFile(big, bigBars);
-      ctx.log('columnar 10k');
-      const col10k = await benchmark(() => readColumnarFile(small), { name: 'columnar 10k', timeMs: ctx.timeMs });
-      out.push(timeMeasurement('data-loader.columnar.10k', 'Read 10k bars from a columnar file', col10k, 'ms'));
-      ctx.log('columnar 1M');
-      const col1m = await benchmark(() => readColumnarFile(big), { name: 'columnar 1M', timeMs: Math.max(ctx.timeMs, 400) });
-      out.push(timeMeasurement('data-loader.columnar.1m', 'Read 1M bars from a columnar file', col1m, 'ms'));
-
-      // The same 1M bars as CSV.
-      ctx.log('writing 1M-row CSV');
-      const csvPath = join(dir, 'big.csv');
-      writeFileSync(csvPath, toCsv(bigBars));
-      ctx.log('CSV 1M');
-      const csv1m = await benchmark(() => readCsvFile(csvPath), { name: 'csv 1M', iterations: ctx.quick ? 2 : 5, warmup: 1 });
-      out.push(timeMeasurement('data-loader.csv.1m', 'Parse 1M CSV rows from a file into columns', csv1m, 'ms'));
-      out.push({
-        id: 'data-loader.columnar.vsCsv',
-        label: 'Columnar 1M read speed-up over CSV 1M parse',
-        value: csv1m.stats.median / col1m.stats.median,
-        unit: 'x',
-        detail: 'median(CSV parse) / median(columnar read), same 1M bars, same run',
-      });
-
+      // The HTTP run goes first, on a small heap: the 1M-bar file runs below leave tens of MB
+      // behind that would otherwise be traced by every collection during it.
       // 100 symbols × 10k bars from a real HTTP server on loopback, concurrency 16: uncompressed
       // columnar bodies (what a LAN market-data service would send), and zstd-1 bodies.
       const symbols = Array.from({ length: 100 }, (_, i) => `SYM${i}`);
@@ -112,6 +86,56 @@ export default defineBenchSuite({
           await new Promise((r) => worker.once('exit', r));
         }
       }
+
+      // Columnar files, 10k and 1M bars.
+      const small = join(dir, 'small.ptc');
+      const big = join(dir, 'big.ptc');
+      const bigBars = makeBars(1_000_000, 7);
+      await writeColumnarFile(small, makeBars(10_000, 3));
+      await writeColumnarFile(big, bigBars);
+      ctx.log('columnar 10k');
+      const col10k = await benchmark(() => readColumnarFile(small), { name: 'columnar 10k', timeMs: ctx.timeMs });
+      out.push(timeMeasurement('data-loader.columnar.10k', 'Read 10k bars from a columnar file', col10k, 'ms'));
+      ctx.log('columnar 1M');
+      const col1m = await benchmark(() => readColumnarFile(big), { name: 'columnar 1M', timeMs: Math.max(ctx.timeMs, 400) });
+      out.push(timeMeasurement('data-loader.columnar.1m', 'Read 1M bars from a columnar file', col1m, 'ms'));
+
+      // The same 1M bars as CSV.
+      ctx.log('writing 1M-row CSV');
+      const csvPath = join(dir, 'big.csv');
+      writeFileSync(csvPath, toCsv(bigBars));
+      ctx.log('CSV 1M');
+      const csv1m = await benchmark(() => readCsvFile(csvPath), { name: 'csv 1M', iterations: ctx.quick ? 2 : 5, warmup: 1 });
+      out.push(timeMeasurement('data-loader.csv.1m', 'Parse 1M CSV rows from a file into columns', csv1m, 'ms'));
+      out.push({
+        id: 'data-loader.columnar.vsCsv',
+        label: 'Columnar 1M read speed-up over CSV 1M parse',
+        value: csv1m.stats.median / col1m.stats.median,
+        unit: 'x',
+        detail: 'median(CSV parse) / median(columnar read), same 1M bars, same run',
+      });
+
+      // Memory of 1M bars held as one object per bar versus six Float64Array columns (the
+      // counterpart of the Python suite's "optimise DataFrame memory" tip).
+      ctx.log('memory: objects vs columns');
+      const rows = 1_000_000;
+      const asObjects = await measureMemory(() => {
+        const out = new Array<{ time: number; open: number; high: number; low: number; close: number; volume: number }>(rows);
+        for (let i = 0; i < rows; i++) out[i] = { time: 1.6e12 + i * 60_000, open: 100 + i / 1e4, high: 101 + i / 1e4, low: 99 + i / 1e4, close: 100.5 + i / 1e4, volume: i % 10_000 };
+        return out;
+      });
+      const asColumns = await measureMemory(() => makeBars(rows, 9));
+      const objectBytes = asObjects.retainedHeapBytes + asObjects.externalBytes;
+      const columnBytes = asColumns.retainedHeapBytes + asColumns.externalBytes;
+      out.push({ id: 'data-loader.memory.objects1m', label: '1M bars as objects: retained memory', value: objectBytes / 2 ** 20, unit: 'MB' });
+      out.push({ id: 'data-loader.memory.columns1m', label: '1M bars as Float64Array columns: retained memory', value: columnBytes / 2 ** 20, unit: 'MB' });
+      out.push({
+        id: 'data-loader.memory.saving',
+        label: 'Memory saved by columns over one object per bar',
+        value: 100 * (1 - columnBytes / objectBytes),
+        unit: '%',
+        detail: 'retained heap + external bytes after a full GC, measureMemory()',
+      });
 
       // Limiter overhead: 100k queued no-op tasks through a limit of 16.
       ctx.log('limiter 100k');
