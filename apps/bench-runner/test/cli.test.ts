@@ -81,6 +81,17 @@ describe('peaktrade-bench', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('--stress runs every bounded stress test end to end and states what each checked', () => {
+    const { code, out } = bench(['run', '--packages-dir', 'test/fixtures/packages', '--filter', 'demo', '--targets', 'test/fixtures/easy-targets.mjs', '--stress', '--quick'], { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+    const held = out.split('\n').filter((l) => l.startsWith('stress held: '));
+    expect(held.map((l) => l.split(' — ')[0])).toEqual(
+      expect.arrayContaining(['stress held: getOrSet storm', 'stress held: mixed load L1 + L3 (+ L2)', 'stress held: worker-pool saturation', 'stress held: memory soak']),
+    );
+    expect(out).not.toContain('stress FAILED');
+    expect(out).toContain('exactly one loader call');
+    expect(code).toBe(0);
+  }, 300_000);
+
   it('saves a baseline, compares with it, and refuses another machine unless forced', () => {
     const name = `test-${process.pid}`;
     const saved = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--save-baseline', name]);

@@ -46,6 +46,15 @@ function expectBars(cols: OhlcvColumns | undefined, symbol: string): void {
 }
 
 describe('HTTP loading under faults', () => {
+  it('reuses receive buffers without ever aliasing returned columns', async () => {
+    server.script('POOL1', ['ok-columnar']);
+    server.script('POOL2', ['ok-columnar']);
+    const loader = new DataLoader();
+    const first = await loader.load('POOL1', source());
+    await loader.load('POOL2', source());
+    expectBars(first, 'POOL1');
+  });
+
   it('loads the same bars through the fetch transport', async () => {
     const viaFetch = httpSource({ url: (s) => `${server.url}/bars/${s}`, fetch });
     server.script('F500', ['500', 'ok-csv']);

@@ -1,4 +1,5 @@
 import { request, type Dispatcher } from 'undici';
+import { BodyPool } from '../body-pool.js';
 import { ColumnBuilder, OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
 import { parseCsv, type CsvOptions } from '../csv.js';
 import { DataValidationError, HttpStatusError } from '../errors.js';
@@ -36,7 +37,12 @@ interface RawResponse {
   readonly contentType: string | null;
   readonly retryAfter: string | null;
   readonly body: Uint8Array | undefined;
+  /** The pooled buffer behind `body`, to release after parsing. */
+  readonly pooled: Buffer | undefined;
 }
+
+/** Receive buffers shared by every HTTP source in the process. */
+const bodyPool = new BodyPool();
 
 function header(value: string | string[] | undefined): string | null {
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
@@ -58,17 +64,30 @@ export function httpSource(options: HttpSourceOptions): Source {
       const ok = response.ok;
       // Error bodies are drained (so the connection is reused) but not kept.
       const bytes = new Uint8Array(await response.arrayBuffer());
-      return { status: response.status, contentType: response.headers.get('content-type'), retryAfter: response.headers.get('retry-after'), body: ok ? bytes : undefined };
+      return { status: response.status, contentType: response.headers.get('content-type'), retryAfter: response.headers.get('retry-after'), body: ok ? bytes : undefined, pooled: undefined };
     }
     const response = await request(url, { method: 'GET', headers, signal, ...(dispatcher ? { dispatcher } : {}) });
     const ok = response.statusCode >= 200 && response.statusCode < 300;
-    const bytes = new Uint8Array(await response.body.arrayBuffer());
-    return {
-      status: response.statusCode,
-      contentType: header(response.headers['content-type']),
-      retryAfter: header(response.headers['retry-after']),
-      body: ok ? bytes : undefined,
-    };
+    const meta = { status: response.statusCode, contentType: header(response.headers['content-type']), retryAfter: header(response.headers['retry-after']) };
+    const length = Number(header(response.headers['content-length']) ?? Number.NaN);
+    if (!ok || !Number.isSafeInteger(length)) {
+      const bytes = new Uint8Array(await response.body.arrayBuffer());
+      return { ...meta, body: ok ? bytes : undefined, pooled: undefined };
+    }
+    // Known length: read straight into a reusable buffer (released once the body is parsed).
+    const buffer = bodyPool.acquire(length);
+    let offset = 0;
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        if (offset + chunk.length > buffer.length) throw new Error(`body longer than its Content-Length (${length})`);
+        chunk.copy(buffer, offset);
+        offset += chunk.length;
+      }
+    } catch (error) {
+      bodyPool.release(buffer);
+      throw error;
+    }
+    return { ...meta, body: buffer.subarray(0, offset), pooled: buffer };
   };
   return {
     name: 'http',
@@ -79,7 +98,12 @@ export function httpSource(options: HttpSourceOptions): Source {
       const response = await get(url, signal);
       if (response.body === undefined) throw new HttpStatusError(url, response.status, parseRetryAfter(response.retryAfter));
       const kind = format === 'auto' ? formatOf(response.contentType) : format;
-      return parseBody(symbol, response.body, kind, options.csv);
+      try {
+        // Every parser copies what it keeps, so the body buffer is free again afterwards.
+        return parseBody(symbol, response.body, kind, options.csv);
+      } finally {
+        if (response.pooled) bodyPool.release(response.pooled);
+      }
     },
   };
 }
