@@ -21,10 +21,16 @@ export declare function findOrStartRedis(): Promise<TestRedis | undefined>;
 export declare function requireRedis(): Promise<TestRedis | undefined>;
 
 /** Start a private redis-server on `port` (default: a free one) with extra arguments, e.g. ['--enable-debug-command', 'yes']. */
-export declare function startPrivateRedis(options?: { port?: number; args?: readonly string[] }): Promise<TestRedis>;
+export declare function startPrivateRedis(options?: {
+  port?: number;
+  args?: readonly string[];
+}): Promise<TestRedis>;
 
 /** Whether something answers PING at host:port within timeoutMs. */
 export declare function pingRedis(host: string, port: number, timeoutMs?: number): Promise<boolean>;
 
 /** A free TCP port on 127.0.0.1. */
 export declare function freePort(): Promise<number>;
+
+/** Delete every key matching any of the SCAN patterns (e.g. `myprefix:*`); resolves how many. */
+export declare function deleteKeys(url: string, ...patterns: string[]): Promise<number>;

@@ -40,7 +40,19 @@ export async function startPrivateRedis(options = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'pt-redis-'));
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...(options.args ?? []),
+    ],
     { stdio: 'ignore' },
   );
   let exited = false;
@@ -94,4 +106,24 @@ export async function requireRedis() {
   if (process.env.CI) throw new Error(`Redis is required in CI: ${why}`);
   console.warn(`\n*** SKIPPING Redis tests: ${why} ***\n`);
   return undefined;
+}
+
+export async function deleteKeys(url, ...patterns) {
+  // ioredis is a dependency of every package that uses this helper; load it lazily.
+  const { Redis } = await import('ioredis');
+  const admin = new Redis(url);
+  let removed = 0;
+  try {
+    for (const pattern of patterns) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) removed += await admin.unlink(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    await admin.quit().catch(() => admin.disconnect());
+  }
+  return removed;
 }

@@ -1,2 +1,5 @@
 import type { UserWorkspaceConfig } from 'vitest/config';
-export declare function peaktradeProject(name: string, overrides?: UserWorkspaceConfig): UserWorkspaceConfig;
+export declare function peaktradeProject(
+  name: string,
+  overrides?: UserWorkspaceConfig,
+): UserWorkspaceConfig;

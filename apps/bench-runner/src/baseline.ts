@@ -18,7 +18,14 @@ const measurementSchema = z.object({
 export const baselineSchema = z.object({
   schema: z.literal(1),
   name: z.string(),
-  machine: z.object({ cpuModel: z.string(), logicalCores: z.number(), node: z.string(), platform: z.string() }).loose(),
+  machine: z
+    .object({
+      cpuModel: z.string(),
+      logicalCores: z.number(),
+      node: z.string(),
+      platform: z.string(),
+    })
+    .loose(),
   savedAt: z.string(),
   measurements: z.array(measurementSchema),
 });
@@ -27,8 +34,18 @@ export const baselineSchema = z.object({
 export type Baseline = z.infer<typeof baselineSchema>;
 
 /** Build a baseline from a run. */
-export function toBaseline(name: string, machine: MachineInfo, measurements: readonly Measurement[]): Baseline {
-  return { schema: 1, name, machine: { ...machine }, savedAt: new Date().toISOString(), measurements: measurements.map((m) => ({ ...m, ci: m.ci ? [m.ci[0], m.ci[1]] : undefined })) };
+export function toBaseline(
+  name: string,
+  machine: MachineInfo,
+  measurements: readonly Measurement[],
+): Baseline {
+  return {
+    schema: 1,
+    name,
+    machine: { ...machine },
+    savedAt: new Date().toISOString(),
+    measurements: measurements.map((m) => ({ ...m, ci: m.ci ? [m.ci[0], m.ci[1]] : undefined })),
+  };
 }
 
 /** Read and validate a baseline file; the error names the file and the first bad field. */
@@ -42,7 +59,9 @@ export function readBaseline(file: string): Baseline {
   const parsed = baselineSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`Invalid baseline ${file}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`);
+    throw new Error(
+      `Invalid baseline ${file}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`,
+    );
   }
   return parsed.data;
 }
@@ -74,7 +93,11 @@ export interface Comparison {
  * relative CI half-width, so a noisy benchmark needs a bigger move before it is called a change.
  * Direction comes from the unit (times lower is better, rates higher) or from the target's op.
  */
-export function compareToBaseline(baseline: Baseline, measurements: readonly Measurement[], targets: readonly Target[]): Comparison[] {
+export function compareToBaseline(
+  baseline: Baseline,
+  measurements: readonly Measurement[],
+  targets: readonly Target[],
+): Comparison[] {
   const before = new Map(baseline.measurements.map((m) => [m.id, m]));
   const out: Comparison[] = [];
   for (const m of measurements) {
@@ -83,13 +106,23 @@ export function compareToBaseline(baseline: Baseline, measurements: readonly Mea
     const ratio = m.value / old.value;
     const noise = Math.max(0.05, relHalfWidth(m.ci, m.value), relHalfWidth(old.ci, old.value));
     const target = targets.find((t) => t.measurement === m.id);
-    const direction = betterDirection(m.unit) ?? (target ? (target.op.startsWith('<') ? 'lower' : 'higher') : undefined);
+    const direction =
+      betterDirection(m.unit) ??
+      (target ? (target.op.startsWith('<') ? 'lower' : 'higher') : undefined);
     let verdict: Comparison['verdict'] = 'unchanged';
     if (Math.abs(ratio - 1) > noise) {
       if (direction === undefined) verdict = 'changed';
-      else verdict = (ratio < 1) === (direction === 'lower') ? 'faster' : 'slower';
+      else verdict = ratio < 1 === (direction === 'lower') ? 'faster' : 'slower';
     }
-    out.push({ id: m.id, label: m.label, before: old.value, after: m.value, unit: m.unit, ratio, verdict });
+    out.push({
+      id: m.id,
+      label: m.label,
+      before: old.value,
+      after: m.value,
+      unit: m.unit,
+      ratio,
+      verdict,
+    });
   }
   return out;
 }

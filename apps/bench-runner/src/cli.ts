@@ -50,7 +50,11 @@ Exit codes: 0 every gating target met; 1 a gating target missed or a suite faile
 
 /** The run as JSON: the raw samples go to the HTML report, not here. */
 function toJson(report: RunReport): string {
-  return JSON.stringify({ ...report, suites: report.suites.map(({ raw: _raw, ...rest }) => rest) }, null, 2);
+  return JSON.stringify(
+    { ...report, suites: report.suites.map(({ raw: _raw, ...rest }) => rest) },
+    null,
+    2,
+  );
 }
 
 /** Parse argv and run. Resolves the process exit code. */
@@ -109,7 +113,9 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     const file = isAbsolute(values.targets) ? values.targets : resolve(cwd, values.targets);
     const mod = (await import(pathToFileURL(file).href)) as { default?: readonly Target[] };
     if (!Array.isArray(mod.default)) {
-      process.stderr.write(`--targets ${values.targets}: the module must default-export an array of targets\n`);
+      process.stderr.write(
+        `--targets ${values.targets}: the module must default-export an array of targets\n`,
+      );
       return 2;
     }
     targets = mod.default;
@@ -129,9 +135,13 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
   }
 
   const packagesDir = values['packages-dir'] ? resolve(cwd, values['packages-dir']) : undefined;
-  const files = discoverSuites(root, packagesDir).filter((f) => matchesFilter(values.filter, f.pkg, f.relative));
+  const files = discoverSuites(root, packagesDir).filter((f) =>
+    matchesFilter(values.filter, f.pkg, f.relative),
+  );
   if (files.length === 0) {
-    process.stderr.write(`No bench suites matched${values.filter ? ` --filter ${values.filter}` : ''}.\n`);
+    process.stderr.write(
+      `No bench suites matched${values.filter ? ` --filter ${values.filter}` : ''}.\n`,
+    );
     return 2;
   }
   process.stderr.write(
@@ -140,11 +150,19 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
 
   const started = performance.now();
   const progress = createProgress();
-  const suites = await runSuites(files, { quick, stress, timeMs, redisUrl, suiteTimeoutMs: quick ? 120_000 : 600_000 }, progress);
-  const stressResults = stress ? await runStress({ redisUrl, quick, log: (m) => progress.log('stress', m), tmpRoot: root }) : [];
+  const suites = await runSuites(
+    files,
+    { quick, stress, timeMs, redisUrl, suiteTimeoutMs: quick ? 120_000 : 600_000 },
+    progress,
+  );
+  const stressResults = stress
+    ? await runStress({ redisUrl, quick, log: (m) => progress.log('stress', m), tmpRoot: root })
+    : [];
   progress.close();
   // With --filter, targets of packages that did not run are out of scope, not missing.
-  const inScope = values.filter ? targets.filter((t) => files.some((f) => t.measurement.startsWith(`${f.pkg}.`))) : targets;
+  const inScope = values.filter
+    ? targets.filter((t) => files.some((f) => t.measurement.startsWith(`${f.pkg}.`)))
+    : targets;
   const results = evaluate(inScope, suites);
   const failures = gatingFailures(results, suites);
   for (const s of stressResults) if (!s.ok) failures.push(`stress ${s.name}: ${s.detail}`);
@@ -158,14 +176,18 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     failures,
     durationMs: performance.now() - started,
   };
-  process.stdout.write(`${consoleReport(report, process.stdout.isTTY === true && !process.env.CI)}\n`);
+  process.stdout.write(
+    `${consoleReport(report, process.stdout.isTTY === true && !process.env.CI)}\n`,
+  );
 
   const measurements = suites.flatMap((s) => s.measurements);
   if (baseline) {
     const rows = compareToBaseline(baseline, measurements, targets);
     process.stdout.write(`\nCompared with baseline "${baseline.name}" (${baseline.savedAt}):\n`);
     for (const c of rows) {
-      process.stdout.write(`  ${c.verdict.padEnd(9)} ${c.id}  ${c.before.toPrecision(4)} -> ${c.after.toPrecision(4)} ${c.unit}  (×${c.ratio.toFixed(3)})\n`);
+      process.stdout.write(
+        `  ${c.verdict.padEnd(9)} ${c.id}  ${c.before.toPrecision(4)} -> ${c.after.toPrecision(4)} ${c.unit}  (×${c.ratio.toFixed(3)})\n`,
+      );
     }
   }
   const written: string[] = [];
@@ -176,16 +198,28 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
   };
   if (values.json) write(resolve(cwd, values.json), toJson(report));
   if (values['save-baseline']) {
-    write(join(root, bench.report_dir, 'baselines', `${values['save-baseline']}.json`), JSON.stringify(toBaseline(values['save-baseline'], machine, measurements), null, 2));
+    write(
+      join(root, bench.report_dir, 'baselines', `${values['save-baseline']}.json`),
+      JSON.stringify(toBaseline(values['save-baseline'], machine, measurements), null, 2),
+    );
   }
   if (wantReport) {
-    const dir = values['report-dir'] ? resolve(cwd, values['report-dir']) : join(root, bench.report_dir);
+    const dir = values['report-dir']
+      ? resolve(cwd, values['report-dir'])
+      : join(root, bench.report_dir);
     const stamp = machine.date.replace(/[:.]/g, '-');
     write(join(dir, `bench-${stamp}.md`), markdownReport(report));
     write(join(dir, `bench-${stamp}.json`), toJson(report));
-    const html = await writeHtmlReport(report, join(dir, `bench-${stamp}.html`), join(dir, 'history'));
+    const html = await writeHtmlReport(
+      report,
+      join(dir, `bench-${stamp}.html`),
+      join(dir, 'history'),
+    );
     written.push(relative(cwd, html) || html);
-    write(values.docs ? resolve(cwd, values.docs) : join(root, 'docs', 'performance_benchmarks.md'), markdownReport(report, 'Performance benchmarks'));
+    write(
+      values.docs ? resolve(cwd, values.docs) : join(root, 'docs', 'performance_benchmarks.md'),
+      markdownReport(report, 'Performance benchmarks'),
+    );
   }
   for (const file of written) process.stdout.write(`wrote ${file}\n`);
   return failures.length > 0 ? 1 : 0;

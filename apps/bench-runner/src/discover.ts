@@ -17,7 +17,10 @@ export function findWorkspaceRoot(from: string): string {
   for (;;) {
     if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`No pnpm-workspace.yaml above ${from}: run peaktrade-bench inside the monorepo`);
+    if (parent === dir)
+      throw new Error(
+        `No pnpm-workspace.yaml above ${from}: run peaktrade-bench inside the monorepo`,
+      );
     dir = parent;
   }
 }
@@ -54,6 +57,9 @@ export function matchesFilter(filter: string | undefined, ...names: string[]): b
 }
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'i');
 }

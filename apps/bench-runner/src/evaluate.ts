@@ -37,21 +37,42 @@ export interface TargetResult {
  * never arrived (the suite failed or no suite reports it) is `missing`. Gating targets that
  * fail or go missing make the run fail.
  */
-export function evaluate(targets: readonly Target[], outcomes: readonly SuiteOutcome[]): TargetResult[] {
+export function evaluate(
+  targets: readonly Target[],
+  outcomes: readonly SuiteOutcome[],
+): TargetResult[] {
   const byId = new Map<string, { m: Measurement; suite: SuiteOutcome }>();
   for (const suite of outcomes) for (const m of suite.measurements) byId.set(m.id, { m, suite });
   return targets.map((target) => {
     const found = byId.get(target.measurement);
     if (!found) {
-      const owner = outcomes.find((o) => target.measurement.startsWith(`${o.pkg}.`) || target.measurement.startsWith(`${o.name}.`));
-      if (owner?.status === 'skipped') return { target, verdict: 'skipped', reason: `suite ${owner.name} skipped: ${owner.reason ?? ''}` };
-      if (owner?.status === 'error') return { target, verdict: 'missing', reason: `suite ${owner.name} failed: ${owner.reason ?? ''}` };
+      const owner = outcomes.find(
+        (o) =>
+          target.measurement.startsWith(`${o.pkg}.`) || target.measurement.startsWith(`${o.name}.`),
+      );
+      if (owner?.status === 'skipped')
+        return {
+          target,
+          verdict: 'skipped',
+          reason: `suite ${owner.name} skipped: ${owner.reason ?? ''}`,
+        };
+      if (owner?.status === 'error')
+        return {
+          target,
+          verdict: 'missing',
+          reason: `suite ${owner.name} failed: ${owner.reason ?? ''}`,
+        };
       return { target, verdict: 'missing', reason: `no suite reported ${target.measurement}` };
     }
     const { m } = found;
     const achieved = convert(m.value, m.unit, target.unit);
     if (achieved === undefined) {
-      return { target, verdict: 'fail', measurement: m, reason: `unit mismatch: measured in ${m.unit}, target in ${target.unit}` };
+      return {
+        target,
+        verdict: 'fail',
+        measurement: m,
+        reason: `unit mismatch: measured in ${m.unit}, target in ${target.unit}`,
+      };
     }
     const ok = compare(achieved, target.op, target.value);
     return {
@@ -59,17 +80,24 @@ export function evaluate(targets: readonly Target[], outcomes: readonly SuiteOut
       verdict: ok ? 'pass' : 'fail',
       achieved,
       measurement: m,
-      reason: ok ? '' : `${target.label}: achieved ${formatValue(achieved, target.unit)}, needed ${target.op} ${formatValue(target.value, target.unit)}`,
+      reason: ok
+        ? ''
+        : `${target.label}: achieved ${formatValue(achieved, target.unit)}, needed ${target.op} ${formatValue(target.value, target.unit)}`,
     };
   });
 }
 
 /** Failures that fail the run: gating targets that failed or are missing, and suites that errored. */
-export function gatingFailures(results: readonly TargetResult[], outcomes: readonly SuiteOutcome[]): string[] {
+export function gatingFailures(
+  results: readonly TargetResult[],
+  outcomes: readonly SuiteOutcome[],
+): string[] {
   const reasons = results
     .filter((r) => r.target.gate === 'gating' && (r.verdict === 'fail' || r.verdict === 'missing'))
     .map((r) => `${r.target.label} [${r.target.measurement}]: ${r.reason}`);
-  for (const o of outcomes) if (o.status === 'error') reasons.push(`suite ${o.name} (${o.file}) failed: ${o.reason ?? 'unknown error'}`);
+  for (const o of outcomes)
+    if (o.status === 'error')
+      reasons.push(`suite ${o.name} (${o.file}) failed: ${o.reason ?? 'unknown error'}`);
   return reasons;
 }
 

@@ -39,7 +39,10 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
     },
     finish(outcome) {
       if (timer) clearInterval(timer);
-      const status = outcome.status === 'ok' ? `${outcome.measurements.length} measurements` : `${outcome.status}: ${outcome.reason ?? ''}`;
+      const status =
+        outcome.status === 'ok'
+          ? `${outcome.measurements.length} measurements`
+          : `${outcome.status}: ${outcome.reason ?? ''}`;
       const line = `${current}: ${status} in ${(outcome.durationMs / 1000).toFixed(1)}s`;
       stream.write(live ? `\r\x1b[2K${line}\n` : `${line}\n`);
     },

@@ -7,7 +7,12 @@ import { formatValue } from './units.js';
 export interface RunReport {
   readonly schema: 1;
   readonly machine: MachineInfo;
-  readonly mode: { readonly quick: boolean; readonly stress: boolean; readonly timeMs: number; readonly redis: boolean };
+  readonly mode: {
+    readonly quick: boolean;
+    readonly stress: boolean;
+    readonly timeMs: number;
+    readonly redis: boolean;
+  };
   readonly suites: readonly SuiteOutcome[];
   readonly targets: readonly TargetResult[];
   readonly stress: readonly StressOutcome[];
@@ -24,7 +29,12 @@ export interface StressOutcome {
   readonly durationMs: number;
 }
 
-const VERDICT_TEXT: Record<TargetResult['verdict'], string> = { pass: 'PASS', fail: 'FAIL', skipped: 'SKIP', missing: 'MISSING' };
+const VERDICT_TEXT: Record<TargetResult['verdict'], string> = {
+  pass: 'PASS',
+  fail: 'FAIL',
+  skipped: 'SKIP',
+  missing: 'MISSING',
+};
 
 function targetRows(report: RunReport): string[][] {
   return report.targets.map((r) => [
@@ -49,7 +59,10 @@ export function consoleReport(report: RunReport, color: boolean): string {
       .map((cell, i) => {
         const padded = cell.padEnd(widths[i]!);
         if (!colorize || i !== 3) return padded;
-        return paint(padded, cell === 'PASS' ? 32 : cell === 'FAIL' || cell === 'MISSING' ? 31 : 33);
+        return paint(
+          padded,
+          cell === 'PASS' ? 32 : cell === 'FAIL' || cell === 'MISSING' ? 31 : 33,
+        );
       })
       .join('  ');
   const lines = [
@@ -61,7 +74,8 @@ export function consoleReport(report: RunReport, color: boolean): string {
   ];
   const skipped = report.suites.filter((s) => s.status === 'skipped');
   for (const s of skipped) lines.push(`skipped suite ${s.name}: ${s.reason ?? ''}`);
-  for (const s of report.stress) lines.push(`stress ${s.ok ? 'held' : 'FAILED'}: ${s.name} — ${s.checked}: ${s.detail}`);
+  for (const s of report.stress)
+    lines.push(`stress ${s.ok ? 'held' : 'FAILED'}: ${s.name} — ${s.checked}: ${s.detail}`);
   const passed = report.targets.filter((r) => r.verdict === 'pass').length;
   lines.push(
     '',
@@ -75,7 +89,11 @@ export function consoleReport(report: RunReport, color: boolean): string {
 
 function mdTable(header: string[], rows: string[][]): string {
   const esc = (cell: string) => cell.replace(/\|/g, '\\|');
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
 }
 
 function measurementRows(measurements: readonly Measurement[]): string[][] {
@@ -102,7 +120,9 @@ export function markdownReport(report: RunReport, title = 'Peak Trade benchmark 
     '',
     mdTable(TARGET_HEADER, targetRows(report)),
     '',
-    report.failures.length > 0 ? `**Gate failed:**\n\n${report.failures.map((f) => `- ${f}`).join('\n')}` : 'Every gating target was met.',
+    report.failures.length > 0
+      ? `**Gate failed:**\n\n${report.failures.map((f) => `- ${f}`).join('\n')}`
+      : 'Every gating target was met.',
   ];
   for (const suite of report.suites) {
     parts.push('', `## ${suite.name} (\`${suite.file}\`)`, '');
@@ -110,10 +130,28 @@ export function markdownReport(report: RunReport, title = 'Peak Trade benchmark 
       parts.push(`${suite.status === 'skipped' ? 'Skipped' : 'Failed'}: ${suite.reason ?? ''}`);
       continue;
     }
-    parts.push(`Ran in ${(suite.durationMs / 1000).toFixed(1)} s.`, '', mdTable(['id', 'what', 'value', '95% CI', 'detail'], measurementRows(suite.measurements)));
+    parts.push(
+      `Ran in ${(suite.durationMs / 1000).toFixed(1)} s.`,
+      '',
+      mdTable(['id', 'what', 'value', '95% CI', 'detail'], measurementRows(suite.measurements)),
+    );
   }
   if (report.stress.length > 0) {
-    parts.push('', '## Stress', '', mdTable(['run', 'checked', 'held', 'detail', 'time'], report.stress.map((s) => [s.name, s.checked, s.ok ? 'yes' : 'NO', s.detail, `${(s.durationMs / 1000).toFixed(1)} s`])));
+    parts.push(
+      '',
+      '## Stress',
+      '',
+      mdTable(
+        ['run', 'checked', 'held', 'detail', 'time'],
+        report.stress.map((s) => [
+          s.name,
+          s.checked,
+          s.ok ? 'yes' : 'NO',
+          s.detail,
+          `${(s.durationMs / 1000).toFixed(1)} s`,
+        ]),
+      ),
+    );
   }
   return `${parts.join('\n')}\n`;
 }

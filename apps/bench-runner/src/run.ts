@@ -22,7 +22,11 @@ const childScript = fileURLToPath(new URL('./suite-child.js', import.meta.url));
 const tsxLoader = import.meta.resolve('tsx');
 
 /** Run each suite file in its own child process, one after another (benchmarks must not overlap). */
-export async function runSuites(files: readonly SuiteFile[], settings: RunSettings, progress: ProgressDisplay): Promise<SuiteOutcome[]> {
+export async function runSuites(
+  files: readonly SuiteFile[],
+  settings: RunSettings,
+  progress: ProgressDisplay,
+): Promise<SuiteOutcome[]> {
   const outcomes: SuiteOutcome[] = [];
   for (const [index, file] of files.entries()) {
     progress.start(index + 1, files.length, file.pkg);
@@ -33,7 +37,11 @@ export async function runSuites(files: readonly SuiteFile[], settings: RunSettin
   return outcomes;
 }
 
-function runOne(file: SuiteFile, settings: RunSettings, progress: ProgressDisplay): Promise<SuiteOutcome> {
+function runOne(
+  file: SuiteFile,
+  settings: RunSettings,
+  progress: ProgressDisplay,
+): Promise<SuiteOutcome> {
   const started = performance.now();
   const childSettings: ChildSettings = {
     file: file.file,
@@ -73,8 +81,7 @@ function runOne(file: SuiteFile, settings: RunSettings, progress: ProgressDispla
       else if (message.type === 'done') {
         measurements = message.measurements;
         raw = message.raw;
-      }
-      else error = message.message;
+      } else error = message.message;
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -83,12 +90,25 @@ function runOne(file: SuiteFile, settings: RunSettings, progress: ProgressDispla
       if (error === undefined && measurements !== undefined) {
         const missing = requires.filter((service) => service === 'redis' && !settings.redisUrl);
         if (missing.length > 0) {
-          resolve({ ...base, status: 'skipped', reason: 'needs Redis: none answered (set REDIS_URL or start redis-server on 127.0.0.1:6379)', measurements: [] });
+          resolve({
+            ...base,
+            status: 'skipped',
+            reason:
+              'needs Redis: none answered (set REDIS_URL or start redis-server on 127.0.0.1:6379)',
+            measurements: [],
+          });
         } else resolve({ ...base, status: 'ok', measurements, raw });
         return;
       }
-      const why = error ?? `exited with ${signal ?? `code ${code}`} before reporting${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
-      resolve({ ...base, status: 'error', reason: why.split('\n')[0] ?? why, measurements: measurements ?? [] });
+      const why =
+        error ??
+        `exited with ${signal ?? `code ${code}`} before reporting${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+      resolve({
+        ...base,
+        status: 'error',
+        reason: why.split('\n')[0] ?? why,
+        measurements: measurements ?? [],
+      });
     });
   });
 }

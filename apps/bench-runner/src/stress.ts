@@ -39,7 +39,8 @@ function getGc(): () => void {
 const runs: StressRun[] = [
   {
     name: 'getOrSet storm',
-    checked: '100k concurrent getOrSet on one cold key make exactly one loader call; 100k on 1,000 hot keys make none, and every caller gets the right value',
+    checked:
+      '100k concurrent getOrSet on one cold key make exactly one loader call; 100k on 1,000 hot keys make none, and every caller gets the right value',
     async run() {
       const cache = new MultiLevelCache({ l1: { max: 2000 } });
       let loads = 0;
@@ -53,19 +54,30 @@ const runs: StressRun[] = [
         ),
       );
       check(loads === 1, `cold key: ${loads} loader calls, expected 1`);
-      check(cold.every((v) => v === 42), 'cold key: a caller got a wrong value');
+      check(
+        cold.every((v) => v === 42),
+        'cold key: a caller got a wrong value',
+      );
       for (let k = 0; k < 1000; k++) await cache.set(`hot${k}`, k);
       let hotLoads = 0;
-      const hot = await Promise.all(Array.from({ length: 100_000 }, (_, i) => cache.getOrSet(`hot${i % 1000}`, () => ++hotLoads)));
+      const hot = await Promise.all(
+        Array.from({ length: 100_000 }, (_, i) =>
+          cache.getOrSet(`hot${i % 1000}`, () => ++hotLoads),
+        ),
+      );
       check(hotLoads === 0, `hot keys: ${hotLoads} loader calls, expected 0`);
-      check(hot.every((v, i) => v === i % 1000), 'hot keys: a caller got a wrong value');
+      check(
+        hot.every((v, i) => v === i % 1000),
+        'hot keys: a caller got a wrong value',
+      );
       await cache.close();
       return 'cold: 1 loader call for 100,000 callers; hot: 0 loader calls, 100,000 correct values';
     },
   },
   {
     name: 'mixed load L1 + L3 (+ L2)',
-    checked: 'a mixed get/set load never surfaces a tier error to a caller, and reads see the last write',
+    checked:
+      'a mixed get/set load never surfaces a tier error to a caller, and reads see the last write',
     async run(settings, dir) {
       const ops = settings.quick ? 100_000 : 1_000_000;
       const keys = 20_000;
@@ -73,18 +85,27 @@ const runs: StressRun[] = [
       const tiers: CacheTier[] = [];
       let l2: RedisTier | undefined;
       if (settings.redisUrl) {
-        l2 = await new RedisTier({ url: settings.redisUrl, keyPrefix: `pt-stress:${process.pid}:`, commandTimeoutMs: 200, bus: false }).ready();
+        l2 = await new RedisTier({
+          url: settings.redisUrl,
+          keyPrefix: `pt-stress:${process.pid}:`,
+          commandTimeoutMs: 200,
+          bus: false,
+        }).ready();
         tiers.push(l2);
       }
       tiers.push(l3);
-      const cache = new MultiLevelCache({ l1: new LruCache({ max: 5000 }), tiers, tierTimeoutMs: 1000 });
+      const cache = new MultiLevelCache({
+        l1: new LruCache({ max: 5000 }),
+        tiers,
+        tierTimeoutMs: 1000,
+      });
       const last = new Int32Array(keys).fill(-1);
       let errors = 0;
       let stale = 0;
       const batch = 1000;
       // Skewed access (a few hot keys, a long tail), from a seeded generator.
       let seed = 12345;
-      const rand = () => ((seed = (seed * 1_664_525 + 1_013_904_223) >>> 0) / 2 ** 32);
+      const rand = () => (seed = (seed * 1_664_525 + 1_013_904_223) >>> 0) / 2 ** 32;
       for (let start = 0; start < ops; start += batch) {
         const work: Promise<unknown>[] = [];
         for (let i = start; i < Math.min(ops, start + batch); i++) {
@@ -117,7 +138,8 @@ const runs: StressRun[] = [
   },
   {
     name: 'worker-pool saturation',
-    checked: '10k CPU tasks saturate the pool; aborting midway rejects the rest with AbortError, finished results are right, and no worker is left',
+    checked:
+      '10k CPU tasks saturate the pool; aborting midway rejects the rest with AbortError, finished results are right, and no worker is left',
     async run() {
       const pool = new WorkerPool({ maxWorkers: 2, maxQueue: 10_000 });
       const task = taskRef(new URL('./stress-tasks.js', import.meta.url), 'spin');
@@ -157,7 +179,8 @@ const runs: StressRun[] = [
   },
   {
     name: 'memory soak',
-    checked: 'repeated backtests and cache churn keep the retained heap bounded (growth < 16 MiB after warm-up)',
+    checked:
+      'repeated backtests and cache churn keep the retained heap bounded (growth < 16 MiB after warm-up)',
     async run(settings) {
       const gc = getGc();
       const data = generateOhlcv({ bars: 10_000, seed: 3 });
@@ -168,7 +191,12 @@ const runs: StressRun[] = [
       for (let r = 0; r < rounds; r++) {
         for (let i = 0; i < perRound; i++) {
           const fast = 5 + (i % 20);
-          const result = await cache.getOrSet(`bt:${r}:${i}`, () => backtest(data, { kind: 'sma-cross', fast, slow: fast + 20 }, { equity: true }).metrics);
+          const result = await cache.getOrSet(
+            `bt:${r}:${i}`,
+            () =>
+              backtest(data, { kind: 'sma-cross', fast, slow: fast + 20 }, { equity: true })
+                .metrics,
+          );
           if (typeof result !== 'object') throw new Error('backtest returned no metrics');
         }
         gc();
@@ -177,7 +205,10 @@ const runs: StressRun[] = [
       await cache.close();
       const growth = heaps[heaps.length - 1]! - heaps[1]!;
       const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-      check(growth < 16 * 2 ** 20, `heap grew by ${mib(growth)} between round 2 and round ${rounds}`);
+      check(
+        growth < 16 * 2 ** 20,
+        `heap grew by ${mib(growth)} between round 2 and round ${rounds}`,
+      );
       return `${rounds * perRound} backtests with cache churn; retained heap ${mib(heaps[1]!)} -> ${mib(heaps[heaps.length - 1]!)}`;
     },
   },
@@ -185,10 +216,17 @@ const runs: StressRun[] = [
 
 const redisOutage: StressRun = {
   name: 'Redis outage under load',
-  checked: 'CLIENT PAUSE of the Redis in the middle of a read load: no caller sees an error and the values stay right',
+  checked:
+    'CLIENT PAUSE of the Redis in the middle of a read load: no caller sees an error and the values stay right',
   async run(settings) {
     const prefix = `pt-stress-outage:${process.pid}:`;
-    const tier = await new RedisTier({ url: settings.redisUrl!, keyPrefix: prefix, commandTimeoutMs: 50, bus: false, breaker: { failureThreshold: 3, cooldownMs: 200 } }).ready();
+    const tier = await new RedisTier({
+      url: settings.redisUrl!,
+      keyPrefix: prefix,
+      commandTimeoutMs: 50,
+      bus: false,
+      breaker: { failureThreshold: 3, cooldownMs: 200 },
+    }).ready();
     const states: string[] = [];
     tier.on('breaker', (s) => states.push(s));
     const cache = new MultiLevelCache({ l1: false, tiers: [{ tier, timeoutMs: 50 }] });
@@ -207,13 +245,15 @@ const redisOutage: StressRun = {
       }
       await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          cache.getOrSet(`o${i}`, () => i).then(
-            (v) => {
-              reads++;
-              if (v !== i) wrong++;
-            },
-            () => errors++,
-          ),
+          cache
+            .getOrSet(`o${i}`, () => i)
+            .then(
+              (v) => {
+                reads++;
+                if (v !== i) wrong++;
+              },
+              () => errors++,
+            ),
         ),
       );
       await new Promise((r) => setTimeout(r, 5));
@@ -236,15 +276,33 @@ export async function runStress(settings: StressSettings): Promise<StressOutcome
     const started = performance.now();
     try {
       const detail = await run.run(settings, dir);
-      out.push({ name: run.name, checked: run.checked, ok: true, detail, durationMs: performance.now() - started });
+      out.push({
+        name: run.name,
+        checked: run.checked,
+        ok: true,
+        detail,
+        durationMs: performance.now() - started,
+      });
     } catch (error) {
-      out.push({ name: run.name, checked: run.checked, ok: false, detail: (error as Error).message, durationMs: performance.now() - started });
+      out.push({
+        name: run.name,
+        checked: run.checked,
+        ok: false,
+        detail: (error as Error).message,
+        durationMs: performance.now() - started,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
   if (!settings.redisUrl) {
-    out.push({ name: redisOutage.name, checked: redisOutage.checked, ok: true, detail: 'skipped: no Redis answered', durationMs: 0 });
+    out.push({
+      name: redisOutage.name,
+      checked: redisOutage.checked,
+      ok: true,
+      detail: 'skipped: no Redis answered',
+      durationMs: 0,
+    });
   }
   return out;
 }

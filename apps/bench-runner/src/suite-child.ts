@@ -5,7 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { onResult, type BenchContext, type BenchSuiteDefinition, type Measurement, type RecordedResult } from '@peaktrade/bench-harness';
+import {
+  onResult,
+  type BenchContext,
+  type BenchSuiteDefinition,
+  type Measurement,
+  type RecordedResult,
+} from '@peaktrade/bench-harness';
 
 /** Settings the parent passes to the child as JSON in argv. */
 export interface ChildSettings {
@@ -20,7 +26,11 @@ export interface ChildSettings {
 export type ChildMessage =
   | { readonly type: 'meta'; readonly name: string; readonly requires: readonly string[] }
   | { readonly type: 'log'; readonly message: string }
-  | { readonly type: 'done'; readonly measurements: readonly Measurement[]; readonly raw: readonly RecordedResult[] }
+  | {
+      readonly type: 'done';
+      readonly measurements: readonly Measurement[];
+      readonly raw: readonly RecordedResult[];
+    }
   | { readonly type: 'error'; readonly message: string };
 
 function send(message: ChildMessage): Promise<void> {
@@ -36,13 +46,17 @@ function send(message: ChildMessage): Promise<void> {
 
 async function main(): Promise<void> {
   const settings = JSON.parse(process.argv[2] ?? '{}') as ChildSettings;
-  const mod = (await import(pathToFileURL(settings.file).href)) as { default?: BenchSuiteDefinition };
+  const mod = (await import(pathToFileURL(settings.file).href)) as {
+    default?: BenchSuiteDefinition;
+  };
   const suite = mod.default;
   if (!suite || typeof suite.run !== 'function' || typeof suite.name !== 'string') {
     throw new Error(`${settings.file} must default-export defineBenchSuite({ name, run })`);
   }
   await send({ type: 'meta', name: suite.name, requires: suite.requires ?? [] });
-  const missing = (suite.requires ?? []).filter((service) => service === 'redis' && !settings.redisUrl);
+  const missing = (suite.requires ?? []).filter(
+    (service) => service === 'redis' && !settings.redisUrl,
+  );
   if (missing.length > 0) {
     await send({ type: 'done', measurements: [], raw: [] });
     return;

@@ -8,7 +8,11 @@ const BYTES: Partial<Record<MeasurementUnit, number>> = { bytes: 1, MB: 1024 * 1
  * units; every other unit converts only to itself.
  * @returns the converted value, or undefined when the units are not commensurable.
  */
-export function convert(value: number, from: MeasurementUnit, to: MeasurementUnit): number | undefined {
+export function convert(
+  value: number,
+  from: MeasurementUnit,
+  to: MeasurementUnit,
+): number | undefined {
   if (from === to) return value;
   for (const table of [TIME_NS, BYTES]) {
     const a = table[from];

@@ -19,7 +19,13 @@ function bench(args: string[], env: Record<string, string> = {}) {
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
 
-const demoOnly = ['run', '--packages-dir', 'test/fixtures/packages', '--filter', 'demo,needs-redis'];
+const demoOnly = [
+  'run',
+  '--packages-dir',
+  'test/fixtures/packages',
+  '--filter',
+  'demo,needs-redis',
+];
 
 describe('peaktrade-bench', () => {
   it('prints help with examples', () => {
@@ -54,7 +60,15 @@ describe('peaktrade-bench', () => {
   });
 
   it('fails the run when a suite throws, naming the suite and its error', () => {
-    const { code, out } = bench(['run', '--packages-dir', 'test/fixtures/packages', '--filter', 'demo,broken', '--targets', 'test/fixtures/easy-targets.mjs']);
+    const { code, out } = bench([
+      'run',
+      '--packages-dir',
+      'test/fixtures/packages',
+      '--filter',
+      'demo,broken',
+      '--targets',
+      'test/fixtures/easy-targets.mjs',
+    ]);
     expect(code).toBe(1);
     expect(out).toContain('suite broken');
     expect(out).toContain('fixture suite exploded on purpose');
@@ -62,7 +76,20 @@ describe('peaktrade-bench', () => {
 
   it('--report writes markdown, JSON and the harness HTML report with charts from the raw samples', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pt-report-'));
-    const { code, out } = bench(['run', '--packages-dir', 'test/fixtures/packages', '--filter', 'demo', '--targets', 'test/fixtures/easy-targets.mjs', '--report', '--report-dir', dir, '--docs', join(dir, 'benchmarks.md')]);
+    const { code, out } = bench([
+      'run',
+      '--packages-dir',
+      'test/fixtures/packages',
+      '--filter',
+      'demo',
+      '--targets',
+      'test/fixtures/easy-targets.mjs',
+      '--report',
+      '--report-dir',
+      dir,
+      '--docs',
+      join(dir, 'benchmarks.md'),
+    ]);
     expect(code).toBe(0);
     const files = readdirSync(dir);
     const html = files.find((f) => f.endsWith('.html'));
@@ -82,10 +109,28 @@ describe('peaktrade-bench', () => {
   });
 
   it('--stress runs every bounded stress test end to end and states what each checked', () => {
-    const { code, out } = bench(['run', '--packages-dir', 'test/fixtures/packages', '--filter', 'demo', '--targets', 'test/fixtures/easy-targets.mjs', '--stress', '--quick'], { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+    const { code, out } = bench(
+      [
+        'run',
+        '--packages-dir',
+        'test/fixtures/packages',
+        '--filter',
+        'demo',
+        '--targets',
+        'test/fixtures/easy-targets.mjs',
+        '--stress',
+        '--quick',
+      ],
+      { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    );
     const held = out.split('\n').filter((l) => l.startsWith('stress held: '));
     expect(held.map((l) => l.split(' — ')[0])).toEqual(
-      expect.arrayContaining(['stress held: getOrSet storm', 'stress held: mixed load L1 + L3 (+ L2)', 'stress held: worker-pool saturation', 'stress held: memory soak']),
+      expect.arrayContaining([
+        'stress held: getOrSet storm',
+        'stress held: mixed load L1 + L3 (+ L2)',
+        'stress held: worker-pool saturation',
+        'stress held: memory soak',
+      ]),
     );
     expect(out).not.toContain('stress FAILED');
     expect(out).toContain('exactly one loader call');
@@ -94,11 +139,23 @@ describe('peaktrade-bench', () => {
 
   it('saves a baseline, compares with it, and refuses another machine unless forced', () => {
     const name = `test-${process.pid}`;
-    const saved = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--save-baseline', name]);
+    const saved = bench([
+      ...demoOnly,
+      '--targets',
+      'test/fixtures/easy-targets.mjs',
+      '--save-baseline',
+      name,
+    ]);
     expect(saved.code).toBe(0);
     const file = join(appDir, '..', '..', 'reports', 'baselines', `${name}.json`);
     expect(existsSync(file)).toBe(true);
-    const same = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--compare', file]);
+    const same = bench([
+      ...demoOnly,
+      '--targets',
+      'test/fixtures/easy-targets.mjs',
+      '--compare',
+      file,
+    ]);
     expect(same.code).toBe(0);
     expect(same.out).toMatch(/Compared with baseline/);
     expect(same.out).toMatch(/(unchanged|faster|slower|changed)\s+demo\.constant/);
@@ -107,11 +164,24 @@ describe('peaktrade-bench', () => {
     other.machine.cpuModel = 'Imaginary CPU 9000';
     const otherFile = join(mkdtempSync(join(tmpdir(), 'pt-bl-')), 'other.json');
     writeFileSync(otherFile, JSON.stringify(other));
-    const refused = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--compare', otherFile]);
+    const refused = bench([
+      ...demoOnly,
+      '--targets',
+      'test/fixtures/easy-targets.mjs',
+      '--compare',
+      otherFile,
+    ]);
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('Refusing to compare');
     expect(refused.err).toContain('Imaginary CPU 9000');
-    const forced = bench([...demoOnly, '--targets', 'test/fixtures/easy-targets.mjs', '--compare', otherFile, '--force']);
+    const forced = bench([
+      ...demoOnly,
+      '--targets',
+      'test/fixtures/easy-targets.mjs',
+      '--compare',
+      otherFile,
+      '--force',
+    ]);
     expect(forced.code).toBe(0);
     expect(forced.out).toContain('Compared with baseline');
     rmSync(file);

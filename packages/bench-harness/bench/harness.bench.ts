@@ -46,7 +46,8 @@ function handLoopNs(fn: () => unknown, n: number, reps: number): number {
 
 export default defineBenchSuite({
   name: 'bench-harness',
-  description: 'Harness overhead per call, regression detection rate (meta-benchmark) and process-level dispersion.',
+  description:
+    'Harness overhead per call, regression detection rate (meta-benchmark) and process-level dispersion.',
   async run(ctx) {
     const out: Measurement[] = [];
     const timeMs = ctx.timeMs;

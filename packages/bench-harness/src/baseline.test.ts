@@ -20,10 +20,23 @@ const tmp = mkdtempSync(join(tmpdir(), 'pt-bench-baseline-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A synthetic result: `n` samples around `center` ns with ±`spread` relative uniform noise. */
-function fake(name: string, center: number, opts: { n?: number; spread?: number; seed?: number; batching?: 'single' | 'batched'; drift?: number } = {}): BenchResult {
+function fake(
+  name: string,
+  center: number,
+  opts: {
+    n?: number;
+    spread?: number;
+    seed?: number;
+    batching?: 'single' | 'batched';
+    drift?: number;
+  } = {},
+): BenchResult {
   const { n = 400, spread = 0.01, seed = 1, batching = 'batched', drift = 0 } = opts;
   const rng = createRng(seed);
-  const samples = Float64Array.from({ length: n }, (_, i) => center * (1 + spread * (rng() - 0.5) + drift * Math.sin((i / n) * 6 * Math.PI)));
+  const samples = Float64Array.from(
+    { length: n },
+    (_, i) => center * (1 + spread * (rng() - 0.5) + drift * Math.sin((i / n) * 6 * Math.PI)),
+  );
   const stats = summarize(samples);
   return {
     name,
@@ -96,7 +109,10 @@ describe('regression verdicts', () => {
 
   it('ignores a significant change below the noise floor', () => {
     // 1% slower with 0.2% noise: the U test is overwhelming, but 1% < the 2% minimum floor.
-    const c = compareResults(fake('b', 1000, { spread: 0.002, seed: 5 }), fake('b', 1010, { spread: 0.002, seed: 6 }));
+    const c = compareResults(
+      fake('b', 1000, { spread: 0.002, seed: 5 }),
+      fake('b', 1010, { spread: 0.002, seed: 6 }),
+    );
     expect(c.pValue).toBeLessThan(1e-6);
     expect(c.noiseFloor).toBe(0.02);
     expect(c.verdict).toBe('unchanged');
@@ -143,7 +159,10 @@ describe('regression verdicts', () => {
   it('compares a saved file with a fresh run on the same machine', () => {
     const file = join(tmp, 'same.json');
     saveBaseline(file, { results: [fake('a', 100)] });
-    const cmp = compareToBaseline(loadBaseline(file), createBaseline({ results: [fake('a', 100, { seed: 11 })] }));
+    const cmp = compareToBaseline(
+      loadBaseline(file),
+      createBaseline({ results: [fake('a', 100, { seed: 11 })] }),
+    );
     expect(cmp.fingerprintDiff).toEqual([]);
     expect(cmp.comparisons[0]!.verdict).toBe('unchanged');
     expect(readFileSync(file, 'utf8').endsWith('\n')).toBe(true);
@@ -156,7 +175,11 @@ describe('compareSuiteVariant', () => {
     const { calibratedLoop } = await import('./meta.js');
     const s = await suite(
       'pair',
-      { base: () => calibratedLoop(3000), slow: () => calibratedLoop(3600), same: () => calibratedLoop(3000) },
+      {
+        base: () => calibratedLoop(3000),
+        slow: () => calibratedLoop(3600),
+        same: () => calibratedLoop(3000),
+      },
       { baseline: 'base', timeMs: 80, rounds: 8 },
     );
     expect(s.results.base!.roundEnds).toHaveLength(8);

@@ -24,7 +24,15 @@ export interface MachineFingerprint {
 }
 
 /** Fingerprint fields whose difference makes a comparison meaningless. */
-const FINGERPRINT_FIELDS = ['cpuModel', 'cores', 'nodeVersion', 'v8Version', 'platform', 'arch', 'flags'] as const;
+const FINGERPRINT_FIELDS = [
+  'cpuModel',
+  'cores',
+  'nodeVersion',
+  'v8Version',
+  'platform',
+  'arch',
+  'flags',
+] as const;
 
 /** Fingerprint of this process's machine and runtime. */
 export function machineFingerprint(): MachineFingerprint {
@@ -37,8 +45,16 @@ export function machineFingerprint(): MachineFingerprint {
     platform: process.platform,
     arch: process.arch,
     flags: process.execArgv
-      .filter((a) => !a.startsWith('--inspect') && !/^--(import|require|loader|experimental-loader)\b/.test(a) && !a.startsWith('-r'))
-      .filter((a, i, all) => !(i > 0 && /^--(import|require|loader|experimental-loader)$|^-r$/.test(all[i - 1]!)))
+      .filter(
+        (a) =>
+          !a.startsWith('--inspect') &&
+          !/^--(import|require|loader|experimental-loader)\b/.test(a) &&
+          !a.startsWith('-r'),
+      )
+      .filter(
+        (a, i, all) =>
+          !(i > 0 && /^--(import|require|loader|experimental-loader)$|^-r$/.test(all[i - 1]!)),
+      )
       .sort(),
   };
 }
@@ -77,7 +93,10 @@ const suiteRecordSchema = z.object({
   baseline: z.string().min(1),
   mode: z.enum(['interleaved', 'isolated']).optional(),
   variants: z.array(z.string()),
-  ratios: z.record(z.string(), z.object({ ratio: z.number(), ci95: z.tuple([z.number(), z.number()]) })),
+  ratios: z.record(
+    z.string(),
+    z.object({ ratio: z.number(), ci95: z.tuple([z.number(), z.number()]) }),
+  ),
   incomparable: z.array(z.string()).optional(),
 });
 
@@ -173,7 +192,8 @@ export function createBaseline(input: BaselineInput): Baseline {
   for (const r of input.results ?? []) benchmarks[r.name] = toRecord(r);
   const suites: SuiteRecord[] = [];
   for (const s of input.suites ?? []) {
-    for (const [v, r] of Object.entries(s.results)) benchmarks[`${s.name}/${v}`] = toRecord(r, `${s.name}/${v}`);
+    for (const [v, r] of Object.entries(s.results))
+      benchmarks[`${s.name}/${v}`] = toRecord(r, `${s.name}/${v}`);
     suites.push({
       name: s.name,
       baseline: s.baseline,
@@ -199,7 +219,9 @@ export function createBaseline(input: BaselineInput): Baseline {
 export function parseBaseline(json: unknown, source = '(value)'): Baseline {
   const parsed = baselineSchema.safeParse(json);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const detail = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('; ');
     throw new BaselineFormatError(source, detail, { cause: parsed.error });
   }
   return parsed.data as Baseline;
@@ -301,7 +323,11 @@ export function relativeDrift(samples: ArrayLike<number>): number {
  * Results in different batching modes are `incomparable` when the call is short enough for the
  * mode to change the figure ({@link batchingIncomparable}).
  */
-export function compareResults(base: Sampled, current: Sampled, options: CompareOptions = {}): Comparison {
+export function compareResults(
+  base: Sampled,
+  current: Sampled,
+  options: CompareOptions = {},
+): Comparison {
   const k = options.noiseMultiplier ?? 3;
   const drift = Math.hypot(relativeDrift(base.samples), relativeDrift(current.samples));
   return verdictFor(base, current, k * drift, options);
@@ -325,7 +351,9 @@ export function compareSuiteVariant(
   const againstName = options.against ?? suiteResult.baseline;
   const cur = suiteResult.results[variant];
   const base = suiteResult.results[againstName];
-  const names = Object.keys(suiteResult.results).map((v) => JSON.stringify(v)).join(', ');
+  const names = Object.keys(suiteResult.results)
+    .map((v) => JSON.stringify(v))
+    .join(', ');
   if (cur === undefined) throw new BenchOptionError('variant', variant, `one of ${names}`);
   if (base === undefined) throw new BenchOptionError('against', againstName, `one of ${names}`);
   const rc = cur.roundEnds ?? [cur.samples.length];
@@ -337,23 +365,41 @@ export function compareSuiteVariant(
   }
   const logs: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    const c = median(Array.prototype.slice.call(cur.samples, i === 0 ? 0 : rc[i - 1], rc[i]) as number[]);
-    const b = median(Array.prototype.slice.call(base.samples, i === 0 ? 0 : rb[i - 1], rb[i]) as number[]);
+    const c = median(
+      Array.prototype.slice.call(cur.samples, i === 0 ? 0 : rc[i - 1], rc[i]) as number[],
+    );
+    const b = median(
+      Array.prototype.slice.call(base.samples, i === 0 ? 0 : rb[i - 1], rb[i]) as number[],
+    );
     if (c > 0 && b > 0) logs.push(Math.log(c / b));
   }
   const m = median(logs);
   const spread = 1.4826 * median(logs.map((v) => Math.abs(v - m)));
   // The standard error of a ratio pooled over `rounds` rounds, times a generous multiplier.
-  return verdictFor(base, cur, ((options.noiseMultiplier ?? 4) * spread) / Math.sqrt(logs.length), options);
+  return verdictFor(
+    base,
+    cur,
+    ((options.noiseMultiplier ?? 4) * spread) / Math.sqrt(logs.length),
+    options,
+  );
 }
 
-function verdictFor(base: Sampled, current: Sampled, learnedFloor: number, options: CompareOptions): Comparison {
+function verdictFor(
+  base: Sampled,
+  current: Sampled,
+  learnedFloor: number,
+  options: CompareOptions,
+): Comparison {
   const alpha = options.alpha ?? 0.01;
   const minFloor = options.minNoiseFloor ?? 0.02;
-  if (!(alpha > 0 && alpha < 1)) throw new BenchOptionError('alpha', options.alpha, 'a number in (0, 1)');
-  if (!(minFloor >= 0)) throw new BenchOptionError('minNoiseFloor', options.minNoiseFloor, 'a number ≥ 0');
+  if (!(alpha > 0 && alpha < 1))
+    throw new BenchOptionError('alpha', options.alpha, 'a number in (0, 1)');
+  if (!(minFloor >= 0))
+    throw new BenchOptionError('minNoiseFloor', options.minNoiseFloor, 'a number ≥ 0');
   const ratio = median(current.samples) / median(base.samples);
-  const ci95 = bootstrapRatioCI(current.samples, base.samples, { seed: options.seed ?? DEFAULT_SEED });
+  const ci95 = bootstrapRatioCI(current.samples, base.samples, {
+    seed: options.seed ?? DEFAULT_SEED,
+  });
   const noiseFloor = Math.max(minFloor, Number.isFinite(learnedFloor) ? learnedFloor : 0);
   const two = mannWhitneyU(current.samples, base.samples, 'two-sided');
   const name = current.name;
@@ -372,13 +418,29 @@ function verdictFor(base: Sampled, current: Sampled, learnedFloor: number, optio
   if (ratio > 1 + noiseFloor && ci95[0] > 1) {
     const p = mannWhitneyU(current.samples, base.samples, 'greater').pValue;
     if (p < alpha) {
-      return { name, ratio, ci95, verdict: 'slower', noiseFloor, pValue: two.pValue, reason: `${pct(ratio - 1)} slower, above the ${pct(noiseFloor)} noise floor, U-test p=${p.toPrecision(2)}` };
+      return {
+        name,
+        ratio,
+        ci95,
+        verdict: 'slower',
+        noiseFloor,
+        pValue: two.pValue,
+        reason: `${pct(ratio - 1)} slower, above the ${pct(noiseFloor)} noise floor, U-test p=${p.toPrecision(2)}`,
+      };
     }
   }
   if (ratio < 1 / (1 + noiseFloor) && ci95[1] < 1) {
     const p = mannWhitneyU(current.samples, base.samples, 'less').pValue;
     if (p < alpha) {
-      return { name, ratio, ci95, verdict: 'faster', noiseFloor, pValue: two.pValue, reason: `${pct(1 - ratio)} faster, beyond the ${pct(noiseFloor)} noise floor, U-test p=${p.toPrecision(2)}` };
+      return {
+        name,
+        ratio,
+        ci95,
+        verdict: 'faster',
+        noiseFloor,
+        pValue: two.pValue,
+        reason: `${pct(1 - ratio)} faster, beyond the ${pct(noiseFloor)} noise floor, U-test p=${p.toPrecision(2)}`,
+      };
     }
   }
   return {
@@ -405,7 +467,10 @@ export interface BaselineComparison {
 }
 
 /** Names of the fingerprint fields that differ between `a` and `b`. */
-export function fingerprintDiff(a: MachineFingerprint, b: MachineFingerprint): (keyof MachineFingerprint)[] {
+export function fingerprintDiff(
+  a: MachineFingerprint,
+  b: MachineFingerprint,
+): (keyof MachineFingerprint)[] {
   return FINGERPRINT_FIELDS.filter((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
 }
 
@@ -413,11 +478,18 @@ export function fingerprintDiff(a: MachineFingerprint, b: MachineFingerprint): (
  * Compares every benchmark of `current` with the same-named one in `baseline`.
  * @throws {FingerprintMismatchError} when the machines differ and `force` is not set.
  */
-export function compareToBaseline(baseline: Baseline, current: Baseline, options: CompareOptions = {}): BaselineComparison {
+export function compareToBaseline(
+  baseline: Baseline,
+  current: Baseline,
+  options: CompareOptions = {},
+): BaselineComparison {
   const diff = fingerprintDiff(baseline.fingerprint, current.fingerprint);
   if (diff.length > 0 && options.force !== true) {
     const detail = diff
-      .map((f) => `${f}: ${JSON.stringify(baseline.fingerprint[f])} vs ${JSON.stringify(current.fingerprint[f])}`)
+      .map(
+        (f) =>
+          `${f}: ${JSON.stringify(baseline.fingerprint[f])} vs ${JSON.stringify(current.fingerprint[f])}`,
+      )
       .join('; ');
     throw new FingerprintMismatchError(diff, detail);
   }
@@ -428,7 +500,8 @@ export function compareToBaseline(baseline: Baseline, current: Baseline, options
     if (base === undefined) added.push(name);
     else comparisons.push(compareResults(base, cur, options));
   }
-  const removed = Object.keys(baseline.benchmarks).filter((n) => current.benchmarks[n] === undefined);
+  const removed = Object.keys(baseline.benchmarks).filter(
+    (n) => current.benchmarks[n] === undefined,
+  );
   return { fingerprintDiff: diff, comparisons, added, removed };
 }
-

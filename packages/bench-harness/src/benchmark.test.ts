@@ -74,7 +74,11 @@ describe('benchmark()', () => {
 
   it('passes args to every call', async () => {
     const seen = new Set<string>();
-    await benchmark((a: number, b: string) => seen.add(`${a}${b}`), { name: 'args', args: [1, 'x'], timeMs: 20 });
+    await benchmark((a: number, b: string) => seen.add(`${a}${b}`), {
+      name: 'args',
+      args: [1, 'x'],
+      timeMs: 20,
+    });
     expect([...seen]).toEqual(['1x']);
   });
 
@@ -97,7 +101,9 @@ describe('benchmark()', () => {
     const fn = (): void => {
       called = true;
     };
-    await expect(benchmark(fn, { name: '' })).rejects.toThrow(/name = "": expected a non-empty string/);
+    await expect(benchmark(fn, { name: '' })).rejects.toThrow(
+      /name = "": expected a non-empty string/,
+    );
     await expect(benchmark(fn, { name: 'x', timeMs: -1 })).rejects.toThrow(BenchOptionError);
     await expect(benchmark(fn, { name: 'x', iterations: 1.5 })).rejects.toMatchObject({
       code: 'E_BENCH_OPTION',
@@ -129,7 +135,11 @@ describe('benchmark()', () => {
       const r = await benchmark(() => { keep.push(new Array(16).fill(1)); if (keep.length > 1000) keep.length = 0; }, { name: 'alloc', timeMs: 100 });
       const n = await benchmark(() => 1 + 1, { name: 'none', timeMs: 50 });
       console.log(JSON.stringify({ heap: r.heapBytesPerIter, gc: r.gcCount, none: n.heapBytesPerIter }));`;
-    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    );
     const { heap, gc, none } = JSON.parse(out) as { heap: number; gc: number; none: number };
     // A 16-element array is well over 100 bytes on the V8 heap.
     expect(heap).toBeGreaterThan(100);

@@ -91,15 +91,23 @@ interface ResolvedOptions {
 
 /** Validates and resolves {@link BenchOptions}; throws {@link BenchOptionError}. */
 export function resolveBenchOptions(opts: BenchOptions, prefix = ''): ResolvedOptions {
-  if (opts === null || typeof opts !== 'object') throw new BenchOptionError(`${prefix}options`, opts, 'an object with a name');
+  if (opts === null || typeof opts !== 'object')
+    throw new BenchOptionError(`${prefix}options`, opts, 'an object with a name');
   if (typeof opts.name !== 'string' || opts.name.length === 0) {
     throw new BenchOptionError(`${prefix}name`, opts.name, 'a non-empty string');
   }
   const timeMs = opts.timeMs ?? DEFAULT_TIME_MS;
   if (typeof timeMs !== 'number' || !Number.isFinite(timeMs) || timeMs <= 0) {
-    throw new BenchOptionError(`${prefix}timeMs`, opts.timeMs, 'a finite number of milliseconds > 0');
+    throw new BenchOptionError(
+      `${prefix}timeMs`,
+      opts.timeMs,
+      'a finite number of milliseconds > 0',
+    );
   }
-  if (opts.iterations !== undefined && (!Number.isSafeInteger(opts.iterations) || opts.iterations < 1)) {
+  if (
+    opts.iterations !== undefined &&
+    (!Number.isSafeInteger(opts.iterations) || opts.iterations < 1)
+  ) {
     throw new BenchOptionError(`${prefix}iterations`, opts.iterations, 'an integer ≥ 1');
   }
   if (opts.warmup !== undefined && (!Number.isSafeInteger(opts.warmup) || opts.warmup < 0)) {
@@ -179,7 +187,10 @@ export class Runner {
     const measureNs = this.#opts.budgetNs * 0.85;
     // Samples long enough to dwarf the clock, short enough to get ~TARGET_SAMPLES of them.
     const minSampleNs = Math.max(20_000, 1000 * res);
-    this.#targetSampleNs = Math.max(minSampleNs, Math.min(MAX_SAMPLE_NS, measureNs / TARGET_SAMPLES));
+    this.#targetSampleNs = Math.max(
+      minSampleNs,
+      Math.min(MAX_SAMPLE_NS, measureNs / TARGET_SAMPLES),
+    );
 
     let perCallNs: number;
     try {
@@ -230,7 +241,8 @@ export class Runner {
       if (next === batch) break;
       batch = next;
     }
-    if (compiledBatch !== batch) this.#loop = compileLoop(this.#fn, args, batch, this.#async, heapProbe);
+    if (compiledBatch !== batch)
+      this.#loop = compileLoop(this.#fn, args, batch, this.#async, heapProbe);
     this.#batch = batch;
     if (heapProbe) {
       this.#heap = { bytes: 0, count: 0 };
@@ -277,7 +289,10 @@ export class Runner {
     while (batch * 2 <= MAX_BATCH && batch * 2 * perCallNs <= this.#targetSampleNs) batch *= 2;
     if (this.#opts.iterations !== undefined) {
       // Keep at least ~30 samples when the caller fixed the number of calls.
-      batch = Math.max(1, Math.min(batch, 2 ** Math.floor(Math.log2(Math.max(1, this.#opts.iterations / 30)))));
+      batch = Math.max(
+        1,
+        Math.min(batch, 2 ** Math.floor(Math.log2(Math.max(1, this.#opts.iterations / 30)))),
+      );
     }
     return batch;
   }
@@ -311,7 +326,11 @@ export class Runner {
   /** Runs the loop for `budgetNs` (or exactly `exactSamples` samples), appending samples. */
   async measure(budgetNs: number, minSamples: number, exactSamples?: number): Promise<void> {
     const max =
-      exactSamples ?? Math.min(1 << 20, Math.max(minSamples, Math.ceil((budgetNs / this.#targetSampleNs) * 4) + 16));
+      exactSamples ??
+      Math.min(
+        1 << 20,
+        Math.max(minSamples, Math.ceil((budgetNs / this.#targetSampleNs) * 4) + 16),
+      );
     if (this.#count + max > this.#samples.length) {
       const grown = new Float64Array(Math.max(this.#samples.length * 2, this.#count + max));
       grown.set(this.#samples.subarray(0, this.#count));
@@ -350,7 +369,9 @@ export class Runner {
       );
     }
     if (samples.length < 10) {
-      warnings.push(`only ${samples.length} samples: the confidence interval is wide; raise timeMs`);
+      warnings.push(
+        `only ${samples.length} samples: the confidence interval is wide; raise timeMs`,
+      );
     }
     if (stats.median > 0 && stats.mad / stats.median > 0.1) {
       warnings.push(
@@ -358,7 +379,9 @@ export class Runner {
       );
     }
     if (stats.median < 0.5 && this.#batch > 1) {
-      warnings.push('under 0.5 ns per call: the JIT probably removed the work; return a value that depends on it');
+      warnings.push(
+        'under 0.5 ns per call: the JIT probably removed the work; return a value that depends on it',
+      );
     }
     const gcOn = exposedGc() !== undefined;
     const heap = this.#heap;

@@ -21,7 +21,9 @@ async function loadBenches(job: ChildJob): Promise<Record<string, BenchFn>> {
   let exported = mod[job.exportName];
   if (typeof exported === 'function') exported = await (exported as () => unknown)();
   if (exported === null || typeof exported !== 'object') {
-    throw new Error(`module ${job.module} has no export "${job.exportName}" holding a record of benchmark functions`);
+    throw new Error(
+      `module ${job.module} has no export "${job.exportName}" holding a record of benchmark functions`,
+    );
   }
   return exported as Record<string, BenchFn>;
 }
@@ -29,7 +31,8 @@ async function loadBenches(job: ChildJob): Promise<Record<string, BenchFn>> {
 async function runJob(job: ChildJob): Promise<void> {
   const benches = await loadBenches(job);
   const fn = benches[job.variant];
-  if (typeof fn !== 'function') throw new Error(`export "${job.exportName}" has no function "${job.variant}"`);
+  if (typeof fn !== 'function')
+    throw new Error(`export "${job.exportName}" has no function "${job.variant}"`);
   const result = await benchmark(fn, { name: job.variant, timeMs: job.timeMs, seed: job.seed });
   process.send!({ ok: true, result });
 }
@@ -39,7 +42,9 @@ process.once('message', (job: ChildJob) => {
     () => process.disconnect(),
     (error: unknown) => {
       const e = error instanceof Error ? error : new Error(String(error));
-      process.send!({ ok: false, message: e.message, stack: e.stack ?? '' }, () => process.disconnect());
+      process.send!({ ok: false, message: e.message, stack: e.stack ?? '' }, () =>
+        process.disconnect(),
+      );
     },
   );
 });

@@ -15,7 +15,11 @@ export class BenchOptionError extends PeakTradeError {
   /** Name of the offending option, e.g. `timeMs`. */
   readonly option: string;
   constructor(option: string, value: unknown, allowed: string, options?: ErrorOptions) {
-    super(BenchOptionError.code, `Invalid option ${option} = ${describe(value)}: expected ${allowed}`, options);
+    super(
+      BenchOptionError.code,
+      `Invalid option ${option} = ${describe(value)}: expected ${allowed}`,
+      options,
+    );
     this.option = option;
   }
 }

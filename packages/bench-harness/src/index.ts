@@ -11,11 +11,22 @@ export type { PerformanceRunOptions, PerformanceRunResult } from './performance-
 export { timeMeasurement, opsMeasurement, ratioMeasurement } from './measurements.js';
 export type { TimeUnit } from './measurements.js';
 export { defineBenchSuite } from './suite-types.js';
-export type { BenchContext, BenchSuiteDefinition, Measurement, MeasurementUnit } from './suite-types.js';
+export type {
+  BenchContext,
+  BenchSuiteDefinition,
+  Measurement,
+  MeasurementUnit,
+} from './suite-types.js';
 export { measureMemory } from './memory.js';
 export type { MemoryResult, MeasureMemoryOptions } from './memory.js';
 export { profileCpu, topFunctions } from './profile.js';
-export type { CpuProfile, CpuProfileNode, CpuProfileResult, HotFunction, ProfileCpuOptions } from './profile.js';
+export type {
+  CpuProfile,
+  CpuProfileNode,
+  CpuProfileResult,
+  HotFunction,
+  ProfileCpuOptions,
+} from './profile.js';
 export {
   machineFingerprint,
   fingerprintDiff,
@@ -62,7 +73,13 @@ export {
   DEFAULT_SEED,
   DEFAULT_RESAMPLES,
 } from './stats.js';
-export type { Rng, BootstrapOptions, SampleStats, Alternative, MannWhitneyResult } from './stats.js';
+export type {
+  Rng,
+  BootstrapOptions,
+  SampleStats,
+  Alternative,
+  MannWhitneyResult,
+} from './stats.js';
 export { nowNs, blackBox, timerResolutionNs } from './clock.js';
 export {
   PeakTradeError,

@@ -39,13 +39,20 @@ function childScript(): string {
   // Running from src/ (tests): use the built child.
   const built = new URL('../dist/child.js', import.meta.url);
   if (existsSync(fileURLToPath(built))) return fileURLToPath(built);
-  throw new IsolationError(`cannot find the child entry (looked for ${here.href} and ${built.href}); run pnpm build`);
+  throw new IsolationError(
+    `cannot find the child entry (looked for ${here.href} and ${built.href}); run pnpm build`,
+  );
 }
 
-type ChildMessage = { ok: true; result: BenchResult } | { ok: false; message: string; stack: string };
+type ChildMessage =
+  { ok: true; result: BenchResult } | { ok: false; message: string; stack: string };
 
 /** Runs one job in a fresh child process. @internal */
-export function runInChild(job: ChildJob, execArgv: readonly string[], timeoutMs: number): Promise<BenchResult> {
+export function runInChild(
+  job: ChildJob,
+  execArgv: readonly string[],
+  timeoutMs: number,
+): Promise<BenchResult> {
   return new Promise((resolve, reject) => {
     const child = fork(childScript(), [], {
       execArgv: [...execArgv],
@@ -62,19 +69,33 @@ export function runInChild(job: ChildJob, execArgv: readonly string[], timeoutMs
       else resolve(result!);
     };
     const timer = setTimeout(
-      () => finish(new IsolationError(`child for "${job.variant}" did not finish within ${timeoutMs} ms`)),
+      () =>
+        finish(
+          new IsolationError(`child for "${job.variant}" did not finish within ${timeoutMs} ms`),
+        ),
       timeoutMs,
     );
     child.once('message', (msg: ChildMessage) => {
       if (msg.ok) finish(undefined, msg.result);
       else {
         const cause = Object.assign(new Error(msg.message), { stack: msg.stack });
-        finish(new IsolationError(`variant "${job.variant}" failed in its child process: ${msg.message}`, { cause }));
+        finish(
+          new IsolationError(
+            `variant "${job.variant}" failed in its child process: ${msg.message}`,
+            { cause },
+          ),
+        );
       }
     });
-    child.once('error', (e) => finish(new IsolationError(`could not start a child for "${job.variant}"`, { cause: e })));
+    child.once('error', (e) =>
+      finish(new IsolationError(`could not start a child for "${job.variant}"`, { cause: e })),
+    );
     child.once('exit', (code, signal) =>
-      finish(new IsolationError(`child for "${job.variant}" exited (code ${code}, signal ${signal}) before reporting`)),
+      finish(
+        new IsolationError(
+          `child for "${job.variant}" exited (code ${code}, signal ${signal}) before reporting`,
+        ),
+      ),
     );
     child.send(job);
   });
@@ -90,20 +111,29 @@ export function runInChild(job: ChildJob, execArgv: readonly string[], timeoutMs
  *
  * @throws {BenchOptionError} for invalid options; {@link IsolationError} when a child fails.
  */
-export async function isolatedSuite(name: string, opts: IsolatedSuiteOptions): Promise<SuiteResult> {
-  if (opts === null || typeof opts !== 'object') throw new BenchOptionError('options', opts, 'an object');
+export async function isolatedSuite(
+  name: string,
+  opts: IsolatedSuiteOptions,
+): Promise<SuiteResult> {
+  if (opts === null || typeof opts !== 'object')
+    throw new BenchOptionError('options', opts, 'an object');
   const variants = opts.variants ?? [];
   checkSuiteInputs(name, variants, opts.baseline);
   const module = opts.module instanceof URL ? opts.module.href : opts.module;
   if (typeof module !== 'string' || module.length === 0) {
-    throw new BenchOptionError('isolate.module', opts.module, 'a module path or file: URL exporting the benches');
+    throw new BenchOptionError(
+      'isolate.module',
+      opts.module,
+      'a module path or file: URL exporting the benches',
+    );
   }
   const processes = opts.processes ?? 6;
   if (!Number.isSafeInteger(processes) || processes < 1) {
     throw new BenchOptionError('isolate.processes', opts.processes, 'an integer ≥ 1');
   }
   const timeMs = opts.timeMs ?? 500;
-  if (!Number.isFinite(timeMs) || timeMs <= 0) throw new BenchOptionError('timeMs', opts.timeMs, 'a number of ms > 0');
+  if (!Number.isFinite(timeMs) || timeMs <= 0)
+    throw new BenchOptionError('timeMs', opts.timeMs, 'a number of ms > 0');
   const seed = opts.seed ?? DEFAULT_SEED;
   const execArgv = opts.execArgv ?? process.execArgv.filter((a) => !a.startsWith('--inspect'));
   const timeoutMs = opts.childTimeoutMs ?? 60_000;
@@ -113,7 +143,13 @@ export async function isolatedSuite(name: string, opts: IsolatedSuiteOptions): P
   for (let round = 0; round < processes; round++) {
     const order = round % 2 === 0 ? variants : [...variants].reverse();
     for (const variant of order) {
-      const job: ChildJob = { module, exportName: opts.exportName ?? 'benches', variant, timeMs: perProcessMs, seed };
+      const job: ChildJob = {
+        module,
+        exportName: opts.exportName ?? 'benches',
+        variant,
+        timeMs: perProcessMs,
+        seed,
+      };
       runs.get(variant)!.push(await runInChild(job, execArgv, timeoutMs));
     }
   }
@@ -159,9 +195,20 @@ export async function isolatedSuite(name: string, opts: IsolatedSuiteOptions): P
   const base = processMedians[opts.baseline]!;
   for (const variant of variants) {
     const meds = processMedians[variant]!;
-    ratios[variant] = { ratio: median(meds) / median(base), ci95: bootstrapRatioCI(meds, base, { seed }) };
+    ratios[variant] = {
+      ratio: median(meds) / median(base),
+      ci95: bootstrapRatioCI(meds, base, { seed }),
+    };
   }
-  return { name, baseline: opts.baseline, results, ratios, mode: 'isolated', incomparable, processMedians };
+  return {
+    name,
+    baseline: opts.baseline,
+    results,
+    ratios,
+    mode: 'isolated',
+    incomparable,
+    processMedians,
+  };
 }
 
 /** Relative spread of per-process medians: `MAD(medians) / median(medians)` (the process-level MAD-CV). */

@@ -72,8 +72,13 @@ export function compileLoop(
     }`;
   // Generated code is the point: a fresh function per benchmark keeps its call site monomorphic.
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function('$fn', '$now', '$sink', '$heap', ...args.map((_, i) => `$a${i}`), src) as (
-    ...deps: unknown[]
-  ) => CompiledLoop;
+  const factory = new Function(
+    '$fn',
+    '$now',
+    '$sink',
+    '$heap',
+    ...args.map((_, i) => `$a${i}`),
+    src,
+  ) as (...deps: unknown[]) => CompiledLoop;
   return factory(fn, nowNs, blackBox, heapProbe, ...args);
 }

@@ -12,7 +12,12 @@ const NS_PER: Record<TimeUnit, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
  * A {@link Measurement} of a benchmark's median time per call in `unit` (default `us`), with the
  * bootstrap 95% CI of the median.
  */
-export function timeMeasurement(id: string, label: string, result: BenchResult, unit: TimeUnit = 'us'): Measurement {
+export function timeMeasurement(
+  id: string,
+  label: string,
+  result: BenchResult,
+  unit: TimeUnit = 'us',
+): Measurement {
   const div = NS_PER[unit];
   if (div === undefined) throw new BenchOptionError('unit', unit, "one of 'ns', 'us', 'ms', 's'");
   return {
@@ -26,7 +31,12 @@ export function timeMeasurement(id: string, label: string, result: BenchResult, 
 }
 
 /** A {@link Measurement} of a benchmark's throughput (calls per second at the median), CI from the median's. */
-export function opsMeasurement(id: string, label: string, result: BenchResult, unit: MeasurementUnit = 'ops/s'): Measurement {
+export function opsMeasurement(
+  id: string,
+  label: string,
+  result: BenchResult,
+  unit: MeasurementUnit = 'ops/s',
+): Measurement {
   return {
     id,
     label,
@@ -43,12 +53,25 @@ export function opsMeasurement(id: string, label: string, result: BenchResult, u
  *
  * @throws {BenchOptionError} when `variant` is not in the suite.
  */
-export function ratioMeasurement(id: string, label: string, suiteResult: SuiteResult, variant: string): Measurement {
+export function ratioMeasurement(
+  id: string,
+  label: string,
+  suiteResult: SuiteResult,
+  variant: string,
+): Measurement {
   const r = suiteResult.ratios[variant];
   if (r === undefined) {
-    throw new BenchOptionError('variant', variant, `one of ${Object.keys(suiteResult.ratios).map((v) => JSON.stringify(v)).join(', ')}`);
+    throw new BenchOptionError(
+      'variant',
+      variant,
+      `one of ${Object.keys(suiteResult.ratios)
+        .map((v) => JSON.stringify(v))
+        .join(', ')}`,
+    );
   }
-  const incomparable = suiteResult.incomparable?.includes(variant) ? '; INCOMPARABLE batching modes' : '';
+  const incomparable = suiteResult.incomparable?.includes(variant)
+    ? '; INCOMPARABLE batching modes'
+    : '';
   return {
     id,
     label,

@@ -58,7 +58,8 @@ export async function measureMemory(
   if (typeof fn !== 'function') throw new BenchOptionError('fn', fn, 'a function');
   const name = options.name ?? 'measureMemory';
   const args: readonly unknown[] = options.args ?? [];
-  if (!Array.isArray(args)) throw new BenchOptionError('args', options.args, 'an array of arguments');
+  if (!Array.isArray(args))
+    throw new BenchOptionError('args', options.args, 'an array of arguments');
   const { gc, source } = obtainGc();
   gc();
   gc();
@@ -79,7 +80,8 @@ export async function measureMemory(
     stats = profiler.stop();
   }
   let peak = atEnd;
-  for (const s of stats?.statistics ?? []) peak = Math.max(peak, s.beforeGC.heapStatistics.usedHeapSize);
+  for (const s of stats?.statistics ?? [])
+    peak = Math.max(peak, s.beforeGC.heapStatistics.usedHeapSize);
   gc();
   gc();
   const after = process.memoryUsage();

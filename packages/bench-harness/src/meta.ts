@@ -1,6 +1,11 @@
 import { benchmark, type BenchResult } from './benchmark.js';
 import { suite } from './suite.js';
-import { compareResults, compareSuiteVariant, type CompareOptions, type Verdict } from './baseline.js';
+import {
+  compareResults,
+  compareSuiteVariant,
+  type CompareOptions,
+  type Verdict,
+} from './baseline.js';
 import { BenchOptionError } from './errors.js';
 
 /** Options of {@link metaBenchmark}. */
@@ -51,12 +56,16 @@ export function calibratedLoop(n: number): number {
  */
 export async function metaBenchmark(opts: MetaBenchmarkOptions): Promise<MetaBenchmarkResult> {
   const trials = opts.trials ?? 20;
-  if (!Number.isSafeInteger(trials) || trials < 1) throw new BenchOptionError('trials', opts.trials, 'an integer ≥ 1');
+  if (!Number.isSafeInteger(trials) || trials < 1)
+    throw new BenchOptionError('trials', opts.trials, 'an integer ≥ 1');
   if (!(opts.slowdown >= 0)) throw new BenchOptionError('slowdown', opts.slowdown, 'a number ≥ 0');
   const timeMs = opts.timeMs ?? 100;
   const callNs = opts.callNs ?? 20_000;
   // Calibrate the loop length to the target cost.
-  const probe = await benchmark(() => calibratedLoop(1000), { name: 'calibrate', timeMs: Math.min(100, timeMs) });
+  const probe = await benchmark(() => calibratedLoop(1000), {
+    name: 'calibrate',
+    timeMs: Math.min(100, timeMs),
+  });
   const n = Math.max(10, Math.round((1000 * callNs) / probe.stats.median));
   const m = Math.round(n * (1 + opts.slowdown));
   const verdicts: { verdict: Verdict; ratio: number; noiseFloor: number }[] = [];
@@ -72,10 +81,14 @@ export async function metaBenchmark(opts: MetaBenchmarkOptions): Promise<MetaBen
       const [base, cand]: BenchResult[] = t % 2 === 0 ? [first, second] : [second, first];
       c = compareResults(base!, cand!, opts.compare);
     } else {
-      const s = await suite('meta', t % 2 === 0 ? { base: baseFn, cand: candFn } : { cand: candFn, base: baseFn }, {
-        baseline: 'base',
-        timeMs,
-      });
+      const s = await suite(
+        'meta',
+        t % 2 === 0 ? { base: baseFn, cand: candFn } : { cand: candFn, base: baseFn },
+        {
+          baseline: 'base',
+          timeMs,
+        },
+      );
       c = compareSuiteVariant(s, 'cand', opts.compare);
     }
     verdicts.push({ verdict: c.verdict, ratio: c.ratio, noiseFloor: c.noiseFloor });

@@ -52,7 +52,12 @@ export class PerformanceBenchmark {
    * the Python positional form `run(fn, name, iterations?, warmup?)`.
    */
   async run(fn: BenchFn, opts: PerformanceRunOptions): Promise<PerformanceRunResult>;
-  async run(fn: BenchFn, name: string, iterations?: number, warmup?: number): Promise<PerformanceRunResult>;
+  async run(
+    fn: BenchFn,
+    name: string,
+    iterations?: number,
+    warmup?: number,
+  ): Promise<PerformanceRunResult>;
   async run(
     fn: BenchFn,
     optsOrName: PerformanceRunOptions | string,
@@ -61,9 +66,14 @@ export class PerformanceBenchmark {
   ): Promise<PerformanceRunResult> {
     const opts: PerformanceRunOptions =
       typeof optsOrName === 'string'
-        ? { name: optsOrName, ...(iterations !== undefined ? { iterations } : {}), ...(warmup !== undefined ? { warmup } : {}) }
+        ? {
+            name: optsOrName,
+            ...(iterations !== undefined ? { iterations } : {}),
+            ...(warmup !== undefined ? { warmup } : {}),
+          }
         : optsOrName;
-    if (opts === null || typeof opts !== 'object') throw new BenchOptionError('options', opts, 'an object with a name');
+    if (opts === null || typeof opts !== 'object')
+      throw new BenchOptionError('options', opts, 'an object with a name');
     const r = await benchmark(fn, {
       name: opts.name,
       iterations: opts.iterations ?? 1000,

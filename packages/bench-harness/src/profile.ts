@@ -7,7 +7,13 @@ import { BenchFunctionError, BenchOptionError, ProfileError } from './errors.js'
 /** A node of a V8 CPU profile (the `.cpuprofile` format Chrome DevTools opens). */
 export interface CpuProfileNode {
   id: number;
-  callFrame: { functionName: string; scriptId: string; url: string; lineNumber: number; columnNumber: number };
+  callFrame: {
+    functionName: string;
+    scriptId: string;
+    url: string;
+    lineNumber: number;
+    columnNumber: number;
+  };
   hitCount?: number;
   children?: number[];
 }
@@ -115,12 +121,18 @@ export async function profileCpu(
 ): Promise<CpuProfileResult> {
   if (typeof fn !== 'function') throw new BenchOptionError('fn', fn, 'a function');
   const durationMs = options.durationMs ?? 1000;
-  if (!(durationMs > 0 && Number.isFinite(durationMs))) throw new BenchOptionError('durationMs', options.durationMs, 'a number of ms > 0');
+  if (!(durationMs > 0 && Number.isFinite(durationMs)))
+    throw new BenchOptionError('durationMs', options.durationMs, 'a number of ms > 0');
   const topN = options.topN ?? 10;
-  if (!Number.isSafeInteger(topN) || topN < 1) throw new BenchOptionError('topN', options.topN, 'an integer ≥ 1');
+  if (!Number.isSafeInteger(topN) || topN < 1)
+    throw new BenchOptionError('topN', options.topN, 'an integer ≥ 1');
   const interval = options.samplingIntervalUs ?? 100;
   if (!Number.isSafeInteger(interval) || interval < 1) {
-    throw new BenchOptionError('samplingIntervalUs', options.samplingIntervalUs, 'an integer number of µs ≥ 1');
+    throw new BenchOptionError(
+      'samplingIntervalUs',
+      options.samplingIntervalUs,
+      'an integer number of µs ≥ 1',
+    );
   }
   const args = options.args ?? [];
   const call = fn as (...a: unknown[]) => unknown;
@@ -134,7 +146,10 @@ export async function profileCpu(
     await session.post('Profiler.start');
   } catch (error) {
     session.disconnect();
-    throw new ProfileError('could not start the profiler (is another inspector session profiling?)', { cause: error });
+    throw new ProfileError(
+      'could not start the profiler (is another inspector session profiling?)',
+      { cause: error },
+    );
   }
   try {
     const end = nowNs() + durationMs * 1e6;

@@ -2,7 +2,9 @@ import type { BenchResult } from './benchmark.js';
 import type { SuiteResult } from './suite.js';
 
 /** A result measured in this process, as handed to {@link onResult} listeners. */
-export type RecordedResult = { readonly kind: 'benchmark'; readonly result: BenchResult } | { readonly kind: 'suite'; readonly result: SuiteResult };
+export type RecordedResult =
+  | { readonly kind: 'benchmark'; readonly result: BenchResult }
+  | { readonly kind: 'suite'; readonly result: SuiteResult };
 
 const listeners = new Set<(entry: RecordedResult) => void>();
 

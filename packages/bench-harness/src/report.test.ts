@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { compareResults, createBaseline } from './baseline.js';
 import type { BenchResult } from './benchmark.js';
-import { formatConsole, formatJson, formatMarkdown, formatNs, renderHtml, type ReportInput } from './report.js';
+import {
+  formatConsole,
+  formatJson,
+  formatMarkdown,
+  formatNs,
+  renderHtml,
+  type ReportInput,
+} from './report.js';
 import { createRng, summarize } from './stats.js';
 import type { SuiteResult } from './suite.js';
 
@@ -9,7 +16,19 @@ function fake(name: string, center: number, seed = 1): BenchResult {
   const rng = createRng(seed);
   const samples = Float64Array.from({ length: 100 }, () => center * (1 + 0.02 * (rng() - 0.5)));
   const stats = summarize(samples);
-  return { name, samples, stats, opsPerSec: 1e9 / stats.median, timerResolutionNs: 50, warnings: [], batchSize: 32, batching: 'batched', async: false, iterations: 3200, durationMs: 50 };
+  return {
+    name,
+    samples,
+    stats,
+    opsPerSec: 1e9 / stats.median,
+    timerResolutionNs: 50,
+    warnings: [],
+    batchSize: 32,
+    batching: 'batched',
+    async: false,
+    iterations: 3200,
+    durationMs: 50,
+  };
 }
 
 const suiteResult: SuiteResult = {
@@ -72,7 +91,10 @@ describe('reporters', () => {
   });
 
   it('renders self-contained HTML with one chart per benchmark, suite and trend, escaping names', () => {
-    const history = [createBaseline({ results: [fake('encode', 1000)], createdAt: new Date('2026-01-01') }), createBaseline({ results: [fake('encode', 1100)], createdAt: new Date('2026-02-01') })];
+    const history = [
+      createBaseline({ results: [fake('encode', 1000)], createdAt: new Date('2026-01-01') }),
+      createBaseline({ results: [fake('encode', 1100)], createdAt: new Date('2026-02-01') }),
+    ];
     const html = renderHtml({ ...input, history });
     expect(html).not.toMatch(/<script|https?:\/\/|<link/);
     expect(html.match(/data-kind="distribution"/g)).toHaveLength(3);

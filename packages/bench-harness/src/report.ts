@@ -48,8 +48,18 @@ interface Table {
 }
 
 type Tone = 'red' | 'green' | 'yellow' | 'gray';
-const ANSI: Record<Tone, string> = { red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', gray: '\x1b[90m' };
-const VERDICT_TONE: Record<Verdict, Tone> = { slower: 'red', faster: 'green', unchanged: 'gray', incomparable: 'yellow' };
+const ANSI: Record<Tone, string> = {
+  red: '\x1b[31m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  gray: '\x1b[90m',
+};
+const VERDICT_TONE: Record<Verdict, Tone> = {
+  slower: 'red',
+  faster: 'green',
+  unchanged: 'gray',
+  incomparable: 'yellow',
+};
 
 function resultRow(r: BenchResult, name = r.name): string[] {
   return [
@@ -65,15 +75,34 @@ function resultRow(r: BenchResult, name = r.name): string[] {
 
 function tables(input: ReportInput): Table[] {
   const out: Table[] = [];
-  const head = ['benchmark', 'median', '95% CI (median)', 'MAD', 'ops/s', 'samples×batch', 'warnings'];
+  const head = [
+    'benchmark',
+    'median',
+    '95% CI (median)',
+    'MAD',
+    'ops/s',
+    'samples×batch',
+    'warnings',
+  ];
   if (input.results && input.results.length > 0) {
     out.push({ title: 'Benchmarks', head, rows: input.results.map((r) => resultRow(r)) });
   }
   for (const s of input.suites ?? []) {
     const rows = Object.entries(s.results).map(([v, r]) => {
       const ratio = s.ratios[v]!;
-      const flag = s.incomparable?.includes(v) ? ' (incomparable)' : v === s.baseline ? ' (baseline)' : '';
-      return [v + flag, formatNs(r.stats.median), ratioText(ratio.ratio), `${ratio.ci95[0].toFixed(3)} … ${ratio.ci95[1].toFixed(3)}`, pct(r.stats.mad / r.stats.median), `${r.samples.length}×${r.batchSize}`];
+      const flag = s.incomparable?.includes(v)
+        ? ' (incomparable)'
+        : v === s.baseline
+          ? ' (baseline)'
+          : '';
+      return [
+        v + flag,
+        formatNs(r.stats.median),
+        ratioText(ratio.ratio),
+        `${ratio.ci95[0].toFixed(3)} … ${ratio.ci95[1].toFixed(3)}`,
+        pct(r.stats.mad / r.stats.median),
+        `${r.samples.length}×${r.batchSize}`,
+      ];
     });
     out.push({
       title: `Suite ${s.name} (${s.mode ?? 'interleaved'}, baseline ${s.baseline})`,
@@ -85,7 +114,14 @@ function tables(input: ReportInput): Table[] {
     out.push({
       title: 'Against baseline',
       head: ['benchmark', 'ratio', '95% CI', 'noise floor', 'p (U test)', 'verdict'],
-      rows: input.comparisons.map((c) => [c.name, ratioText(c.ratio), `${c.ci95[0].toFixed(3)} … ${c.ci95[1].toFixed(3)}`, pct(c.noiseFloor), c.pValue.toPrecision(2), c.verdict]),
+      rows: input.comparisons.map((c) => [
+        c.name,
+        ratioText(c.ratio),
+        `${c.ci95[0].toFixed(3)} … ${c.ci95[1].toFixed(3)}`,
+        pct(c.noiseFloor),
+        c.pValue.toPrecision(2),
+        c.verdict,
+      ]),
       tone: input.comparisons.map((c) => VERDICT_TONE[c.verdict]),
     });
   }
@@ -100,11 +136,18 @@ export interface ConsoleFormatOptions {
 
 /** Plain-text tables for a terminal, coloured verdicts on a TTY (plain in CI or with `NO_COLOR`). */
 export function formatConsole(input: ReportInput, options: ConsoleFormatOptions = {}): string {
-  const color = options.color ?? (process.stdout.isTTY === true && !process.env.CI && !process.env.NO_COLOR);
+  const color =
+    options.color ?? (process.stdout.isTTY === true && !process.env.CI && !process.env.NO_COLOR);
   const lines: string[] = [];
   for (const t of tables(input)) {
-    const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => (r[i] ?? '').length)));
-    const fmtRow = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+    const widths = t.head.map((h, i) =>
+      Math.max(h.length, ...t.rows.map((r) => (r[i] ?? '').length)),
+    );
+    const fmtRow = (cells: readonly string[]): string =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd();
     lines.push(color ? `\x1b[1m${t.title}\x1b[0m` : t.title);
     lines.push(fmtRow(t.head));
     lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
@@ -125,7 +168,12 @@ export function formatMarkdown(input: ReportInput): string {
   const parts: string[] = [`# ${input.title ?? 'Benchmark report'}`, ''];
   if (input.fingerprint) parts.push(`Machine: ${fingerprintText(input.fingerprint)}`, '');
   for (const t of tables(input)) {
-    parts.push(`## ${t.title}`, '', `| ${t.head.map(esc).join(' | ')} |`, `| ${t.head.map(() => '---').join(' | ')} |`);
+    parts.push(
+      `## ${t.title}`,
+      '',
+      `| ${t.head.map(esc).join(' | ')} |`,
+      `| ${t.head.map(() => '---').join(' | ')} |`,
+    );
     for (const r of t.rows) parts.push(`| ${r.map(esc).join(' | ')} |`);
     parts.push('');
   }
@@ -134,7 +182,11 @@ export function formatMarkdown(input: ReportInput): string {
 
 /** JSON text of the report input; `Float64Array` samples become arrays. */
 export function formatJson(input: ReportInput, space = 2): string {
-  return JSON.stringify(input, (_k, v: unknown) => (v instanceof Float64Array ? Array.from(v) : v), space);
+  return JSON.stringify(
+    input,
+    (_k, v: unknown) => (v instanceof Float64Array ? Array.from(v) : v),
+    space,
+  );
 }
 
 function fingerprintText(f: MachineFingerprint): string {
@@ -203,15 +255,31 @@ ${rows}<line x1="${x(1).toFixed(1)}" x2="${x(1).toFixed(1)}" y1="${PAD.t - 4}" y
 <text x="${x(1).toFixed(1)}" y="${h - 8}" font-size="11" text-anchor="middle">1× (${escapeHtml(s.baseline)})</text></svg>`;
 }
 
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 
 /** Median of each benchmark across saved runs (x: run, y: median normalised to its first run). */
 function trendSvg(history: readonly Baseline[]): string | undefined {
   const runs = [...history].sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
-  const names = [...new Set(runs.flatMap((r) => Object.keys(r.benchmarks)))].slice(0, PALETTE.length);
+  const names = [...new Set(runs.flatMap((r) => Object.keys(r.benchmarks)))].slice(
+    0,
+    PALETTE.length,
+  );
   if (runs.length === 0 || names.length === 0) return undefined;
   const series = names.map((n) => {
-    const pts = runs.map((r, i) => ({ i, v: r.benchmarks[n]?.stats.median })).filter((p): p is { i: number; v: number } => p.v !== undefined);
+    const pts = runs
+      .map((r, i) => ({ i, v: r.benchmarks[n]?.stats.median }))
+      .filter((p): p is { i: number; v: number } => p.v !== undefined);
     const first = pts[0]?.v ?? 1;
     return { n, pts: pts.map((p) => ({ i: p.i, rel: p.v / first, v: p.v })) };
   });
@@ -220,21 +288,33 @@ function trendSvg(history: readonly Baseline[]): string | undefined {
   const hi = Math.max(1.1, ...rels);
   const pw = W - PAD.l - PAD.r;
   const ph = H - PAD.t - PAD.b;
-  const x = (i: number): number => PAD.l + (runs.length === 1 ? pw / 2 : (i / (runs.length - 1)) * pw);
+  const x = (i: number): number =>
+    PAD.l + (runs.length === 1 ? pw / 2 : (i / (runs.length - 1)) * pw);
   const y = (v: number): number => PAD.t + ph - ((v - lo) / (hi - lo)) * ph;
   let npts = 0;
   const body = series
     .map((s, k) => {
       const c = PALETTE[k % PALETTE.length]!;
       npts += s.pts.length;
-      const line = s.pts.length > 1 ? `<polyline fill="none" stroke="${c}" stroke-width="2" points="${s.pts.map((p) => `${x(p.i).toFixed(1)},${y(p.rel).toFixed(1)}`).join(' ')}"/>` : '';
+      const line =
+        s.pts.length > 1
+          ? `<polyline fill="none" stroke="${c}" stroke-width="2" points="${s.pts.map((p) => `${x(p.i).toFixed(1)},${y(p.rel).toFixed(1)}`).join(' ')}"/>`
+          : '';
       const dots = s.pts
-        .map((p) => `<circle class="mark" cx="${x(p.i).toFixed(1)}" cy="${y(p.rel).toFixed(1)}" r="4" fill="${c}"><title>${escapeHtml(s.n)} @ ${escapeHtml(runs[p.i]!.createdAt)}: ${escapeHtml(formatNs(p.v))}</title></circle>`)
+        .map(
+          (p) =>
+            `<circle class="mark" cx="${x(p.i).toFixed(1)}" cy="${y(p.rel).toFixed(1)}" r="4" fill="${c}"><title>${escapeHtml(s.n)} @ ${escapeHtml(runs[p.i]!.createdAt)}: ${escapeHtml(formatNs(p.v))}</title></circle>`,
+        )
         .join('');
       return line + dots;
     })
     .join('');
-  const legend = series.map((s, k) => `<span class="key"><i style="background:${PALETTE[k % PALETTE.length]}"></i>${escapeHtml(s.n)}</span>`).join(' ');
+  const legend = series
+    .map(
+      (s, k) =>
+        `<span class="key"><i style="background:${PALETTE[k % PALETTE.length]}"></i>${escapeHtml(s.n)}</span>`,
+    )
+    .join(' ');
   const axis = `<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${y(1).toFixed(1)}" y2="${y(1).toFixed(1)}" stroke="#999" stroke-dasharray="4 3"/>
 <text x="${PAD.l - 6}" y="${(y(1) + 4).toFixed(1)}" font-size="11" text-anchor="end">1.00×</text>
 <text x="${PAD.l - 6}" y="${PAD.t + 10}" font-size="11" text-anchor="end">${hi.toFixed(2)}×</text>
@@ -252,23 +332,41 @@ function trendSvg(history: readonly Baseline[]): string | undefined {
 export function renderHtml(input: ReportInput): string {
   const title = input.title ?? 'Benchmark report';
   const sections: string[] = [];
-  if (input.fingerprint) sections.push(`<p class="machine">Machine: ${escapeHtml(fingerprintText(input.fingerprint))}</p>`);
+  if (input.fingerprint)
+    sections.push(
+      `<p class="machine">Machine: ${escapeHtml(fingerprintText(input.fingerprint))}</p>`,
+    );
   for (const t of tables(input)) {
     const head = t.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
     const rows = t.rows
-      .map((r, i) => `<tr${t.tone?.[i] ? ` class="${t.tone[i]}"` : ''}>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
+      .map(
+        (r, i) =>
+          `<tr${t.tone?.[i] ? ` class="${t.tone[i]}"` : ''}>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`,
+      )
       .join('\n');
-    sections.push(`<h2>${escapeHtml(t.title)}</h2><table><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>`);
+    sections.push(
+      `<h2>${escapeHtml(t.title)}</h2><table><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>`,
+    );
   }
   const dists: string[] = [];
-  for (const r of input.results ?? []) dists.push(`<figure>${distributionSvg(r, r.name)}<figcaption>${escapeHtml(r.name)}</figcaption></figure>`);
+  for (const r of input.results ?? [])
+    dists.push(
+      `<figure>${distributionSvg(r, r.name)}<figcaption>${escapeHtml(r.name)}</figcaption></figure>`,
+    );
   for (const s of input.suites ?? []) {
-    sections.push(`<h2>Ratios: ${escapeHtml(s.name)}</h2><figure>${ratioSvg(s)}<figcaption>median(variant) / median(${escapeHtml(s.baseline)}), bars with 95% CI whiskers</figcaption></figure>`);
+    sections.push(
+      `<h2>Ratios: ${escapeHtml(s.name)}</h2><figure>${ratioSvg(s)}<figcaption>median(variant) / median(${escapeHtml(s.baseline)}), bars with 95% CI whiskers</figcaption></figure>`,
+    );
     for (const [v, r] of Object.entries(s.results)) {
-      dists.push(`<figure>${distributionSvg(r, `${s.name}/${v}`)}<figcaption>${escapeHtml(`${s.name}/${v}`)}</figcaption></figure>`);
+      dists.push(
+        `<figure>${distributionSvg(r, `${s.name}/${v}`)}<figcaption>${escapeHtml(`${s.name}/${v}`)}</figcaption></figure>`,
+      );
     }
   }
-  if (dists.length > 0) sections.push(`<h2>Distributions</h2><p>ns per call; red line: median, shaded: its 95% CI; samples above p99 are clipped to it.</p><div class="grid">${dists.join('\n')}</div>`);
+  if (dists.length > 0)
+    sections.push(
+      `<h2>Distributions</h2><p>ns per call; red line: median, shaded: its 95% CI; samples above p99 are clipped to it.</p><div class="grid">${dists.join('\n')}</div>`,
+    );
   if (input.history !== undefined) {
     const trend = trendSvg(input.history);
     sections.push(

@@ -201,7 +201,17 @@ export function summarize(samples: ArrayLike<number>, options: BootstrapOptions 
   const n = sorted.length;
   if (n === 0) {
     const nan = Number.NaN;
-    return { min: nan, max: nan, mean: nan, median: nan, p75: nan, p99: nan, stddev: nan, mad: nan, ci95: [nan, nan] };
+    return {
+      min: nan,
+      max: nan,
+      mean: nan,
+      median: nan,
+      p75: nan,
+      p99: nan,
+      stddev: nan,
+      mad: nan,
+      ci95: [nan, nan],
+    };
   }
   const med = quantileSorted(sorted, 0.5);
   const dev = new Float64Array(n);
@@ -249,7 +259,8 @@ export function mannWhitneyU(
 ): MannWhitneyResult {
   const m = x.length;
   const n = y.length;
-  if (m === 0 || n === 0) return { u: Number.NaN, uY: Number.NaN, pValue: Number.NaN, method: 'normal', z: 0 };
+  if (m === 0 || n === 0)
+    return { u: Number.NaN, uY: Number.NaN, pValue: Number.NaN, method: 'normal', z: 0 };
   const N = m + n;
   // Rank the pooled sample with midranks for ties.
   const values = new Float64Array(N);
@@ -260,7 +271,7 @@ export function mannWhitneyU(
   order.sort((a, b) => values[a]! - values[b]!);
   const ranks = new Float64Array(N);
   let tieTerm = 0;
-  for (let i = 0; i < N; ) {
+  for (let i = 0; i < N;) {
     let j = i + 1;
     while (j < N && values[order[j]!] === values[order[i]!]) j++;
     const t = j - i;
@@ -285,7 +296,11 @@ export function mannWhitneyU(
     const pLess = cdf(Math.floor(u));
     const pGreater = 1 - cdf(Math.ceil(u) - 1);
     const p =
-      alternative === 'less' ? pLess : alternative === 'greater' ? pGreater : Math.min(1, 2 * Math.min(pLess, pGreater));
+      alternative === 'less'
+        ? pLess
+        : alternative === 'greater'
+          ? pGreater
+          : Math.min(1, 2 * Math.min(pLess, pGreater));
     return { u, uY, pValue: p, method: 'exact', z: 0 };
   }
 
@@ -293,7 +308,8 @@ export function mannWhitneyU(
   const sigma = Math.sqrt(((m * n) / 12) * (N + 1 - tieTerm / (N * (N - 1))));
   if (sigma === 0) return { u, uY, pValue: 1, method: 'normal', z: 0 };
   const d = u - mu;
-  const correction = alternative === 'two-sided' ? Math.sign(d) * 0.5 : alternative === 'greater' ? 0.5 : -0.5;
+  const correction =
+    alternative === 'two-sided' ? Math.sign(d) * 0.5 : alternative === 'greater' ? 0.5 : -0.5;
   const z = (d - correction) / sigma;
   const p =
     alternative === 'less'
@@ -330,6 +346,10 @@ function exactUDistribution(m: number, n: number): Float64Array {
 export function normalCdf(z: number): number {
   const x = Math.abs(z) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * x);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-x * x);
   return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }

@@ -23,17 +23,7 @@ export interface BenchContext {
 
 /** Units a measurement can be stated in. Times are medians unless `label` says otherwise. */
 export type MeasurementUnit =
-  | 'ns'
-  | 'us'
-  | 'ms'
-  | 's'
-  | 'x'
-  | 'ops/s'
-  | 'rows/s'
-  | 'bytes'
-  | 'MB'
-  | '%'
-  | 'count';
+  'ns' | 'us' | 'ms' | 's' | 'x' | 'ops/s' | 'rows/s' | 'bytes' | 'MB' | '%' | 'count';
 
 /** One figure a suite measured. Ratios (`unit: 'x'`) are measured against a baseline in the same run. */
 export interface Measurement {

@@ -14,13 +14,23 @@ function work(n: number): number {
   return s;
 }
 
-const fixture = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'benches.mjs');
+const fixture = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'test',
+  'fixtures',
+  'benches.mjs',
+);
 const tmp = mkdtempSync(join(tmpdir(), 'pt-bench-harness-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('suite()', () => {
   it('measures every variant and states ratios against the baseline with CIs', async () => {
-    const r = await suite('work', { one: () => work(1000), two: () => work(2000) }, { baseline: 'one', timeMs: 80 });
+    const r = await suite(
+      'work',
+      { one: () => work(1000), two: () => work(2000) },
+      { baseline: 'one', timeMs: 80 },
+    );
     expect(r.name).toBe('work');
     expect(r.baseline).toBe('one');
     expect(r.mode).toBe('interleaved');
@@ -42,7 +52,11 @@ describe('suite()', () => {
       const end = performance.now() + 1;
       while (performance.now() < end);
     };
-    await suite('order', { a: slowCall('a'), b: slowCall('b') }, { baseline: 'a', timeMs: 40, rounds: 4 });
+    await suite(
+      'order',
+      { a: slowCall('a'), b: slowCall('b') },
+      { baseline: 'a', timeMs: 40, rounds: 4 },
+    );
     // Collapse runs of the same name. Preparation: a, b. Rounds: a b | b a | a b | b a, so
     // neighbouring rounds merge: a b | a b | a b | a.
     const runs = log.filter((v, i) => i === 0 || log[i - 1] !== v);
@@ -50,21 +64,35 @@ describe('suite()', () => {
   });
 
   it('rejects an unknown baseline, naming the allowed variants', async () => {
-    await expect(suite('x', { a: () => 1 }, { baseline: 'b' })).rejects.toThrow(/baseline = "b": expected one of the variants: "a"/);
+    await expect(suite('x', { a: () => 1 }, { baseline: 'b' })).rejects.toThrow(
+      /baseline = "b": expected one of the variants: "a"/,
+    );
     await expect(suite('x', {}, { baseline: 'a' })).rejects.toThrow(/benches/);
-    await expect(suite('x', { a: () => 1 }, { baseline: 'a', rounds: 0 })).rejects.toThrow(/rounds = 0/);
+    await expect(suite('x', { a: () => 1 }, { baseline: 'a', rounds: 0 })).rejects.toThrow(
+      /rounds = 0/,
+    );
   });
 
   it('turns results into runner measurements', async () => {
-    const r = await suite('m', { base: () => work(500), fast: () => work(250) }, { baseline: 'base', timeMs: 40 });
+    const r = await suite(
+      'm',
+      { base: () => work(500), fast: () => work(250) },
+      { baseline: 'base', timeMs: 40 },
+    );
     const ratio = ratioMeasurement('harness.test.ratio', 'fast vs base', r, 'fast');
-    expect(ratio).toMatchObject({ id: 'harness.test.ratio', unit: 'x', value: r.ratios.fast!.ratio });
+    expect(ratio).toMatchObject({
+      id: 'harness.test.ratio',
+      unit: 'x',
+      value: r.ratios.fast!.ratio,
+    });
     expect(ratio.ci).toEqual(r.ratios.fast!.ci95);
     expect(ratio.detail).toContain('median(fast) / median(base)');
     const t = timeMeasurement('harness.test.us', 'base', r.results.base!, 'us');
     expect(t.value).toBeCloseTo(r.results.base!.stats.median / 1000, 12);
     expect(t.unit).toBe('us');
-    expect(timeMeasurement('x', 'x', r.results.base!, 'ns').value).toBe(r.results.base!.stats.median);
+    expect(timeMeasurement('x', 'x', r.results.base!, 'ns').value).toBe(
+      r.results.base!.stats.median,
+    );
     expect(opsMeasurement('x', 'x', r.results.base!).value).toBe(r.results.base!.opsPerSec);
     expect(() => ratioMeasurement('x', 'x', r, 'nope')).toThrow(/variant = "nope"/);
   });
@@ -72,11 +100,15 @@ describe('suite()', () => {
 
 describe('isolated suites', () => {
   it('runs variants in fresh child processes, A/B interleaved, with process-level ratios', async () => {
-    const r = await suite('iso', { base: () => 0, slower: () => 0 }, {
-      baseline: 'base',
-      timeMs: 200,
-      isolate: { module: fixture, processes: 2 },
-    });
+    const r = await suite(
+      'iso',
+      { base: () => 0, slower: () => 0 },
+      {
+        baseline: 'base',
+        timeMs: 200,
+        isolate: { module: fixture, processes: 2 },
+      },
+    );
     expect(r.mode).toBe('isolated');
     expect(r.processMedians!.base).toHaveLength(2);
     expect(r.processMedians!.slower).toHaveLength(2);
@@ -113,7 +145,9 @@ describe('isolated suites', () => {
         timeMs: 200,
       });
       expect(r.incomparable).toEqual(['flip']);
-      expect(r.results.flip!.warnings[0]).toMatch(/^incomparable: child processes landed in different batching modes/);
+      expect(r.results.flip!.warnings[0]).toMatch(
+        /^incomparable: child processes landed in different batching modes/,
+      );
       expect(ratioMeasurement('x', 'x', r, 'flip').detail).toContain('INCOMPARABLE');
     } finally {
       delete process.env.PT_FLAKY_COUNTER;
@@ -134,9 +168,11 @@ describe('isolated suites', () => {
   });
 
   it('rejects a missing module and bad process counts', async () => {
-    await expect(isolatedSuite('x', { module: '', variants: ['a'], baseline: 'a' })).rejects.toThrow(/isolate.module/);
-    await expect(isolatedSuite('x', { module: fixture, variants: ['a'], baseline: 'a', processes: 0 })).rejects.toThrow(
-      /isolate.processes = 0/,
-    );
+    await expect(
+      isolatedSuite('x', { module: '', variants: ['a'], baseline: 'a' }),
+    ).rejects.toThrow(/isolate.module/);
+    await expect(
+      isolatedSuite('x', { module: fixture, variants: ['a'], baseline: 'a', processes: 0 }),
+    ).rejects.toThrow(/isolate.processes = 0/);
   });
 });

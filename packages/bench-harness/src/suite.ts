@@ -49,11 +49,21 @@ export interface SuiteOptions {
 }
 
 /** Validates suite-level inputs shared by the in-process and isolated suites. @internal */
-export function checkSuiteInputs(name: unknown, variants: readonly string[], baseline: unknown): void {
-  if (typeof name !== 'string' || name.length === 0) throw new BenchOptionError('name', name, 'a non-empty string');
-  if (variants.length === 0) throw new BenchOptionError('benches', variants, 'at least one variant');
+export function checkSuiteInputs(
+  name: unknown,
+  variants: readonly string[],
+  baseline: unknown,
+): void {
+  if (typeof name !== 'string' || name.length === 0)
+    throw new BenchOptionError('name', name, 'a non-empty string');
+  if (variants.length === 0)
+    throw new BenchOptionError('benches', variants, 'at least one variant');
   if (typeof baseline !== 'string' || !variants.includes(baseline)) {
-    throw new BenchOptionError('baseline', baseline, `one of the variants: ${variants.map((v) => JSON.stringify(v)).join(', ')}`);
+    throw new BenchOptionError(
+      'baseline',
+      baseline,
+      `one of the variants: ${variants.map((v) => JSON.stringify(v)).join(', ')}`,
+    );
   }
 }
 
@@ -102,7 +112,8 @@ export async function suite(
     return isolated;
   }
   const rounds = opts.rounds ?? 10;
-  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new BenchOptionError('rounds', opts.rounds, 'an integer ≥ 1');
+  if (!Number.isSafeInteger(rounds) || rounds < 1)
+    throw new BenchOptionError('rounds', opts.rounds, 'an integer ≥ 1');
   const seed = opts.seed ?? DEFAULT_SEED;
   const runners = variants.map(
     (v) =>
@@ -124,12 +135,19 @@ export async function suite(
   }
   const minPerRound = Math.max(1, Math.ceil(MIN_MEASURED_SAMPLES / rounds));
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? runners.map((_, i) => i) : runners.map((_, i) => runners.length - 1 - i);
+    const order =
+      round % 2 === 0 ? runners.map((_, i) => i) : runners.map((_, i) => runners.length - 1 - i);
     for (const i of order) await runners[i]!.measure(budgets[i]! / rounds, minPerRound);
   }
   const results: Record<string, BenchResult> = {};
   for (const r of runners) results[r.name] = r.result();
-  const result: SuiteResult = { name, baseline: opts.baseline, results, ratios: computeRatios(results, opts.baseline, seed), mode: 'interleaved' };
+  const result: SuiteResult = {
+    name,
+    baseline: opts.baseline,
+    results,
+    ratios: computeRatios(results, opts.baseline, seed),
+    mode: 'interleaved',
+  };
   recordResult({ kind: 'suite', result });
   return result;
 }

@@ -7,5 +7,7 @@ import { fileURLToPath } from 'node:url';
 export default function setup(): void {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  });
 }

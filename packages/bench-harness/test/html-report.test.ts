@@ -10,7 +10,15 @@ import { renderHtml } from '../src/report.js';
 import { suite } from '../src/suite.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-artifacts');
 const tmp = mkdtempSync(join(tmpdir(), 'pt-bench-html-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -18,7 +26,9 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   // Loud on purpose: CI must install chromium (.ci/run does); elsewhere we say why nothing ran.
-  console.warn(`[bench-harness] ${CHROMIUM} is missing: the HTML report browser test ${process.env.CI ? 'FAILS (CI is set)' : 'is skipped (CI is not set); install it with apt-get install -y chromium'}`);
+  console.warn(
+    `[bench-harness] ${CHROMIUM} is missing: the HTML report browser test ${process.env.CI ? 'FAILS (CI is set)' : 'is skipped (CI is not set); install it with apt-get install -y chromium'}`,
+  );
 }
 
 function work(n: number): number {
@@ -30,16 +40,27 @@ function work(n: number): number {
 describe('HTML report in headless Chromium', () => {
   it('renders every chart with data, logs no console errors and saves a screenshot', async (ctx) => {
     if (!haveChromium) {
-      if (process.env.CI) throw new Error(`${CHROMIUM} is required in CI (apt-get install -y chromium)`);
+      if (process.env.CI)
+        throw new Error(`${CHROMIUM} is required in CI (apt-get install -y chromium)`);
       ctx.skip();
       return;
     }
     const a = await benchmark(() => work(300), { name: 'work300', timeMs: 30 });
-    const s = await suite('loops', { base: () => work(400), half: () => work(200) }, { baseline: 'base', timeMs: 30 });
+    const s = await suite(
+      'loops',
+      { base: () => work(400), half: () => work(200) },
+      { baseline: 'base', timeMs: 30 },
+    );
     const history = [1, 2, 3].map((i) =>
       createBaseline({ results: [a], suites: [s], createdAt: new Date(Date.UTC(2026, 0, i)) }),
     );
-    const html = renderHtml({ title: 'bench-harness browser test', results: [a], suites: [s], comparisons: [compareResults(a, a)], history });
+    const html = renderHtml({
+      title: 'bench-harness browser test',
+      results: [a],
+      suites: [s],
+      comparisons: [compareResults(a, a)],
+      history,
+    });
     const file = join(tmp, 'report.html');
     writeFileSync(file, html);
 
@@ -62,11 +83,23 @@ describe('HTML report in headless Chromium', () => {
             const b = m.getBoundingClientRect();
             return b.width > 0 && b.height > 0;
           });
-          return { kind: svg.getAttribute('data-kind'), points: Number(svg.getAttribute('data-points')), width: box.width, height: box.height, visibleMarks: marks.length };
+          return {
+            kind: svg.getAttribute('data-kind'),
+            points: Number(svg.getAttribute('data-points')),
+            width: box.width,
+            height: box.height,
+            visibleMarks: marks.length,
+          };
         }),
       );
       // work300 + the suite's two variants; one ratio chart; one trend chart.
-      expect(charts.map((c) => c.kind).sort()).toEqual(['distribution', 'distribution', 'distribution', 'ratios', 'trend']);
+      expect(charts.map((c) => c.kind).sort()).toEqual([
+        'distribution',
+        'distribution',
+        'distribution',
+        'ratios',
+        'trend',
+      ]);
       for (const c of charts) {
         expect(c.points).toBeGreaterThan(0);
         expect(c.width).toBeGreaterThan(100);

@@ -6,6 +6,7 @@
 import { getHeapStatistics } from 'node:v8';
 import {
   benchmark,
+  createRng,
   defineBenchSuite,
   ratioMeasurement,
   suite,
@@ -22,20 +23,9 @@ const N = 1000;
 const TTL_MS = 3_600_000;
 const SEQ = 1 << 14;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const keys = Array.from({ length: 2 * N }, (_, i) => `bars:BTC-USD:1m:${i}`);
 const values = Array.from({ length: 2 * N }, (_, i) => ({ close: i * 1.5, volume: i }));
-const next = rng(42);
+const next = createRng(42);
 /** Random indices into the first N keys (hits). */
 const hitSeq = Uint32Array.from({ length: SEQ }, () => Math.floor(next() * N));
 /** Random indices into 2N keys (set with eviction: about half the writes are new keys). */

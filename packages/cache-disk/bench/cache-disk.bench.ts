@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   benchmark,
+  createRng,
   defineBenchSuite,
   ratioMeasurement,
   suite,
@@ -25,17 +26,6 @@ const N = 1000;
 const SEQ = 1 << 14;
 const MASK = SEQ - 1;
 const SET_MANY = 10_000;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A typical cached record: a small metrics object (~150 bytes serialized). */
 function record(i: number): Record<string, number | string> {
@@ -71,7 +61,7 @@ async function costlyFunction(): Promise<Recompute> {
         ),
     };
   } catch {
-    const next = rng(7);
+    const next = createRng(7);
     const close = new Float64Array(10_000);
     for (let i = 0, p = 100; i < close.length; i++) close[i] = p *= 1 + (next() - 0.5) * 0.02;
     return {
@@ -99,7 +89,7 @@ export default defineBenchSuite({
     const timeMs = ctx.quick ? Math.min(ctx.timeMs, 80) : ctx.timeMs;
     const rounds = ctx.quick ? 3 : 8;
     const out: Measurement[] = [];
-    const next = rng(42);
+    const next = createRng(42);
     const keys = Array.from({ length: N }, (_, i) => `bt:AAPL:1d:sma:${i}`);
     const hitSeq = Uint32Array.from({ length: SEQ }, () => Math.floor(next() * N));
 

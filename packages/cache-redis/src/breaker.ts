@@ -33,13 +33,20 @@ export class CircuitBreaker {
   #probing = false;
 
   /** @throws {RedisOptionError} naming a bad option. */
-  constructor(options: CircuitBreakerOptions = {}, onChange: (state: BreakerState) => void = () => {}, now: () => number = () => performance.now()) {
+  constructor(
+    options: CircuitBreakerOptions = {},
+    onChange: (state: BreakerState) => void = () => {},
+    now: () => number = () => performance.now(),
+  ) {
     const threshold = options.failureThreshold ?? 5;
-    if (!Number.isInteger(threshold) || threshold < 1) throw new RedisOptionError('breaker.failureThreshold', threshold, 'a positive integer');
+    if (!Number.isInteger(threshold) || threshold < 1)
+      throw new RedisOptionError('breaker.failureThreshold', threshold, 'a positive integer');
     const windowMs = options.windowMs ?? 10_000;
-    if (!(windowMs > 0)) throw new RedisOptionError('breaker.windowMs', windowMs, 'a number of milliseconds > 0');
+    if (!(windowMs > 0))
+      throw new RedisOptionError('breaker.windowMs', windowMs, 'a number of milliseconds > 0');
     const cooldownMs = options.cooldownMs ?? 2_000;
-    if (!(cooldownMs >= 0)) throw new RedisOptionError('breaker.cooldownMs', cooldownMs, 'a number of milliseconds >= 0');
+    if (!(cooldownMs >= 0))
+      throw new RedisOptionError('breaker.cooldownMs', cooldownMs, 'a number of milliseconds >= 0');
     this.#threshold = threshold;
     this.#windowMs = windowMs;
     this.#cooldownMs = cooldownMs;

@@ -14,7 +14,10 @@ beforeAll(async () => {
   redis = await requireRedis();
   if (!redis) return;
   admin = new Redis(redis.url);
-  [a, b] = await Promise.all([startCacheChild({ url: redis.url, prefix }), startCacheChild({ url: redis.url, prefix })]);
+  [a, b] = await Promise.all([
+    startCacheChild({ url: redis.url, prefix }),
+    startCacheChild({ url: redis.url, prefix }),
+  ]);
 }, 30_000);
 
 afterAll(async () => {
@@ -66,11 +69,22 @@ describe('invalidation bus between two real processes', () => {
 
 describe('distributed single-flight', () => {
   it('4 processes × 1,000 concurrent getOrSet calls on one cold key make exactly one loader call', async () => {
-    const extra = await Promise.all([startCacheChild({ url: redis!.url, prefix }), startCacheChild({ url: redis!.url, prefix })]);
+    const extra = await Promise.all([
+      startCacheChild({ url: redis!.url, prefix }),
+      startCacheChild({ url: redis!.url, prefix }),
+    ]);
     const all = [a, b, ...extra];
     const counterKey = `${prefix}loader-calls`;
     try {
-      const results = await Promise.all(all.map((c) => c.call<{ distinct: number; sample: { loadedBy: number } }>('storm', { key: 'cold', n: 1000, counterKey })));
+      const results = await Promise.all(
+        all.map((c) =>
+          c.call<{ distinct: number; sample: { loadedBy: number } }>('storm', {
+            key: 'cold',
+            n: 1000,
+            counterKey,
+          }),
+        ),
+      );
       expect(Number(await admin.get(counterKey))).toBe(1);
       for (const r of results) expect(r.distinct).toBe(1);
       expect(new Set(results.map((r) => r.sample.loadedBy)).size).toBe(1);

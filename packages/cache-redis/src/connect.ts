@@ -16,7 +16,11 @@ export type RedisClient = Redis | Cluster;
  *
  * @throws {RedisOptionError} for an unsupported or malformed URL.
  */
-export function createClient(url: string, commandTimeoutMs: number, extra: RedisOptions = {}): RedisClient {
+export function createClient(
+  url: string,
+  commandTimeoutMs: number,
+  extra: RedisOptions = {},
+): RedisClient {
   const base: RedisOptions = {
     commandTimeout: commandTimeoutMs,
     enableOfflineQueue: false,
@@ -30,8 +34,14 @@ export function createClient(url: string, commandTimeoutMs: number, extra: Redis
   const parsed = parseHostList(url);
   if (scheme === 'redis-sentinel') {
     const name = parsed.path;
-    if (!name) throw new RedisOptionError('url', url, 'redis-sentinel://host:port[,host:port]/masterName');
-    return new Redis({ ...base, sentinels: parsed.hosts, name, ...(parsed.password ? { password: parsed.password } : {}) });
+    if (!name)
+      throw new RedisOptionError('url', url, 'redis-sentinel://host:port[,host:port]/masterName');
+    return new Redis({
+      ...base,
+      sentinels: parsed.hosts,
+      name,
+      ...(parsed.password ? { password: parsed.password } : {}),
+    });
   }
   if (scheme === 'redis-cluster') {
     const clusterOptions: ClusterOptions = {
@@ -42,10 +52,18 @@ export function createClient(url: string, commandTimeoutMs: number, extra: Redis
     };
     return new Cluster(parsed.hosts, clusterOptions);
   }
-  throw new RedisOptionError('url', url, 'a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL');
+  throw new RedisOptionError(
+    'url',
+    url,
+    'a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL',
+  );
 }
 
-function parseHostList(url: string): { hosts: { host: string; port: number }[]; path: string; password: string | undefined } {
+function parseHostList(url: string): {
+  hosts: { host: string; port: number }[];
+  path: string;
+  password: string | undefined;
+} {
   const rest = url.slice(url.indexOf('://') + 3);
   const [authority = '', ...pathParts] = rest.split('/');
   const pathAndQuery = pathParts.join('/');
@@ -58,7 +76,8 @@ function parseHostList(url: string): { hosts: { host: string; port: number }[]; 
       const at = hostPort.lastIndexOf(':');
       const host = at === -1 ? hostPort : hostPort.slice(0, at);
       const port = at === -1 ? 6379 : Number(hostPort.slice(at + 1));
-      if (!host || !Number.isInteger(port) || port < 1 || port > 65535) throw new RedisOptionError('url', url, 'host:port pairs separated by commas');
+      if (!host || !Number.isInteger(port) || port < 1 || port > 65535)
+        throw new RedisOptionError('url', url, 'host:port pairs separated by commas');
       return { host, port };
     });
   if (hosts.length === 0) throw new RedisOptionError('url', url, 'at least one host:port');

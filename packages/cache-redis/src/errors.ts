@@ -14,7 +14,10 @@ export class RedisOptionError extends PeakTradeError {
   static readonly code = 'E_REDIS_OPTION';
   readonly option: string;
   constructor(option: string, value: unknown, allowed: string) {
-    super(RedisOptionError.code, `Invalid option ${option} = ${JSON.stringify(value) ?? String(value)}: expected ${allowed}`);
+    super(
+      RedisOptionError.code,
+      `Invalid option ${option} = ${JSON.stringify(value) ?? String(value)}: expected ${allowed}`,
+    );
     this.option = option;
   }
 }
@@ -25,7 +28,10 @@ export class CircuitOpenError extends PeakTradeError {
   /** Milliseconds until the breaker lets one probe through. */
   readonly retryInMs: number;
   constructor(tier: string, retryInMs: number) {
-    super(CircuitOpenError.code, `${tier}: circuit open after repeated Redis failures; next probe in ${Math.ceil(retryInMs)} ms`);
+    super(
+      CircuitOpenError.code,
+      `${tier}: circuit open after repeated Redis failures; next probe in ${Math.ceil(retryInMs)} ms`,
+    );
     this.retryInMs = retryInMs;
   }
 }
@@ -50,4 +56,10 @@ export class LeaseWaitTimeoutError extends PeakTradeError {
 }
 
 /** Every error class of this package, by name. */
-export const errors = { PeakTradeError, RedisOptionError, CircuitOpenError, RedisCommandError, LeaseWaitTimeoutError };
+export const errors = {
+  PeakTradeError,
+  RedisOptionError,
+  CircuitOpenError,
+  RedisCommandError,
+  LeaseWaitTimeoutError,
+};

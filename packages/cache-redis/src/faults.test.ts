@@ -20,7 +20,26 @@ let cache: MultiLevelCache;
 const breakerStates: string[] = [];
 
 async function startServer(): Promise<void> {
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--enable-debug-command', 'yes'], { stdio: 'ignore' });
+  server = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--enable-debug-command',
+      'yes',
+    ],
+    { stdio: 'ignore' },
+  );
   const up = await eventually(() => pingRedis('127.0.0.1', port, 200), 10_000);
   if (!up) throw new Error('private redis-server did not start');
 }
@@ -58,15 +77,17 @@ async function steadyLoad(ms: number, during: () => Promise<void>) {
       const i = n % KEYS;
       const started = performance.now();
       inflight.push(
-        cache.getOrSet(`k${i}`, () => valueOf(i)).then(
-          (v) => {
-            latencies.push(performance.now() - started);
-            if ((v as { i: number }).i !== i) wrong++;
-          },
-          (e: unknown) => {
-            errors.push(e);
-          },
-        ),
+        cache
+          .getOrSet(`k${i}`, () => valueOf(i))
+          .then(
+            (v) => {
+              latencies.push(performance.now() - started);
+              if ((v as { i: number }).i !== i) wrong++;
+            },
+            (e: unknown) => {
+              errors.push(e);
+            },
+          ),
       );
       await delay(4);
     }
@@ -105,13 +126,17 @@ afterAll(async () => {
 
 async function expectNothingLost(): Promise<void> {
   await eventually(() => pingRedis('127.0.0.1', port, 200), 10_000);
-  const present = await admin((r) => Promise.all(Array.from({ length: KEYS }, (_, i) => r.exists(tier.keyOf(`k${i}`)))));
+  const present = await admin((r) =>
+    Promise.all(Array.from({ length: KEYS }, (_, i) => r.exists(tier.keyOf(`k${i}`)))),
+  );
   expect(present).toEqual(Array.from({ length: KEYS }, () => 1));
 }
 
 describe('Redis faults under a steady read load', () => {
   it('CLIENT PAUSE: no caller sees an error, reads return within timeout + 10 ms, nothing is lost', async () => {
-    const result = await steadyLoad(500, () => admin((r) => r.client('PAUSE', 300, 'ALL')).then(() => undefined));
+    const result = await steadyLoad(500, () =>
+      admin((r) => r.client('PAUSE', 300, 'ALL')).then(() => undefined),
+    );
     expect(result.errors).toEqual([]);
     expect(result.wrong).toBe(0);
     expect(result.count).toBeGreaterThan(50);

@@ -33,7 +33,10 @@ describe('RedisTier against real Redis', () => {
       bytes: new Uint8Array([0, 255]),
       date: new Date('2024-05-06T07:08:09.123Z'),
       big: 2n ** 70n,
-      map: new Map<unknown, unknown>([['a', 1], [2, { b: [3] }]]),
+      map: new Map<unknown, unknown>([
+        ['a', 1],
+        [2, { b: [3] }],
+      ]),
       set: new Set(['x', 'y']),
       nested: { deep: { undef: undefined, arr: [1, 'two', null] } },
       negZero: -0,
@@ -81,7 +84,14 @@ describe('RedisTier against real Redis', () => {
 
   it('expires by tag: envelopes become stale but stay for grace, plain values go', async () => {
     const now = Date.now();
-    const envelope: CacheEnvelope = { __pt: 1, v: 'fresh', e: now + 60_000, g: now + 120_000, s: now + 120_000, t: ['prices'] };
+    const envelope: CacheEnvelope = {
+      __pt: 1,
+      v: 'fresh',
+      e: now + 60_000,
+      g: now + 120_000,
+      s: now + 120_000,
+      t: ['prices'],
+    };
     await tier.set('env', envelope, { ttlMs: 120_000, tags: ['prices'] });
     await tier.set('plain', 'x', { tags: ['prices'] });
     expect(await tier.expireByTag('prices')).toBe(2);
@@ -94,7 +104,10 @@ describe('RedisTier against real Redis', () => {
   });
 
   it('getMany and setMany each take one round trip', async () => {
-    const entries = Array.from({ length: 100 }, (_, i) => ({ key: `rt${i}`, value: { i, px: new Float64Array([i]) } }));
+    const entries = Array.from({ length: 100 }, (_, i) => ({
+      key: `rt${i}`,
+      value: { i, px: new Float64Array([i]) },
+    }));
     const monitor = await new Redis(redis!.url).monitor();
     const seen: string[][] = [];
     const ourPort = (tier.client as Redis).stream.localPort;
@@ -147,9 +160,21 @@ describe('RedisTier against real Redis', () => {
   });
 
   it('serves a MultiLevelCache: read-through from L2 into a second process-like cache', async () => {
-    const tierB = await new RedisTier({ url: redis!.url, keyPrefix: prefix, commandTimeoutMs: 1000 }).ready();
-    const cacheA = new MultiLevelCache({ name: 'A', l1: { max: 100 }, tiers: [{ tier, timeoutMs: 1000 }] });
-    const cacheB = new MultiLevelCache({ name: 'B', l1: { max: 100 }, tiers: [{ tier: tierB, timeoutMs: 1000 }] });
+    const tierB = await new RedisTier({
+      url: redis!.url,
+      keyPrefix: prefix,
+      commandTimeoutMs: 1000,
+    }).ready();
+    const cacheA = new MultiLevelCache({
+      name: 'A',
+      l1: { max: 100 },
+      tiers: [{ tier, timeoutMs: 1000 }],
+    });
+    const cacheB = new MultiLevelCache({
+      name: 'B',
+      l1: { max: 100 },
+      tiers: [{ tier: tierB, timeoutMs: 1000 }],
+    });
     let loads = 0;
     const loader = () => {
       loads++;
@@ -164,9 +189,21 @@ describe('RedisTier against real Redis', () => {
   });
 
   it('drops another cache instance’s L1 entry through the bus when a key changes', async () => {
-    const tierB = await new RedisTier({ url: redis!.url, keyPrefix: prefix, commandTimeoutMs: 1000 }).ready();
-    const cacheA = new MultiLevelCache({ name: 'A2', l1: { max: 100 }, tiers: [{ tier, timeoutMs: 1000 }] });
-    const cacheB = new MultiLevelCache({ name: 'B2', l1: { max: 100 }, tiers: [{ tier: tierB, timeoutMs: 1000 }] });
+    const tierB = await new RedisTier({
+      url: redis!.url,
+      keyPrefix: prefix,
+      commandTimeoutMs: 1000,
+    }).ready();
+    const cacheA = new MultiLevelCache({
+      name: 'A2',
+      l1: { max: 100 },
+      tiers: [{ tier, timeoutMs: 1000 }],
+    });
+    const cacheB = new MultiLevelCache({
+      name: 'B2',
+      l1: { max: 100 },
+      tiers: [{ tier: tierB, timeoutMs: 1000 }],
+    });
     await cacheA.set('bus-key', 'v1');
     await cacheA.idle();
     expect(await cacheB.get('bus-key')).toBe('v1');
@@ -180,9 +217,15 @@ describe('RedisTier against real Redis', () => {
   it('refuses bad options by name', () => {
     expect(() => new RedisTier({ url: 'http://localhost', bus: false })).toThrow(RedisOptionError);
     expect(() => new RedisTier({ namespace: 'a{b}', bus: false })).toThrow(/namespace/);
-    expect(() => new RedisTier({ commandTimeoutMs: 0, bus: false })).toThrow(/commandTimeoutMs = 0/);
-    expect(() => new RedisTier({ url: 'redis-sentinel://h:26379', bus: false })).toThrow(/masterName/);
-    expect(() => new RedisTier({ breaker: { failureThreshold: 0 }, bus: false })).toThrow(/failureThreshold/);
+    expect(() => new RedisTier({ commandTimeoutMs: 0, bus: false })).toThrow(
+      /commandTimeoutMs = 0/,
+    );
+    expect(() => new RedisTier({ url: 'redis-sentinel://h:26379', bus: false })).toThrow(
+      /masterName/,
+    );
+    expect(() => new RedisTier({ breaker: { failureThreshold: 0 }, bus: false })).toThrow(
+      /failureThreshold/,
+    );
   });
 });
 
@@ -190,7 +233,11 @@ describe('CircuitBreaker', () => {
   it('opens after K failures within the window, probes once after the cool-down, closes on success', () => {
     let now = 0;
     const states: string[] = [];
-    const breaker = new CircuitBreaker({ failureThreshold: 3, windowMs: 1000, cooldownMs: 500 }, (s) => states.push(s), () => now);
+    const breaker = new CircuitBreaker(
+      { failureThreshold: 3, windowMs: 1000, cooldownMs: 500 },
+      (s) => states.push(s),
+      () => now,
+    );
     breaker.failure();
     now = 100;
     breaker.failure();
@@ -214,7 +261,11 @@ describe('CircuitBreaker', () => {
 
   it('does not open when failures are spread wider than the window', () => {
     let now = 0;
-    const breaker = new CircuitBreaker({ failureThreshold: 3, windowMs: 100 }, () => {}, () => now);
+    const breaker = new CircuitBreaker(
+      { failureThreshold: 3, windowMs: 100 },
+      () => {},
+      () => now,
+    );
     for (let i = 0; i < 10; i++) {
       now += 60;
       breaker.failure();
@@ -223,7 +274,12 @@ describe('CircuitBreaker', () => {
   });
 
   it('makes an open tier refuse at once with CircuitOpenError', async () => {
-    const dead = new RedisTier({ url: 'redis://127.0.0.1:1', bus: false, commandTimeoutMs: 20, breaker: { failureThreshold: 2, cooldownMs: 60_000 } });
+    const dead = new RedisTier({
+      url: 'redis://127.0.0.1:1',
+      bus: false,
+      commandTimeoutMs: 20,
+      breaker: { failureThreshold: 2, cooldownMs: 60_000 },
+    });
     const errors: string[] = [];
     dead.on('degraded', ({ error }) => errors.push(error.name));
     await expect(dead.get('a')).rejects.toThrow();

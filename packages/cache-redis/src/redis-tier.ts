@@ -1,11 +1,22 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { expireEnvelope, isCacheEnvelope, type CacheTier, type TierEntry, type TierSetOptions } from '@peaktrade/cache-core';
+import {
+  expireEnvelope,
+  isCacheEnvelope,
+  type CacheTier,
+  type TierEntry,
+  type TierSetOptions,
+} from '@peaktrade/cache-core';
 import { createCodec, type Codec, type SerializeOptions } from '@peaktrade/serialize';
 import { Cluster } from 'ioredis';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
 import { createClient, type RedisClient } from './connect.js';
-import { CircuitOpenError, LeaseWaitTimeoutError, RedisCommandError, RedisOptionError } from './errors.js';
+import {
+  CircuitOpenError,
+  LeaseWaitTimeoutError,
+  RedisCommandError,
+  RedisOptionError,
+} from './errors.js';
 
 /** Options of {@link RedisTier}. Validated and resolved once, at construction. */
 export interface RedisTierOptions {
@@ -30,7 +41,11 @@ export interface RedisTierOptions {
   /** Invalidation bus over pub/sub (default true): keeps other processes' L1 consistent. */
   readonly bus?: boolean | { readonly channel?: string };
   /** Distributed single-flight settings for {@link RedisTier.coalesce}. */
-  readonly singleFlight?: { readonly leaseMs?: number; readonly waitMs?: number; readonly pollMs?: number };
+  readonly singleFlight?: {
+    readonly leaseMs?: number;
+    readonly waitMs?: number;
+    readonly pollMs?: number;
+  };
 }
 
 /** Counters of a {@link RedisTier}. */
@@ -112,16 +127,33 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     const prefix = options.keyPrefix ?? 'peaktrade:';
     if (typeof prefix !== 'string') throw new RedisOptionError('keyPrefix', prefix, 'a string');
     if (options.namespace !== undefined && !/^[^\s{}]+$/.test(options.namespace)) {
-      throw new RedisOptionError('namespace', options.namespace, 'a non-empty string without spaces or braces');
+      throw new RedisOptionError(
+        'namespace',
+        options.namespace,
+        'a non-empty string without spaces or braces',
+      );
     }
     this.#prefix = options.namespace ? `${prefix}${options.namespace}:` : prefix;
     const ttl = options.defaultTtlMs ?? 3_600_000;
-    if (!(ttl >= 0)) throw new RedisOptionError('defaultTtlMs', ttl, 'a number of milliseconds >= 0 (0 or Infinity: no expiry)');
+    if (!(ttl >= 0))
+      throw new RedisOptionError(
+        'defaultTtlMs',
+        ttl,
+        'a number of milliseconds >= 0 (0 or Infinity: no expiry)',
+      );
     this.#defaultTtlMs = ttl;
     const timeout = options.commandTimeoutMs ?? 50;
-    if (!(timeout > 0) || !Number.isFinite(timeout)) throw new RedisOptionError('commandTimeoutMs', timeout, 'a finite number of milliseconds > 0');
+    if (!(timeout > 0) || !Number.isFinite(timeout))
+      throw new RedisOptionError(
+        'commandTimeoutMs',
+        timeout,
+        'a finite number of milliseconds > 0',
+      );
     this.#codec = createCodec(options.serialize);
-    this.#breaker = options.breaker === false ? undefined : new CircuitBreaker(options.breaker ?? {}, (state) => this.emit('breaker', state));
+    this.#breaker =
+      options.breaker === false
+        ? undefined
+        : new CircuitBreaker(options.breaker ?? {}, (state) => this.emit('breaker', state));
     const sf = options.singleFlight ?? {};
     this.#leaseMs = positive('singleFlight.leaseMs', sf.leaseMs ?? 10_000);
     this.#waitMs = positive('singleFlight.waitMs', sf.waitMs ?? 5_000);
@@ -143,7 +175,15 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       client.status === 'ready'
         ? Promise.resolve()
         : new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new RedisCommandError(this.name, 'connect', { cause: new Error(`not ready after ${timeoutMs} ms (status ${client.status})`) })), timeoutMs);
+            const timer = setTimeout(
+              () =>
+                reject(
+                  new RedisCommandError(this.name, 'connect', {
+                    cause: new Error(`not ready after ${timeoutMs} ms (status ${client.status})`),
+                  }),
+                ),
+              timeoutMs,
+            );
             client.once('ready', () => {
               clearTimeout(timer);
               resolve();
@@ -204,7 +244,10 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     } catch (cause) {
       // A value we cannot read is a miss, never a wrong value; drop it so it is rewritten.
       this.#stats.corrupt++;
-      this.emit('degraded', { op: 'decode', error: new RedisCommandError(this.name, `decode ${key}`, { cause }) });
+      this.emit('degraded', {
+        op: 'decode',
+        error: new RedisCommandError(this.name, `decode ${key}`, { cause }),
+      });
       this.client.unlink(this.keyOf(key)).catch(() => {});
       return undefined;
     }
@@ -216,7 +259,9 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   }
 
   get(key: string): Promise<unknown> {
-    return this.#run('get', async () => this.#decode(key, await this.client.getBuffer(this.keyOf(key))));
+    return this.#run('get', async () =>
+      this.#decode(key, await this.client.getBuffer(this.keyOf(key))),
+    );
   }
 
   /** Values of many keys in one round trip (MGET; per-node pipelines on Cluster). */
@@ -227,7 +272,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       const values =
         this.client instanceof Cluster
           ? await Promise.all(redisKeys.map((k) => this.client.getBuffer(k)))
-          : await (this.client).mgetBuffer(...redisKeys);
+          : await this.client.mgetBuffer(...redisKeys);
       return values.map((bytes, i) => this.#decode(keys[i]!, bytes));
     });
   }
@@ -258,7 +303,11 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
         }
       });
       // The invalidation rides in the same round trip.
-      if (this.#channel) pipeline.publish(this.#channel, JSON.stringify({ o: this.#origin, k: entries.map((e) => e.key) } satisfies BusMessage));
+      if (this.#channel)
+        pipeline.publish(
+          this.#channel,
+          JSON.stringify({ o: this.#origin, k: entries.map((e) => e.key) } satisfies BusMessage),
+        );
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error !== null);
       if (failed?.[0]) throw failed[0];
@@ -282,7 +331,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       const counts = await Promise.all(redisKeys.map((k) => this.client.unlink(k)));
       return counts.reduce((a, b) => a + b, 0);
     }
-    return (this.client).unlink(...redisKeys);
+    return this.client.unlink(...redisKeys);
   }
 
   /** Delete every key carrying `tag`; resolves how many existed. */
@@ -315,7 +364,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
         const redisKey = this.keyOf(keys[i]!);
         const next = isCacheEnvelope(value) ? expireEnvelope(value, now) : undefined;
         if (next === undefined) pipeline.unlink(redisKey);
-        else if (next !== value) pipeline.set(redisKey, Buffer.from(this.#codec.encode(next)), 'KEEPTTL');
+        else if (next !== value)
+          pipeline.set(redisKey, Buffer.from(this.#codec.encode(next)), 'KEEPTTL');
       });
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error !== null);
@@ -332,7 +382,13 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       for (const node of nodes) {
         let cursor = '0';
         do {
-          const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(this.#prefix)}*`, 'COUNT', 1000);
+          const [next, keys] = await node.scan(
+            cursor,
+            'MATCH',
+            `${escapeGlob(this.#prefix)}*`,
+            'COUNT',
+            1000,
+          );
           cursor = next;
           for (const key of keys) await node.unlink(key);
         } while (cursor !== '0');
@@ -363,7 +419,10 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       () => this.#stats.published++,
       (cause: unknown) => {
         this.#stats.errors++;
-        this.emit('degraded', { op: 'publish', error: new RedisCommandError(this.name, 'publish', { cause }) });
+        this.emit('degraded', {
+          op: 'publish',
+          error: new RedisCommandError(this.name, 'publish', { cause }),
+        });
       },
     ) as Promise<void>;
   }
@@ -385,7 +444,11 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
           if (reconnect) this.#notify('all');
           this.emit('bus', reconnect ? 'reconnected' : 'connected');
         },
-        (cause: unknown) => this.emit('degraded', { op: 'subscribe', error: new RedisCommandError(this.name, 'subscribe', { cause }) }),
+        (cause: unknown) =>
+          this.emit('degraded', {
+            op: 'subscribe',
+            error: new RedisCommandError(this.name, 'subscribe', { cause }),
+          }),
       );
     });
     subscriber.on('close', () => {
@@ -427,19 +490,30 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     const deadline = performance.now() + this.#waitMs;
     for (;;) {
       const token = randomBytes(8).toString('hex');
-      const acquired = await this.#run('lease', () => this.client.set(leaseKey, token, 'PX', this.#leaseMs, 'NX'));
+      const acquired = await this.#run('lease', () =>
+        this.client.set(leaseKey, token, 'PX', this.#leaseMs, 'NX'),
+      );
       if (acquired === 'OK') {
         let value: V;
         try {
           value = await loader();
         } catch (error) {
           // Give the lease back so another process can try.
-          await this.client.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, leaseKey, token).catch(() => {});
+          await this.client
+            .eval(
+              `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+              1,
+              leaseKey,
+              token,
+            )
+            .catch(() => {});
           throw error;
         }
         const bytes = this.#codec.encode(value);
         // Keep the lease as 'done' briefly, so late arrivals wait for the cache write instead of loading again.
-        await this.client.eval(RELEASE_LEASE, 1, leaseKey, token, Math.min(this.#leaseMs, 2_000)).catch(() => {});
+        await this.client
+          .eval(RELEASE_LEASE, 1, leaseKey, token, Math.min(this.#leaseMs, 2_000))
+          .catch(() => {});
         await this.#publish({ o: this.#origin, d: key, v: Buffer.from(bytes).toString('base64') });
         return value;
       }
@@ -450,7 +524,11 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     }
   }
 
-  async #waitForValue<V>(key: string, leaseKey: string, deadline: number): Promise<{ found: true; value: V } | { found: false }> {
+  async #waitForValue<V>(
+    key: string,
+    leaseKey: string,
+    deadline: number,
+  ): Promise<{ found: true; value: V } | { found: false }> {
     let wake!: (bytes: Uint8Array) => void;
     const broadcast = new Promise<Uint8Array>((resolve) => (wake = resolve));
     let set = this.#waiters.get(key);
@@ -459,7 +537,9 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     try {
       while (performance.now() < deadline) {
         let timer: NodeJS.Timeout | undefined;
-        const tick = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.#pollMs)));
+        const tick = new Promise<undefined>(
+          (resolve) => (timer = setTimeout(() => resolve(undefined), this.#pollMs)),
+        );
         const bytes = await Promise.race([broadcast, tick]);
         clearTimeout(timer);
         if (bytes !== undefined) return { found: true, value: this.#codec.decode(bytes) as V };
@@ -491,7 +571,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
 }
 
 function positive(option: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) throw new RedisOptionError(option, value, 'a finite number of milliseconds > 0');
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new RedisOptionError(option, value, 'a finite number of milliseconds > 0');
   return value;
 }
 

@@ -11,23 +11,34 @@ export interface CacheChild {
 }
 
 /** Start a child process holding an L1 + RedisTier MultiLevelCache. */
-export async function startCacheChild(settings: { url: string; prefix: string; timeoutMs?: number }): Promise<CacheChild> {
-  const child = fork(script, [JSON.stringify(settings)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export async function startCacheChild(settings: {
+  url: string;
+  prefix: string;
+  timeoutMs?: number;
+}): Promise<CacheChild> {
+  const child = fork(script, [JSON.stringify(settings)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`cache child exited with ${code} before it was ready`)));
-    child.on('message', (msg: { ready?: true; id?: number; ok?: boolean; value?: unknown; error?: string }) => {
-      if (msg.ready) {
-        resolve();
-        return;
-      }
-      const p = pending.get(msg.id!);
-      pending.delete(msg.id!);
-      if (msg.ok) p?.resolve(msg.value);
-      else p?.reject(new Error(msg.error));
-    });
+    child.once('exit', (code) =>
+      reject(new Error(`cache child exited with ${code} before it was ready`)),
+    );
+    child.on(
+      'message',
+      (msg: { ready?: true; id?: number; ok?: boolean; value?: unknown; error?: string }) => {
+        if (msg.ready) {
+          resolve();
+          return;
+        }
+        const p = pending.get(msg.id!);
+        pending.delete(msg.id!);
+        if (msg.ok) p?.resolve(msg.value);
+        else p?.reject(new Error(msg.error));
+      },
+    );
   });
   return {
     process: child,

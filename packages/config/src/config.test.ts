@@ -109,11 +109,17 @@ describe('environment overrides', () => {
 describe('bad input', () => {
   it('a wrong type names the key path, the value, the rule and the line', () => {
     const text = '[performance]\nenable_caching = true\n\n[performance.cache]\nl1_size = "big"\n';
-    const error = catchError(() => parseConfig(text, { source: 'perf.toml' })) as ConfigValidationError;
+    const error = catchError(() =>
+      parseConfig(text, { source: 'perf.toml' }),
+    ) as ConfigValidationError;
     expect(error).toBeInstanceOf(ConfigValidationError);
     expect(error.code).toBe('E_CONFIG_INVALID');
     expect(error.issues).toHaveLength(1);
-    expect(error.issues[0]).toMatchObject({ path: 'performance.cache.l1_size', value: 'big', line: 5 });
+    expect(error.issues[0]).toMatchObject({
+      path: 'performance.cache.l1_size',
+      value: 'big',
+      line: 5,
+    });
     expect(error.issues[0]?.rule).toMatch(/number/i);
     expect(error.message).toContain('performance.cache.l1_size = "big"');
     expect(error.message).toContain('perf.toml:5');
@@ -121,7 +127,9 @@ describe('bad input', () => {
 
   it('an out-of-range value names the key, the value, the bound and the line', () => {
     const text = '[performance.cache]\nl1_size = 0\n[performance.serialize]\nlevel = 99\n';
-    const error = catchError(() => parseConfig(text, { source: 'perf.toml' })) as ConfigValidationError;
+    const error = catchError(() =>
+      parseConfig(text, { source: 'perf.toml' }),
+    ) as ConfigValidationError;
     expect(error.issues.map((i) => [i.path, i.value, i.line])).toEqual([
       ['performance.cache.l1_size', 0, 2],
       ['performance.serialize.level', 99, 4],
@@ -132,15 +140,23 @@ describe('bad input', () => {
 
   it('an unknown key is refused, with the allowed keys and the line', () => {
     const text = '[performance.cache]\nl1_size = 10\nl1_sise = 10\n';
-    const error = catchError(() => parseConfig(text, { source: 'perf.toml' })) as ConfigValidationError;
+    const error = catchError(() =>
+      parseConfig(text, { source: 'perf.toml' }),
+    ) as ConfigValidationError;
     expect(error.issues).toHaveLength(1);
-    expect(error.issues[0]).toMatchObject({ path: 'performance.cache.l1_sise', value: 10, line: 3 });
+    expect(error.issues[0]).toMatchObject({
+      path: 'performance.cache.l1_sise',
+      value: 10,
+      line: 3,
+    });
     expect(error.issues[0]?.rule).toContain('unknown key');
     expect(error.issues[0]?.rule).toContain('l1_size');
   });
 
   it('an unknown section is refused', () => {
-    const error = catchError(() => parseConfig('[performance.cahce]\nl1_size = 1\n')) as ConfigValidationError;
+    const error = catchError(() =>
+      parseConfig('[performance.cahce]\nl1_size = 1\n'),
+    ) as ConfigValidationError;
     expect(error.issues[0]).toMatchObject({ path: 'performance.cahce', line: 1 });
   });
 
@@ -155,7 +171,8 @@ describe('bad input', () => {
   });
 
   it('reports every problem at once, not just the first', () => {
-    const text = '[performance.cache]\nl1_size = -1\nl1_ttl = "soon"\n[performance.parallel]\nmax_workers = 0\n';
+    const text =
+      '[performance.cache]\nl1_size = -1\nl1_ttl = "soon"\n[performance.parallel]\nmax_workers = 0\n';
     const error = catchError(() => parseConfig(text)) as ConfigValidationError;
     expect(error.issues.map((i) => i.path).sort()).toEqual([
       'performance.cache.l1_size',

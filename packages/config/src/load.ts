@@ -52,7 +52,9 @@ export interface ParseConfigOptions {
 export function loadConfig(options: LoadConfigOptions = {}): PerformanceConfig {
   const env = options.env ?? process.env;
   const explicit = options.path ?? env[CONFIG_PATH_ENV];
-  const file = explicit ? resolve(options.cwd ?? process.cwd(), explicit) : findConfigFile(options.cwd ?? process.cwd());
+  const file = explicit
+    ? resolve(options.cwd ?? process.cwd(), explicit)
+    : findConfigFile(options.cwd ?? process.cwd());
   if (file === undefined) return parseConfig('', { source: '<defaults>', env });
   let text: string;
   try {
@@ -98,7 +100,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Per
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const lines = keyLines(text);
-    const issues = result.error.issues.flatMap((issue) => toIssues(issue, raw, source, envSources, lines));
+    const issues = result.error.issues.flatMap((issue) =>
+      toIssues(issue, raw, source, envSources, lines),
+    );
     throw new ConfigValidationError(issues, { cause: result.error });
   }
   return deepFreeze(result.data);
@@ -110,7 +114,10 @@ export function defaultConfig(): PerformanceConfig {
 }
 
 /** Apply `PEAKTRADE_*__*` overrides onto the raw TOML tree; returns which env var set which path. */
-function applyEnv(raw: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>): Map<string, string> {
+function applyEnv(
+  raw: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+): Map<string, string> {
   const sources = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || !name.startsWith(ENV_PREFIX) || !name.includes('__')) continue;
@@ -147,7 +154,14 @@ function toIssues(
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
       const path = [...base, key].join('.');
-      return locate(path, valueAt(raw, [...base, key]), `unknown key (allowed: ${allowedKeys(base).join(', ')})`, file, envSources, lines);
+      return locate(
+        path,
+        valueAt(raw, [...base, key]),
+        `unknown key (allowed: ${allowedKeys(base).join(', ')})`,
+        file,
+        envSources,
+        lines,
+      );
     });
   }
   const path = base.join('.');
@@ -165,7 +179,9 @@ function locate(
   const envName = envSources.get(path);
   if (envName !== undefined) return { path, value, rule, source: `env ${envName}` };
   const line = lines.get(path);
-  return line === undefined ? { path, value, rule, source: file } : { path, value, rule, source: file, line };
+  return line === undefined
+    ? { path, value, rule, source: file }
+    : { path, value, rule, source: file, line };
 }
 
 function allowedKeys(path: readonly string[]): string[] {
@@ -182,7 +198,8 @@ function allowedKeys(path: readonly string[]): string[] {
 function shapeOf(schema: z.ZodType): Record<string, z.ZodType> | undefined {
   let s: z.ZodType = schema;
   // Unwrap default/prefault wrappers down to the object.
-  while ('unwrap' in s && typeof s.unwrap === 'function' && !('shape' in s)) s = (s.unwrap as () => z.ZodType)();
+  while ('unwrap' in s && typeof s.unwrap === 'function' && !('shape' in s))
+    s = (s.unwrap as () => z.ZodType)();
   const def = s.def as { innerType?: z.ZodType; shape?: Record<string, z.ZodType> };
   if (def.shape) return def.shape;
   return def.innerType ? shapeOf(def.innerType) : undefined;

@@ -16,7 +16,13 @@ export const cacheSchema = z.strictObject({
   /** Use the Redis tier when Redis answers. */
   l2_enabled: z.boolean().default(true),
   /** Redis URL: redis://, rediss://, or redis-sentinel:// forms accepted by ioredis. */
-  redis_url: z.string().regex(/^(rediss?|redis-sentinel):\/\//, 'must start with redis://, rediss:// or redis-sentinel://').default('redis://127.0.0.1:6379'),
+  redis_url: z
+    .string()
+    .regex(
+      /^(rediss?|redis-sentinel):\/\//,
+      'must start with redis://, rediss:// or redis-sentinel://',
+    )
+    .default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key this suite writes. */
   key_prefix: z.string().min(1).max(128).default('peaktrade:'),
   /** L2 time-to-live in seconds. */
@@ -111,7 +117,9 @@ export const configSchema = z.strictObject({
 });
 
 /** Deeply read-only view of a value. */
-export type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+export type DeepReadonly<T> = T extends object
+  ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+  : T;
 
 /** The validated configuration, as returned by `loadConfig`. Frozen. */
 export type PerformanceConfig = DeepReadonly<z.output<typeof configSchema>>;

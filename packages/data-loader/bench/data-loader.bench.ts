@@ -2,14 +2,36 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { benchmark, defineBenchSuite, measureMemory, timeMeasurement, type Measurement } from '@peaktrade/bench-harness';
-import { DataLoader, createLimiter, encodeColumnar, httpSource, readColumnarFile, readCsvFile, writeColumnarFile, type OhlcvColumns } from '../src/index.js';
+import {
+  benchmark,
+  defineBenchSuite,
+  measureMemory,
+  timeMeasurement,
+  type Measurement,
+} from '@peaktrade/bench-harness';
+import {
+  DataLoader,
+  createLimiter,
+  encodeColumnar,
+  httpSource,
+  readColumnarFile,
+  readCsvFile,
+  writeColumnarFile,
+  type OhlcvColumns,
+} from '../src/index.js';
 
 /** Seeded random-walk bars with realistic 2-decimal prices. */
 function makeBars(n: number, seed = 1): OhlcvColumns {
   let s = seed >>> 0 || 1;
-  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-  const cols = { time: new Float64Array(n), open: new Float64Array(n), high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n), volume: new Float64Array(n) };
+  const rand = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+  const cols = {
+    time: new Float64Array(n),
+    open: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+  };
   let price = 100;
   for (let i = 0; i < n; i++) {
     const open = price;
@@ -26,7 +48,8 @@ function makeBars(n: number, seed = 1): OhlcvColumns {
 
 function toCsv(c: OhlcvColumns): string {
   const parts: string[] = ['time,open,high,low,close,volume\n'];
-  for (let i = 0; i < c.time.length; i++) parts.push(`${c.time[i]},${c.open[i]},${c.high[i]},${c.low[i]},${c.close[i]},${c.volume[i]}\n`);
+  for (let i = 0; i < c.time.length; i++)
+    parts.push(`${c.time[i]},${c.open[i]},${c.high[i]},${c.low[i]},${c.close[i]},${c.volume[i]}\n`);
   return parts.join('');
 }
 
@@ -60,7 +83,16 @@ export default defineBenchSuite({
       const bars100 = symbols.map((_, i) => makeBars(10_000, i + 11));
       for (const variant of ['raw', 'zstd'] as const) {
         ctx.log(`HTTP 100 × 10k (${variant})`);
-        const payloads = symbols.map((s, i) => [s, encodeColumnar(bars100[i]!, { symbol: s, serialize: variant === 'raw' ? { thresholdBytes: Infinity } : { level: 1 } })] as const);
+        const payloads = symbols.map(
+          (s, i) =>
+            [
+              s,
+              encodeColumnar(bars100[i]!, {
+                symbol: s,
+                serialize: variant === 'raw' ? { thresholdBytes: Infinity } : { level: 1 },
+              }),
+            ] as const,
+        );
         const worker = new Worker(SERVER, { eval: true, workerData: { payloads } });
         const port = await new Promise<number>((resolve, reject) => {
           worker.once('message', resolve);
@@ -70,16 +102,30 @@ export default defineBenchSuite({
           const source = httpSource({ url: (s) => `http://127.0.0.1:${port}/bars/${s}` });
           const http = await benchmark(
             async () => {
-              const { data, failures } = await new DataLoader({ concurrency: 16 }).loadMany(symbols, source);
-              if (failures.size > 0 || data.size !== 100) throw new Error(`HTTP load failed: ${[...failures.values()][0]?.message}`);
+              const { data, failures } = await new DataLoader({ concurrency: 16 }).loadMany(
+                symbols,
+                source,
+              );
+              if (failures.size > 0 || data.size !== 100)
+                throw new Error(`HTTP load failed: ${[...failures.values()][0]?.message}`);
             },
             { name: `http 100x10k ${variant}`, timeMs: Math.max(ctx.timeMs, 1000), warmup: 2 },
           );
           const kb = Math.round(payloads.reduce((n, [, p]) => n + p.length, 0) / 100 / 1024);
           out.push(
             variant === 'raw'
-              ? timeMeasurement('data-loader.http.100x10k', `Load 100 symbols × 10k bars over loopback HTTP, concurrency 16 (uncompressed columnar, ${kb} KiB each)`, http, 'ms')
-              : timeMeasurement('data-loader.http.100x10k.zstd', `Same, zstd-1 columnar bodies (${kb} KiB each)`, http, 'ms'),
+              ? timeMeasurement(
+                  'data-loader.http.100x10k',
+                  `Load 100 symbols × 10k bars over loopback HTTP, concurrency 16 (uncompressed columnar, ${kb} KiB each)`,
+                  http,
+                  'ms',
+                )
+              : timeMeasurement(
+                  'data-loader.http.100x10k.zstd',
+                  `Same, zstd-1 columnar bodies (${kb} KiB each)`,
+                  http,
+                  'ms',
+                ),
           );
         } finally {
           worker.postMessage('close');
@@ -94,19 +140,50 @@ export default defineBenchSuite({
       await writeColumnarFile(small, makeBars(10_000, 3));
       await writeColumnarFile(big, bigBars);
       ctx.log('columnar 10k');
-      const col10k = await benchmark(() => readColumnarFile(small), { name: 'columnar 10k', timeMs: ctx.timeMs });
-      out.push(timeMeasurement('data-loader.columnar.10k', 'Read 10k bars from a columnar file', col10k, 'ms'));
+      const col10k = await benchmark(() => readColumnarFile(small), {
+        name: 'columnar 10k',
+        timeMs: ctx.timeMs,
+      });
+      out.push(
+        timeMeasurement(
+          'data-loader.columnar.10k',
+          'Read 10k bars from a columnar file',
+          col10k,
+          'ms',
+        ),
+      );
       ctx.log('columnar 1M');
-      const col1m = await benchmark(() => readColumnarFile(big), { name: 'columnar 1M', timeMs: Math.max(ctx.timeMs, 400) });
-      out.push(timeMeasurement('data-loader.columnar.1m', 'Read 1M bars from a columnar file', col1m, 'ms'));
+      const col1m = await benchmark(() => readColumnarFile(big), {
+        name: 'columnar 1M',
+        timeMs: Math.max(ctx.timeMs, 400),
+      });
+      out.push(
+        timeMeasurement(
+          'data-loader.columnar.1m',
+          'Read 1M bars from a columnar file',
+          col1m,
+          'ms',
+        ),
+      );
 
       // The same 1M bars as CSV.
       ctx.log('writing 1M-row CSV');
       const csvPath = join(dir, 'big.csv');
       writeFileSync(csvPath, toCsv(bigBars));
       ctx.log('CSV 1M');
-      const csv1m = await benchmark(() => readCsvFile(csvPath), { name: 'csv 1M', iterations: ctx.quick ? 2 : 5, warmup: 1 });
-      out.push(timeMeasurement('data-loader.csv.1m', 'Parse 1M CSV rows from a file into columns', csv1m, 'ms'));
+      const csv1m = await benchmark(() => readCsvFile(csvPath), {
+        name: 'csv 1M',
+        iterations: ctx.quick ? 2 : 5,
+        warmup: 1,
+      });
+      out.push(
+        timeMeasurement(
+          'data-loader.csv.1m',
+          'Parse 1M CSV rows from a file into columns',
+          csv1m,
+          'ms',
+        ),
+      );
       out.push({
         id: 'data-loader.columnar.vsCsv',
         label: 'Columnar 1M read speed-up over CSV 1M parse',
@@ -120,15 +197,40 @@ export default defineBenchSuite({
       ctx.log('memory: objects vs columns');
       const rows = 1_000_000;
       const asObjects = await measureMemory(() => {
-        const out = new Array<{ time: number; open: number; high: number; low: number; close: number; volume: number }>(rows);
-        for (let i = 0; i < rows; i++) out[i] = { time: 1.6e12 + i * 60_000, open: 100 + i / 1e4, high: 101 + i / 1e4, low: 99 + i / 1e4, close: 100.5 + i / 1e4, volume: i % 10_000 };
+        const out = new Array<{
+          time: number;
+          open: number;
+          high: number;
+          low: number;
+          close: number;
+          volume: number;
+        }>(rows);
+        for (let i = 0; i < rows; i++)
+          out[i] = {
+            time: 1.6e12 + i * 60_000,
+            open: 100 + i / 1e4,
+            high: 101 + i / 1e4,
+            low: 99 + i / 1e4,
+            close: 100.5 + i / 1e4,
+            volume: i % 10_000,
+          };
         return out;
       });
       const asColumns = await measureMemory(() => makeBars(rows, 9));
       const objectBytes = asObjects.retainedHeapBytes + asObjects.externalBytes;
       const columnBytes = asColumns.retainedHeapBytes + asColumns.externalBytes;
-      out.push({ id: 'data-loader.memory.objects1m', label: '1M bars as objects: retained memory', value: objectBytes / 2 ** 20, unit: 'MB' });
-      out.push({ id: 'data-loader.memory.columns1m', label: '1M bars as Float64Array columns: retained memory', value: columnBytes / 2 ** 20, unit: 'MB' });
+      out.push({
+        id: 'data-loader.memory.objects1m',
+        label: '1M bars as objects: retained memory',
+        value: objectBytes / 2 ** 20,
+        unit: 'MB',
+      });
+      out.push({
+        id: 'data-loader.memory.columns1m',
+        label: '1M bars as Float64Array columns: retained memory',
+        value: columnBytes / 2 ** 20,
+        unit: 'MB',
+      });
       out.push({
         id: 'data-loader.memory.saving',
         label: 'Memory saved by columns over one object per bar',

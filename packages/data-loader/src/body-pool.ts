@@ -33,6 +33,7 @@ export class BodyPool {
 
   /** Give a buffer back; nothing may read it afterwards. */
   release(buffer: Buffer): void {
-    if (buffer.length <= this.#maxBytes && this.#free.length < this.#maxBuffers) this.#free.push(buffer);
+    if (buffer.length <= this.#maxBytes && this.#free.length < this.#maxBuffers)
+      this.#free.push(buffer);
   }
 }

@@ -102,7 +102,8 @@ export function validateColumns(symbol: string, data: unknown): OhlcvColumns {
     // Only when it says no do we look for the first bad row, to name it.
     if (Number.isNaN(finiteProbe(col))) {
       for (let i = 0; i < col.length; i++) {
-        if (!Number.isFinite(col[i])) throw new DataValidationError(symbol, `non-numeric value ${col[i]}`, { row: i, field });
+        if (!Number.isFinite(col[i]))
+          throw new DataValidationError(symbol, `non-numeric value ${col[i]}`, { row: i, field });
       }
     }
   }
@@ -110,7 +111,11 @@ export function validateColumns(symbol: string, data: unknown): OhlcvColumns {
   let prev = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < time.length; i++) {
     const t = time[i]!;
-    if (!(t > prev)) throw new DataValidationError(symbol, `unsorted time: ${t} does not follow ${prev}`, { row: i, field: 'time' });
+    if (!(t > prev))
+      throw new DataValidationError(symbol, `unsorted time: ${t} does not follow ${prev}`, {
+        row: i,
+        field: 'time',
+      });
     prev = t;
   }
   justValidated.add(data);

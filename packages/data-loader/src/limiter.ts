@@ -65,16 +65,24 @@ export function createLimiter(concurrency: number): Limiter {
   };
 
   const limit = <T>(fn: () => Promise<T> | T, signal?: AbortSignal): Promise<T> => {
-    if (signal?.aborted) return Promise.reject(new LoadAbortedError('queued task', { cause: signal.reason }));
+    if (signal?.aborted)
+      return Promise.reject(new LoadAbortedError('queued task', { cause: signal.reason }));
     return new Promise<T>((resolve, reject) => {
-      const task: Task = { fn, resolve: resolve as (value: unknown) => void, reject, signal, onAbort: undefined };
+      const task: Task = {
+        fn,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        signal,
+        onAbort: undefined,
+      };
       if (active < concurrency) {
         start(task);
         return;
       }
       if (signal) {
         task.onAbort = () => {
-          if (queue.remove((t) => t === task)) reject(new LoadAbortedError('queued task', { cause: signal.reason }));
+          if (queue.remove((t) => t === task))
+            reject(new LoadAbortedError('queued task', { cause: signal.reason }));
         };
         signal.addEventListener('abort', task.onAbort, { once: true });
       }

@@ -171,18 +171,16 @@ export async function startFaultServer(): Promise<FaultServer> {
           .end('time,open,high,low,close,volume\n1,2,3,1,2,100\n2,2,oops,1,2,100\n');
         return;
       case 'unsorted':
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              time: [3, 2],
-              open: [1, 1],
-              high: [1, 1],
-              low: [1, 1],
-              close: [1, 1],
-              volume: [1, 1],
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            time: [3, 2],
+            open: [1, 1],
+            high: [1, 1],
+            low: [1, 1],
+            close: [1, 1],
+            volume: [1, 1],
+          }),
+        );
         return;
     }
   };

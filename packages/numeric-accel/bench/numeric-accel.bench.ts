@@ -4,7 +4,14 @@
 // - numeric-accel.wasm.<kernel>.speedup: JS time / WASM time on ordinary arrays (copies included)
 // - numeric-accel.wasm.<kernel>.resident: JS time / WASM time on wasmArray() data (no copies)
 //   (backend 'auto' picks WASM only where the matching figure is ≥ 1.3)
-import { benchmark, defineBenchSuite, ratioMeasurement, suite, timeMeasurement, type Measurement } from '@peaktrade/bench-harness';
+import {
+  benchmark,
+  defineBenchSuite,
+  ratioMeasurement,
+  suite,
+  timeMeasurement,
+  type Measurement,
+} from '@peaktrade/bench-harness';
 import * as na from '../src/index.js';
 
 const N = 1_000_000;
@@ -30,12 +37,18 @@ const idiomatic = {
     const m = idiomatic.mean(xs);
     return xs.map((v) => (v - m) ** 2).reduce(add, 0) / (xs.length - 1);
   },
-  rolling: (xs: number[], w: number, f: (win: number[]) => number): number[] => xs.map((_, i) => (i < w - 1 ? NaN : f(xs.slice(i - w + 1, i + 1)))),
+  rolling: (xs: number[], w: number, f: (win: number[]) => number): number[] =>
+    xs.map((_, i) => (i < w - 1 ? NaN : f(xs.slice(i - w + 1, i + 1)))),
   corr(a: number[], b: number[]): number {
     const ma = idiomatic.mean(a);
     const mb = idiomatic.mean(b);
     const cov = a.map((v, i) => (v - ma) * (b[i]! - mb)).reduce(add, 0);
-    return cov / Math.sqrt(a.map((v) => (v - ma) ** 2).reduce(add, 0) * b.map((v) => (v - mb) ** 2).reduce(add, 0));
+    return (
+      cov /
+      Math.sqrt(
+        a.map((v) => (v - ma) ** 2).reduce(add, 0) * b.map((v) => (v - mb) ** 2).reduce(add, 0),
+      )
+    );
   },
   ema(xs: number[], alpha: number): number[] {
     let prev: number | undefined;
@@ -45,7 +58,8 @@ const idiomatic = {
 
 export default defineBenchSuite({
   name: 'numeric-accel',
-  description: 'Float64Array kernels at 1M points against one sum pass, idiomatic JS and the WASM backend',
+  description:
+    'Float64Array kernels at 1M points against one sum pass, idiomatic JS and the WASM backend',
   async run(ctx) {
     const x = priceSeries(N, 1);
     const y = priceSeries(N, 2);
@@ -77,12 +91,46 @@ export default defineBenchSuite({
         },
         { baseline: 'sum', timeMs: ctx.quick ? 150 : 600, rounds: ctx.quick ? 4 : 10 },
       );
-      measurements.push(timeMeasurement('numeric-accel.sum.1m', 'sum, 1M points (median)', s.results.sum!, 'ms'));
-      measurements.push(timeMeasurement('numeric-accel.rollingMean.1m', `rollingMean window ${W}, 1M points (median)`, s.results.rollingMean!, 'ms'));
-      measurements.push(timeMeasurement('numeric-accel.rollingStd.1m', `rollingStd window ${W}, 1M points (median)`, s.results.rollingStd!, 'ms'));
-      measurements.push({ ...ratioMeasurement('numeric-accel.rollingMean.vsSum', 'rollingMean / one sum pass (goal ≤ 3)', s, 'rollingMean'), detail: `window ${W}, 1M points, JS backend, baseline: sum()` });
-      measurements.push({ ...ratioMeasurement('numeric-accel.rollingStd.vsSum', 'rollingStd / one sum pass (goal ≤ 3)', s, 'rollingStd'), detail: `window ${W}, 1M points, JS backend, baseline: sum()` });
-      ctx.log(`floor: rollingMean ${s.ratios.rollingMean!.ratio.toFixed(2)}x, rollingStd ${s.ratios.rollingStd!.ratio.toFixed(2)}x of sum`);
+      measurements.push(
+        timeMeasurement('numeric-accel.sum.1m', 'sum, 1M points (median)', s.results.sum!, 'ms'),
+      );
+      measurements.push(
+        timeMeasurement(
+          'numeric-accel.rollingMean.1m',
+          `rollingMean window ${W}, 1M points (median)`,
+          s.results.rollingMean!,
+          'ms',
+        ),
+      );
+      measurements.push(
+        timeMeasurement(
+          'numeric-accel.rollingStd.1m',
+          `rollingStd window ${W}, 1M points (median)`,
+          s.results.rollingStd!,
+          'ms',
+        ),
+      );
+      measurements.push({
+        ...ratioMeasurement(
+          'numeric-accel.rollingMean.vsSum',
+          'rollingMean / one sum pass (goal ≤ 3)',
+          s,
+          'rollingMean',
+        ),
+        detail: `window ${W}, 1M points, JS backend, baseline: sum()`,
+      });
+      measurements.push({
+        ...ratioMeasurement(
+          'numeric-accel.rollingStd.vsSum',
+          'rollingStd / one sum pass (goal ≤ 3)',
+          s,
+          'rollingStd',
+        ),
+        detail: `window ${W}, 1M points, JS backend, baseline: sum()`,
+      });
+      ctx.log(
+        `floor: rollingMean ${s.ratios.rollingMean!.ratio.toFixed(2)}x, rollingStd ${s.ratios.rollingStd!.ratio.toFixed(2)}x of sum`,
+      );
     }
 
     // 2. every kernel against idiomatic JS
@@ -94,54 +142,175 @@ export default defineBenchSuite({
       ['std', () => na.std(x), () => Math.sqrt(idiomatic.variance(xs))],
       ['min', () => na.min(x), () => xs.reduce((a, b) => Math.min(a, b))],
       ['max', () => na.max(x), () => xs.reduce((a, b) => Math.max(a, b))],
-      ['argmin', () => na.argmin(x), () => xs.reduce((best, v, i) => (v < xs[best]! ? i : best), 0)],
-      ['argmax', () => na.argmax(x), () => xs.reduce((best, v, i) => (v > xs[best]! ? i : best), 0)],
-      ['cumsum', () => na.cumsum(x, { out }), () => { let s = 0; return xs.map((v) => (s += v)); }],
-      ['cumprod', () => na.cumprod(r, { out }), () => { let p = 1; return rs.map((v) => (p *= v)); }],
-      ['cummax', () => na.cummax(x, { out }), () => { let m = -Infinity; return xs.map((v) => (m = Math.max(m, v))); }],
+      [
+        'argmin',
+        () => na.argmin(x),
+        () => xs.reduce((best, v, i) => (v < xs[best]! ? i : best), 0),
+      ],
+      [
+        'argmax',
+        () => na.argmax(x),
+        () => xs.reduce((best, v, i) => (v > xs[best]! ? i : best), 0),
+      ],
+      [
+        'cumsum',
+        () => na.cumsum(x, { out }),
+        () => {
+          let s = 0;
+          return xs.map((v) => (s += v));
+        },
+      ],
+      [
+        'cumprod',
+        () => na.cumprod(r, { out }),
+        () => {
+          let p = 1;
+          return rs.map((v) => (p *= v));
+        },
+      ],
+      [
+        'cummax',
+        () => na.cummax(x, { out }),
+        () => {
+          let m = -Infinity;
+          return xs.map((v) => (m = Math.max(m, v)));
+        },
+      ],
       ['diff', () => na.diff(x, { out }), () => xs.map((v, i) => (i === 0 ? NaN : v - xs[i - 1]!))],
       ['shift', () => na.shift(x, { out }), () => [NaN, ...xs.slice(0, -1)]],
-      ['pctChange', () => na.pctChange(x, { out }), () => xs.map((v, i) => (i === 0 ? NaN : v / xs[i - 1]! - 1))],
-      ['logReturns', () => na.logReturns(x, { out }), () => xs.map((v, i) => (i === 0 ? NaN : Math.log(v / xs[i - 1]!)))],
-      ['rollingSum', () => na.rollingSum(x, { window: W, out }), () => idiomatic.rolling(xs, W, (win) => win.reduce(add, 0))],
-      ['rollingMean', () => na.rollingMean(x, { window: W, out }), () => idiomatic.rolling(xs, W, idiomatic.mean)],
-      ['rollingStd', () => na.rollingStd(x, { window: W, out }), () => idiomatic.rolling(xs, W, (win) => Math.sqrt(idiomatic.variance(win)))],
-      ['rollingMin', () => na.rollingMin(x, { window: W, out }), () => idiomatic.rolling(xs, W, (win) => win.reduce((a, b) => Math.min(a, b)))],
-      ['rollingMax', () => na.rollingMax(x, { window: W, out }), () => idiomatic.rolling(xs, W, (win) => win.reduce((a, b) => Math.max(a, b)))],
-      ['rollingCorr', () => na.rollingCorr(x, y, { window: W, out }), () => xs.map((_, i) => (i < W - 1 ? NaN : idiomatic.corr(xs.slice(i - W + 1, i + 1), ys.slice(i - W + 1, i + 1))))],
+      [
+        'pctChange',
+        () => na.pctChange(x, { out }),
+        () => xs.map((v, i) => (i === 0 ? NaN : v / xs[i - 1]! - 1)),
+      ],
+      [
+        'logReturns',
+        () => na.logReturns(x, { out }),
+        () => xs.map((v, i) => (i === 0 ? NaN : Math.log(v / xs[i - 1]!))),
+      ],
+      [
+        'rollingSum',
+        () => na.rollingSum(x, { window: W, out }),
+        () => idiomatic.rolling(xs, W, (win) => win.reduce(add, 0)),
+      ],
+      [
+        'rollingMean',
+        () => na.rollingMean(x, { window: W, out }),
+        () => idiomatic.rolling(xs, W, idiomatic.mean),
+      ],
+      [
+        'rollingStd',
+        () => na.rollingStd(x, { window: W, out }),
+        () => idiomatic.rolling(xs, W, (win) => Math.sqrt(idiomatic.variance(win))),
+      ],
+      [
+        'rollingMin',
+        () => na.rollingMin(x, { window: W, out }),
+        () => idiomatic.rolling(xs, W, (win) => win.reduce((a, b) => Math.min(a, b))),
+      ],
+      [
+        'rollingMax',
+        () => na.rollingMax(x, { window: W, out }),
+        () => idiomatic.rolling(xs, W, (win) => win.reduce((a, b) => Math.max(a, b))),
+      ],
+      [
+        'rollingCorr',
+        () => na.rollingCorr(x, y, { window: W, out }),
+        () =>
+          xs.map((_, i) =>
+            i < W - 1
+              ? NaN
+              : idiomatic.corr(xs.slice(i - W + 1, i + 1), ys.slice(i - W + 1, i + 1)),
+          ),
+      ],
       ['ema', () => na.ema(x, { alpha, adjust: false, out }), () => idiomatic.ema(xs, alpha)],
-      ['rsi', () => na.rsi(x, { period: 14, out }), () => {
-        const d = xs.map((v, i) => (i === 0 ? 0 : v - xs[i - 1]!));
-        const up = idiomatic.ema(d.map((v) => Math.max(v, 0)), 1 / 14);
-        const down = idiomatic.ema(d.map((v) => Math.max(-v, 0)), 1 / 14);
-        return up.map((u, i) => 100 - 100 / (1 + u / down[i]!));
-      }],
-      ['zscore', () => na.zscore(x, { out }), () => { const m = idiomatic.mean(xs); const s = Math.sqrt(idiomatic.variance(xs)); return xs.map((v) => (v - m) / s); }],
-      ['drawdown', () => na.drawdown(x, { out }), () => { let peak = -Infinity; return xs.map((v) => { peak = Math.max(peak, v); return v / peak - 1; }); }],
-      ['maxDrawdown', () => na.maxDrawdown(x), () => {
-        let peak = -Infinity;
-        const dd = xs.map((v) => { peak = Math.max(peak, v); return v / peak - 1; });
-        const worst = dd.reduce((a, b) => Math.min(a, b));
-        return { value: worst, troughIndex: dd.indexOf(worst) };
-      }],
-      ['sharpe', () => na.sharpe(r), () => (idiomatic.mean(rs) / Math.sqrt(idiomatic.variance(rs))) * Math.sqrt(252)],
-      ['sortino', () => na.sortino(r), () => {
-        const down = rs.map((v) => Math.min(v, 0));
-        return (idiomatic.mean(rs) / Math.sqrt(down.map((v) => v * v).reduce(add, 0) / rs.length)) * Math.sqrt(252);
-      }],
-      ['quantile', () => na.quantile(x, 0.95, { scratch }), () => {
-        const sorted = [...xs].sort((a, b) => a - b);
-        const pos = 0.95 * (sorted.length - 1);
-        const lo = Math.floor(pos);
-        return sorted[lo]! + (sorted[lo + 1]! - sorted[lo]!) * (pos - lo);
-      }],
+      [
+        'rsi',
+        () => na.rsi(x, { period: 14, out }),
+        () => {
+          const d = xs.map((v, i) => (i === 0 ? 0 : v - xs[i - 1]!));
+          const up = idiomatic.ema(
+            d.map((v) => Math.max(v, 0)),
+            1 / 14,
+          );
+          const down = idiomatic.ema(
+            d.map((v) => Math.max(-v, 0)),
+            1 / 14,
+          );
+          return up.map((u, i) => 100 - 100 / (1 + u / down[i]!));
+        },
+      ],
+      [
+        'zscore',
+        () => na.zscore(x, { out }),
+        () => {
+          const m = idiomatic.mean(xs);
+          const s = Math.sqrt(idiomatic.variance(xs));
+          return xs.map((v) => (v - m) / s);
+        },
+      ],
+      [
+        'drawdown',
+        () => na.drawdown(x, { out }),
+        () => {
+          let peak = -Infinity;
+          return xs.map((v) => {
+            peak = Math.max(peak, v);
+            return v / peak - 1;
+          });
+        },
+      ],
+      [
+        'maxDrawdown',
+        () => na.maxDrawdown(x),
+        () => {
+          let peak = -Infinity;
+          const dd = xs.map((v) => {
+            peak = Math.max(peak, v);
+            return v / peak - 1;
+          });
+          const worst = dd.reduce((a, b) => Math.min(a, b));
+          return { value: worst, troughIndex: dd.indexOf(worst) };
+        },
+      ],
+      [
+        'sharpe',
+        () => na.sharpe(r),
+        () => (idiomatic.mean(rs) / Math.sqrt(idiomatic.variance(rs))) * Math.sqrt(252),
+      ],
+      [
+        'sortino',
+        () => na.sortino(r),
+        () => {
+          const down = rs.map((v) => Math.min(v, 0));
+          return (
+            (idiomatic.mean(rs) / Math.sqrt(down.map((v) => v * v).reduce(add, 0) / rs.length)) *
+            Math.sqrt(252)
+          );
+        },
+      ],
+      [
+        'quantile',
+        () => na.quantile(x, 0.95, { scratch }),
+        () => {
+          const sorted = [...xs].sort((a, b) => a - b);
+          const pos = 0.95 * (sorted.length - 1);
+          const lo = Math.floor(pos);
+          return sorted[lo]! + (sorted[lo + 1]! - sorted[lo]!) * (pos - lo);
+        },
+      ],
     ];
     const speedups: string[] = [];
     for (const [kernel, ours, idiom] of pairs) {
       // the idiomatic versions take 0.1-2 s per call at 1M points, so they get a fixed small number of calls
       // (measured right after the kernel, same process and data) instead of an interleaved suite
       const k = await benchmark(ours, { name: `numeric-accel ${kernel}`, timeMs });
-      const i = await benchmark(idiom, { name: `numeric-accel ${kernel} idiomatic`, iterations: ctx.quick ? 1 : 3, warmup: ctx.quick ? 0 : 1, timeMs });
+      const i = await benchmark(idiom, {
+        name: `numeric-accel ${kernel} idiomatic`,
+        iterations: ctx.quick ? 1 : 3,
+        warmup: ctx.quick ? 0 : 1,
+        timeMs,
+      });
       const ratio = (i.stats.median * idiomScale) / k.stats.median;
       measurements.push({
         id: `numeric-accel.${kernel}.vsIdiomatic`,
@@ -178,8 +347,16 @@ export default defineBenchSuite({
         },
         { baseline: 'wasm', timeMs, rounds },
       );
-      const m = ratioMeasurement(`numeric-accel.wasm.${kernel}.speedup`, `${kernel}: JS time / WASM time (WASM used by auto only if ≥ 1.3)`, s, 'js');
-      measurements.push({ ...m, detail: `1M points, WASM includes copying the input into and the output out of wasm memory; WASM median ${(s.results.wasm!.stats.median / 1e6).toFixed(3)} ms, JS ${(s.results.js!.stats.median / 1e6).toFixed(3)} ms` });
+      const m = ratioMeasurement(
+        `numeric-accel.wasm.${kernel}.speedup`,
+        `${kernel}: JS time / WASM time (WASM used by auto only if ≥ 1.3)`,
+        s,
+        'js',
+      );
+      measurements.push({
+        ...m,
+        detail: `1M points, WASM includes copying the input into and the output out of wasm memory; WASM median ${(s.results.wasm!.stats.median / 1e6).toFixed(3)} ms, JS ${(s.results.js!.stats.median / 1e6).toFixed(3)} ms`,
+      });
       ctx.log(`wasm ${kernel}: ${m.value.toFixed(2)}x`);
     }
     // 4. WASM on arrays that already live in wasm memory (na.wasmArray): the public API with no copies, under
@@ -217,8 +394,16 @@ export default defineBenchSuite({
           },
           { baseline: 'wasm', timeMs, rounds },
         );
-        const m = ratioMeasurement(`numeric-accel.wasm.${kernel}.resident`, `${kernel}: JS time / WASM time on wasmArray() data (no copies)`, s, 'js');
-        measurements.push({ ...m, detail: `1M points, input and out made by wasmArray(); WASM median ${(s.results.wasm!.stats.median / 1e6).toFixed(3)} ms, JS (ordinary arrays) ${(s.results.js!.stats.median / 1e6).toFixed(3)} ms` });
+        const m = ratioMeasurement(
+          `numeric-accel.wasm.${kernel}.resident`,
+          `${kernel}: JS time / WASM time on wasmArray() data (no copies)`,
+          s,
+          'js',
+        );
+        measurements.push({
+          ...m,
+          detail: `1M points, input and out made by wasmArray(); WASM median ${(s.results.wasm!.stats.median / 1e6).toFixed(3)} ms, JS (ordinary arrays) ${(s.results.js!.stats.median / 1e6).toFixed(3)} ms`,
+        });
         ctx.log(`wasm resident ${kernel}: ${m.value.toFixed(2)}x`);
       }
       na.releaseWasmArrays();

@@ -33,7 +33,11 @@ export class AccelRangeError extends RangeError {
 export class WasmUnavailableError extends PeakTradeError {
   static readonly code = 'E_NUMERIC_ACCEL_WASM_UNAVAILABLE';
   constructor(detail: string, options?: ErrorOptions) {
-    super(WasmUnavailableError.code, `The WebAssembly SIMD backend is unavailable: ${detail}`, options);
+    super(
+      WasmUnavailableError.code,
+      `The WebAssembly SIMD backend is unavailable: ${detail}`,
+      options,
+    );
   }
 }
 
@@ -45,7 +49,8 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'bigint') return `${value.toString()}n`;
   if (typeof value === 'boolean' || typeof value === 'symbol') return String(value);
   if (typeof value === 'function') return 'a function';

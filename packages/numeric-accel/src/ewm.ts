@@ -33,13 +33,20 @@ export interface EmaOptions {
  * @internal
  */
 export function resolveAlpha(options: EmaOptions | undefined, prefix = 'options'): number {
-  const given = (['span', 'alpha', 'halflife', 'com'] as const).filter((k) => options?.[k] !== undefined);
+  const given = (['span', 'alpha', 'halflife', 'com'] as const).filter(
+    (k) => options?.[k] !== undefined,
+  );
   if (given.length !== 1) {
-    throw new AccelRangeError(`${prefix}.span|alpha|halflife|com`, given.length === 0 ? undefined : given.join(', '), 'exactly one of span, alpha, halflife or com');
+    throw new AccelRangeError(
+      `${prefix}.span|alpha|halflife|com`,
+      given.length === 0 ? undefined : given.join(', '),
+      'exactly one of span, alpha, halflife or com',
+    );
   }
   const key = given[0]!;
   const v = options![key];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new AccelRangeError(`${prefix}.${key}`, v, 'a finite number');
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new AccelRangeError(`${prefix}.${key}`, v, 'a finite number');
   let com: number;
   switch (key) {
     case 'span':
@@ -66,7 +73,14 @@ export function resolveAlpha(options: EmaOptions | undefined, prefix = 'options'
  * `ignore_na` and `min_periods` match. `x` and `out` may be the same array.
  * @internal
  */
-export function ewmCore(x: Float64Array, out: Float64Array, alpha: number, adjust: boolean, ignoreNA: boolean, minp: number): void {
+export function ewmCore(
+  x: Float64Array,
+  out: Float64Array,
+  alpha: number,
+  adjust: boolean,
+  ignoreNA: boolean,
+  minp: number,
+): void {
   const n = x.length;
   if (n === 0) return;
   const oldWtFactor = 1 - alpha;
@@ -139,7 +153,13 @@ function ewmFast(x: Float64Array, out: Float64Array, alpha: number, adjust: bool
   return weighted - weighted === 0;
 }
 
-function ewmLanes(x: Float64Array, out: Float64Array, from: number, start: number, b: number): boolean {
+function ewmLanes(
+  x: Float64Array,
+  out: Float64Array,
+  from: number,
+  start: number,
+  b: number,
+): boolean {
   const n = x.length;
   const total = n - from;
   let w = start;
@@ -183,18 +203,18 @@ function ewmLanes(x: Float64Array, out: Float64Array, from: number, start: numbe
     w3 = out[s3 + q - 1]!;
   } else {
     for (let k = 0; k < q; k++) {
-    const i0 = s0 + k;
-    const i1 = s1 + k;
-    const i2 = s2 + k;
-    const i3 = s3 + k;
-    w0 = w0 + b * (x[i0]! - w0);
-    w1 = w1 + b * (x[i1]! - w1);
-    w2 = w2 + b * (x[i2]! - w2);
-    w3 = w3 + b * (x[i3]! - w3);
-    out[i0] = w0;
-    out[i1] = w1;
-    out[i2] = w2;
-    out[i3] = w3;
+      const i0 = s0 + k;
+      const i1 = s1 + k;
+      const i2 = s2 + k;
+      const i3 = s3 + k;
+      w0 = w0 + b * (x[i0]! - w0);
+      w1 = w1 + b * (x[i1]! - w1);
+      w2 = w2 + b * (x[i2]! - w2);
+      w3 = w3 + b * (x[i3]! - w3);
+      out[i0] = w0;
+      out[i1] = w1;
+      out[i2] = w2;
+      out[i3] = w3;
     }
   }
   for (let i = s3 + q; i < n; i++) {

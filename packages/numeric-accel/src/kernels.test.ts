@@ -7,13 +7,15 @@ import { wasmCallCount } from './wasm/backend.js';
 
 const finite = fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true });
 const withGaps = fc.oneof(finite, finite, finite, fc.constant(Number.NaN));
-const arr = (g: fc.Arbitrary<number>, minLength = 1, maxLength = 60) => fc.array(g, { minLength, maxLength }).map((a) => Float64Array.from(a));
+const arr = (g: fc.Arbitrary<number>, minLength = 1, maxLength = 60) =>
+  fc.array(g, { minLength, maxLength }).map((a) => Float64Array.from(a));
 
 function near(a: number, b: number, scale: number): boolean {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
   return Math.abs(a - b) <= 1e-9 * Math.max(1, scale);
 }
-const maxAbs = (x: Float64Array): number => x.reduce((m, v) => (v === v ? Math.max(m, Math.abs(v)) : m), 0);
+const maxAbs = (x: Float64Array): number =>
+  x.reduce((m, v) => (v === v ? Math.max(m, Math.abs(v)) : m), 0);
 
 describe('property: a rolling window of the whole length equals the full reduction at the last index', () => {
   it('rollingSum / rollingMean / rollingMin / rollingMax with window = n, minPeriods 1', () => {
@@ -52,7 +54,10 @@ describe('property: identities', () => {
         const d = na.diff(x);
         d[0] = 0;
         const c = na.cumsum(d);
-        for (let i = 0; i < x.length; i++) expect(Math.abs(c[i]! - (x[i]! - x[0]!))).toBeLessThanOrEqual(1e-9 * maxAbs(x) * x.length);
+        for (let i = 0; i < x.length; i++)
+          expect(Math.abs(c[i]! - (x[i]! - x[0]!))).toBeLessThanOrEqual(
+            1e-9 * maxAbs(x) * x.length,
+          );
       }),
     );
   });
@@ -79,7 +84,8 @@ describe('property: identities', () => {
         expect(m.value).toBe(na.min(dd));
         expect(m.peakIndex).toBeLessThanOrEqual(m.troughIndex);
         expect(x[m.peakIndex]).toBe(na.max(x.subarray(0, m.troughIndex + 1)));
-        if (m.recoveryIndex >= 0) expect(x[m.recoveryIndex]).toBeGreaterThanOrEqual(x[m.peakIndex]!);
+        if (m.recoveryIndex >= 0)
+          expect(x[m.recoveryIndex]).toBeGreaterThanOrEqual(x[m.peakIndex]!);
       }),
     );
   });
@@ -89,7 +95,8 @@ describe('property: identities', () => {
       fc.property(arr(fc.double({ min: 0.5, max: 2, noNaN: true }), 2), (x) => {
         const p = na.pctChange(x);
         const l = na.logReturns(x);
-        for (let i = 1; i < x.length; i++) expect(Math.abs(Math.log1p(p[i]!) - l[i]!)).toBeLessThan(1e-12);
+        for (let i = 1; i < x.length; i++)
+          expect(Math.abs(Math.log1p(p[i]!) - l[i]!)).toBeLessThan(1e-12);
       }),
     );
   });
@@ -116,23 +123,34 @@ describe('property: identities', () => {
     fc.assert(
       fc.property(arr(finite, 2), (x) => {
         // Numeric identity: -0 and +0 are the same number here (`v + 0` folds -0 to +0).
-        expect(Array.from(na.ema(x, { alpha: 1, adjust: false }), (v) => v + 0)).toEqual(Array.from(x, (v) => v + 0));
-        for (const v of na.rsi(x, { period: 3 })) if (v === v) expect(v >= 0 && v <= 100).toBe(true);
+        expect(Array.from(na.ema(x, { alpha: 1, adjust: false }), (v) => v + 0)).toEqual(
+          Array.from(x, (v) => v + 0),
+        );
+        for (const v of na.rsi(x, { period: 3 }))
+          if (v === v) expect(v >= 0 && v <= 100).toBe(true);
       }),
     );
   });
 
   it('a rolling correlation of a series with itself is 1 where defined, and with its negation −1', () => {
     fc.assert(
-      fc.property(arr(fc.integer({ min: -1e6, max: 1e6 }).map((v) => v / 64), 3, 80), fc.integer({ min: 2, max: 30 }), (x, w) => {
-        const neg = x.map((v) => -v);
-        const r1 = na.rollingCorr(x, x, { window: w });
-        const r2 = na.rollingCorr(x, neg, { window: w });
-        for (let i = 0; i < x.length; i++) {
-          if (r1[i] === r1[i]) expect(r1[i]).toBeCloseTo(1, 6);
-          if (r2[i] === r2[i]) expect(r2[i]).toBeCloseTo(-1, 6);
-        }
-      }),
+      fc.property(
+        arr(
+          fc.integer({ min: -1e6, max: 1e6 }).map((v) => v / 64),
+          3,
+          80,
+        ),
+        fc.integer({ min: 2, max: 30 }),
+        (x, w) => {
+          const neg = x.map((v) => -v);
+          const r1 = na.rollingCorr(x, x, { window: w });
+          const r2 = na.rollingCorr(x, neg, { window: w });
+          for (let i = 0; i < x.length; i++) {
+            if (r1[i] === r1[i]) expect(r1[i]).toBeCloseTo(1, 6);
+            if (r2[i] === r2[i]) expect(r2[i]).toBeCloseTo(-1, 6);
+          }
+        },
+      ),
     );
   });
 });
@@ -153,7 +171,12 @@ function series(n: number, seed: number, gaps: boolean): Float64Array {
   return x;
 }
 
-function naiveRolling(x: Float64Array, w: number, minp: number, f: (v: number[]) => number): Float64Array {
+function naiveRolling(
+  x: Float64Array,
+  w: number,
+  minp: number,
+  f: (v: number[]) => number,
+): Float64Array {
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = Array.from(x.subarray(Math.max(0, i - w + 1), i + 1)).filter((a) => a === a);
@@ -167,68 +190,89 @@ const varOf = (v: number[]): number => {
   return v.length < 2 ? NaN : v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1);
 };
 
-describe.each(['js', 'wasm'] as const)('fast paths on large inputs agree with straightforward references, backend %s', (backend) => {
-  beforeEach(() => {
-    na.configureAccel({ backend });
-  });
-  afterEach(() => {
-    na.configureAccel({});
-  });
-  for (const gaps of [false, true]) {
-    it(`rolling kernels over 20k values (${gaps ? 'with' : 'without'} NaN gaps) match a naive O(n·w) computation`, () => {
-      const before = wasmCallCount();
-      const x = series(20_000, 7, gaps);
-      for (const w of [5, 37]) {
-        const checks: [Float64Array, Float64Array, number][] = [
-          [na.rollingMean(x, { window: w }), naiveRolling(x, w, w, meanOf), 1e-11],
-          [na.rollingSum(x, { window: w }), naiveRolling(x, w, w, (v) => v.reduce((a, b) => a + b, 0)), 1e-11],
-          [na.rollingStd(x, { window: w }), naiveRolling(x, w, w, (v) => Math.sqrt(varOf(v))), 1e-7],
-          [na.rollingMax(x, { window: w }), naiveRolling(x, w, w, (v) => Math.max(...v)), 0],
-          [na.rollingMin(x, { window: w, minPeriods: 2 }), naiveRolling(x, w, 2, (v) => Math.min(...v)), 0],
-        ];
-        for (const [got, want, tol] of checks) {
-          let bad = 0;
-          for (let i = 0; i < x.length; i++) {
-            const a = got[i]!;
-            const b = want[i]!;
-            if (Number.isNaN(b) ? !Number.isNaN(a) : !(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)))) bad++;
+describe.each(['js', 'wasm'] as const)(
+  'fast paths on large inputs agree with straightforward references, backend %s',
+  (backend) => {
+    beforeEach(() => {
+      na.configureAccel({ backend });
+    });
+    afterEach(() => {
+      na.configureAccel({});
+    });
+    for (const gaps of [false, true]) {
+      it(`rolling kernels over 20k values (${gaps ? 'with' : 'without'} NaN gaps) match a naive O(n·w) computation`, () => {
+        const before = wasmCallCount();
+        const x = series(20_000, 7, gaps);
+        for (const w of [5, 37]) {
+          const checks: [Float64Array, Float64Array, number][] = [
+            [na.rollingMean(x, { window: w }), naiveRolling(x, w, w, meanOf), 1e-11],
+            [
+              na.rollingSum(x, { window: w }),
+              naiveRolling(x, w, w, (v) => v.reduce((a, b) => a + b, 0)),
+              1e-11,
+            ],
+            [
+              na.rollingStd(x, { window: w }),
+              naiveRolling(x, w, w, (v) => Math.sqrt(varOf(v))),
+              1e-7,
+            ],
+            [na.rollingMax(x, { window: w }), naiveRolling(x, w, w, (v) => Math.max(...v)), 0],
+            [
+              na.rollingMin(x, { window: w, minPeriods: 2 }),
+              naiveRolling(x, w, 2, (v) => Math.min(...v)),
+              0,
+            ],
+          ];
+          for (const [got, want, tol] of checks) {
+            let bad = 0;
+            for (let i = 0; i < x.length; i++) {
+              const a = got[i]!;
+              const b = want[i]!;
+              if (
+                Number.isNaN(b)
+                  ? !Number.isNaN(a)
+                  : !(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)))
+              )
+                bad++;
+            }
+            expect(bad).toBe(0);
           }
-          expect(bad).toBe(0);
+        }
+        if (backend === 'wasm') expect(wasmCallCount()).toBeGreaterThan(before);
+      });
+    }
+
+    it('ema over 200k values (four lanes plus correction) equals the sequential pandas recursion within 1e-13', () => {
+      for (const adjust of [true, false]) {
+        for (const span of [3, 20, 500]) {
+          const x = series(200_000, span, false);
+          const got = na.ema(x, { span, adjust });
+          const want = new Float64Array(x.length);
+          ewmCore(x, want, 2 / (span + 1), adjust, false, 0);
+          let worst = 0;
+          for (let i = 0; i < x.length; i++)
+            worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / Math.abs(want[i]!));
+          expect(worst).toBeLessThanOrEqual(1e-13);
         }
       }
-      if (backend === 'wasm') expect(wasmCallCount()).toBeGreaterThan(before);
     });
-  }
 
-  it('ema over 200k values (four lanes plus correction) equals the sequential pandas recursion within 1e-13', () => {
-    for (const adjust of [true, false]) {
-      for (const span of [3, 20, 500]) {
-        const x = series(200_000, span, false);
-        const got = na.ema(x, { span, adjust });
-        const want = new Float64Array(x.length);
-        ewmCore(x, want, 2 / (span + 1), adjust, false, 0);
-        let worst = 0;
-        for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / Math.abs(want[i]!));
-        expect(worst).toBeLessThanOrEqual(1e-13);
-      }
-    }
-  });
-
-  it('reduction fast paths equal their NaN-aware slow paths', () => {
-    const x = series(10_001, 3, false);
-    const g = series(10_001, 3, true);
-    const valid = Float64Array.from(Array.from(g).filter((v) => v === v));
-    expect(na.sum(g)).toBeCloseTo(na.sum(valid), 6);
-    expect(na.mean(g)).toBeCloseTo(na.mean(valid), 9);
-    expect(na.variance(g)).toBeCloseTo(na.variance(valid), 9);
-    expect(na.min(g)).toBe(na.min(valid));
-    expect(na.max(g)).toBe(na.max(valid));
-    expect(na.argmax(x)).toBe(Array.from(x).indexOf(na.max(x)));
-    expect(na.argmin(x)).toBe(Array.from(x).indexOf(na.min(x)));
-    expect(na.sum(g, { skipna: false })).toBeNaN();
-    expect(na.argmax(g, { skipna: false })).toBe(-1);
-  });
-});
+    it('reduction fast paths equal their NaN-aware slow paths', () => {
+      const x = series(10_001, 3, false);
+      const g = series(10_001, 3, true);
+      const valid = Float64Array.from(Array.from(g).filter((v) => v === v));
+      expect(na.sum(g)).toBeCloseTo(na.sum(valid), 6);
+      expect(na.mean(g)).toBeCloseTo(na.mean(valid), 9);
+      expect(na.variance(g)).toBeCloseTo(na.variance(valid), 9);
+      expect(na.min(g)).toBe(na.min(valid));
+      expect(na.max(g)).toBe(na.max(valid));
+      expect(na.argmax(x)).toBe(Array.from(x).indexOf(na.max(x)));
+      expect(na.argmin(x)).toBe(Array.from(x).indexOf(na.min(x)));
+      expect(na.sum(g, { skipna: false })).toBeNaN();
+      expect(na.argmax(g, { skipna: false })).toBe(-1);
+    });
+  },
+);
 
 describe('out arrays', () => {
   it('writes into the given out array and returns it, with no other allocation of that size', () => {
@@ -255,15 +299,27 @@ describe('bad input throws a RangeError naming the parameter', () => {
   const x = new Float64Array([1, 2, 3]);
   const cases: [string, () => unknown, string][] = [
     ['non-Float64Array x', () => na.sum([1, 2, 3] as unknown as Float64Array), 'x'],
-    ['Float32Array x', () => na.rollingMean(new Float32Array(3) as unknown as Float64Array, { window: 2 }), 'x'],
+    [
+      'Float32Array x',
+      () => na.rollingMean(new Float32Array(3) as unknown as Float64Array, { window: 2 }),
+      'x',
+    ],
     ['window 0', () => na.rollingMean(x, { window: 0 }), 'options.window'],
     ['negative window', () => na.rollingStd(x, { window: -3 }), 'options.window'],
     ['fractional window', () => na.rollingMax(x, { window: 1.5 }), 'options.window'],
-    ['minPeriods above window', () => na.rollingSum(x, { window: 2, minPeriods: 3 }), 'options.minPeriods'],
+    [
+      'minPeriods above window',
+      () => na.rollingSum(x, { window: 2, minPeriods: 3 }),
+      'options.minPeriods',
+    ],
     ['mismatched lengths', () => na.rollingCorr(x, new Float64Array(4), { window: 2 }), 'y'],
     ['out of the wrong length', () => na.cumsum(x, { out: new Float64Array(2) }), 'options.out'],
     ['out aliasing a rolling input', () => na.rollingMean(x, { window: 2, out: x }), 'options.out'],
-    ['two decay parameters', () => na.ema(x, { span: 3, alpha: 0.5 }), 'options.span|alpha|halflife|com'],
+    [
+      'two decay parameters',
+      () => na.ema(x, { span: 3, alpha: 0.5 }),
+      'options.span|alpha|halflife|com',
+    ],
     ['alpha out of range', () => na.ema(x, { alpha: 1.5 }), 'options.alpha'],
     ['span below 1', () => na.ema(x, { span: 0.5 }), 'options.span'],
     ['q out of range', () => na.quantile(x, 1.2), 'q'],
@@ -307,6 +363,11 @@ describe('pandas edge semantics', () => {
     expect(na.mean(e)).toBeNaN();
     expect(na.rollingStd(e, { window: 3 }).length).toBe(0);
     expect(na.ema(e, { span: 3 }).length).toBe(0);
-    expect(na.maxDrawdown(e)).toEqual({ value: NaN, peakIndex: -1, troughIndex: -1, recoveryIndex: -1 });
+    expect(na.maxDrawdown(e)).toEqual({
+      value: NaN,
+      peakIndex: -1,
+      troughIndex: -1,
+      recoveryIndex: -1,
+    });
   });
 });

@@ -53,7 +53,12 @@ export function fastSum(x: Float64Array): number {
 }
 
 /** Sum of the non-NaN values, and their count. @internal */
-export function nanSumCount(x: Float64Array, from: number, to: number, outCount: Float64Array): number {
+export function nanSumCount(
+  x: Float64Array,
+  from: number,
+  to: number,
+  outCount: Float64Array,
+): number {
   let s0 = 0;
   let s1 = 0;
   let c0 = 0;
@@ -295,7 +300,11 @@ export function quantile(x: Float64Array, q: number, options?: QuantileOptions):
   numOption(q, 'q', 0, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   const interpolation = options?.interpolation ?? 'linear';
   if (!INTERPOLATIONS.has(interpolation)) {
-    throw new AccelRangeError('options.interpolation', interpolation, "one of 'linear', 'lower', 'higher', 'nearest', 'midpoint'");
+    throw new AccelRangeError(
+      'options.interpolation',
+      interpolation,
+      "one of 'linear', 'lower', 'higher', 'nearest', 'midpoint'",
+    );
   }
   let count = 0;
   for (let i = 0; i < x.length; i++) if (x[i] === x[i]) count++;
@@ -304,7 +313,11 @@ export function quantile(x: Float64Array, q: number, options?: QuantileOptions):
   if (options?.scratch !== undefined) {
     checkArray(options.scratch, 'options.scratch');
     if (options.scratch.length < count) {
-      throw new AccelRangeError('options.scratch', options.scratch, `a Float64Array of length ≥ ${count} (the number of valid values)`);
+      throw new AccelRangeError(
+        'options.scratch',
+        options.scratch,
+        `a Float64Array of length ≥ ${count} (the number of valid values)`,
+      );
     }
     buf = options.scratch;
   } else {

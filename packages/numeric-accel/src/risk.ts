@@ -91,8 +91,20 @@ export interface SharpeOptions {
  */
 export function sharpe(r: Float64Array, options?: SharpeOptions): number {
   checkArray(r, 'returns');
-  const ppy = numOption(options?.periodsPerYear, 'options.periodsPerYear', 252, (v) => Number.isFinite(v) && v > 0, 'a finite number > 0');
-  const rf = numOption(options?.riskFree, 'options.riskFree', 0, Number.isFinite, 'a finite number');
+  const ppy = numOption(
+    options?.periodsPerYear,
+    'options.periodsPerYear',
+    252,
+    (v) => Number.isFinite(v) && v > 0,
+    'a finite number > 0',
+  );
+  const rf = numOption(
+    options?.riskFree,
+    'options.riskFree',
+    0,
+    Number.isFinite,
+    'a finite number',
+  );
   const ddof = intOption(options?.ddof, 'options.ddof', 1, 0);
   const m = meanJs(r, true) - rf;
   // the variance of r - rf equals the variance of r
@@ -115,8 +127,20 @@ export interface SortinoOptions {
  */
 export function sortino(r: Float64Array, options?: SortinoOptions): number {
   checkArray(r, 'returns');
-  const ppy = numOption(options?.periodsPerYear, 'options.periodsPerYear', 252, (v) => Number.isFinite(v) && v > 0, 'a finite number > 0');
-  const target = numOption(options?.target, 'options.target', 0, Number.isFinite, 'a finite number');
+  const ppy = numOption(
+    options?.periodsPerYear,
+    'options.periodsPerYear',
+    252,
+    (v) => Number.isFinite(v) && v > 0,
+    'a finite number > 0',
+  );
+  const target = numOption(
+    options?.target,
+    'options.target',
+    0,
+    Number.isFinite,
+    'a finite number',
+  );
   let s = 0;
   let dd = 0;
   let c = 0;

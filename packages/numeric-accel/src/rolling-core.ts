@@ -16,7 +16,15 @@ export const STD: Moment = 3;
 export const ZSCORE: Moment = 4;
 
 /** NaN-aware sum/mean for outputs [b, e). */
-function sumBlockGeneral(x: Float64Array, w: number, minp: number, out: Float64Array, b: number, e: number, mean: boolean): void {
+function sumBlockGeneral(
+  x: Float64Array,
+  w: number,
+  minp: number,
+  out: Float64Array,
+  b: number,
+  e: number,
+  mean: boolean,
+): void {
   let s = 0;
   let nobs = 0;
   const from = b - w + 1 > 0 ? b - w + 1 : 0;
@@ -60,7 +68,13 @@ function windowSum(x: Float64Array, b: number, w: number): number {
 }
 
 /** Rolling sum (`mean` false) or mean over all of x. */
-export function rollingSumMeanJs(x: Float64Array, w: number, minp: number, out: Float64Array, mean: boolean): void {
+export function rollingSumMeanJs(
+  x: Float64Array,
+  w: number,
+  minp: number,
+  out: Float64Array,
+  mean: boolean,
+): void {
   const n = x.length;
   const head = Math.min(n, w - 1);
   if (head > 0) sumBlockGeneral(x, w, minp, out, 0, head, mean);
@@ -128,7 +142,16 @@ export function rollingSumMeanJs(x: Float64Array, w: number, minp: number, out: 
  * NaN-aware variance family for outputs [b, e), sums shifted by the first valid value K of the window
  * (exact zero for a constant window, little cancellation).
  */
-function varBlockGeneral(x: Float64Array, w: number, minpIn: number, ddof: number, out: Float64Array, b: number, e: number, mode: Moment): void {
+function varBlockGeneral(
+  x: Float64Array,
+  w: number,
+  minpIn: number,
+  ddof: number,
+  out: Float64Array,
+  b: number,
+  e: number,
+  mode: Moment,
+): void {
   const minp = minpIn > 1 ? minpIn : 1;
   let K = NaN;
   let s1 = 0;
@@ -183,7 +206,14 @@ function varBlockGeneral(x: Float64Array, w: number, minpIn: number, ddof: numbe
 }
 
 /** Rolling variance, std or z-score over all of x. */
-export function rollingVarJs(x: Float64Array, w: number, minp: number, ddof: number, out: Float64Array, mode: Moment): void {
+export function rollingVarJs(
+  x: Float64Array,
+  w: number,
+  minp: number,
+  ddof: number,
+  out: Float64Array,
+  mode: Moment,
+): void {
   const n = x.length;
   const head = Math.min(n, w - 1);
   if (head > 0) varBlockGeneral(x, w, minp, ddof, out, 0, head, mode);
@@ -258,7 +288,15 @@ export function rollingVarJs(x: Float64Array, w: number, minp: number, ddof: num
  * std (3): two lanes in one f64x2. Returns false when WASM is not chosen or met a NaN (the JS path then
  * rewrites every output).
  */
-function wasmRolling(x: Float64Array, w: number, out: Float64Array, lo: number, mode: 1 | 2 | 3, invW: number, invDen: number): boolean {
+function wasmRolling(
+  x: Float64Array,
+  w: number,
+  out: Float64Array,
+  lo: number,
+  mode: 1 | 2 | 3,
+  invW: number,
+  invDen: number,
+): boolean {
   const total = x.length - lo;
   const h = total >> 1;
   if (h === 0 || !useWasm(mode === 1 ? 'rollingMean' : 'rollingVar', x, out)) return false;

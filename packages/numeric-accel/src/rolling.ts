@@ -67,16 +67,29 @@ export function rollingStd(x: Float64Array, options: RollingVarOptions): Float64
 }
 
 /** @internal rolling z-score `(x - rollingMean) / rollingStd` in one pass. */
-export function rollingZscoreCore(x: Float64Array, w: number, minp: number, ddof: number, out: Float64Array): void {
+export function rollingZscoreCore(
+  x: Float64Array,
+  w: number,
+  minp: number,
+  ddof: number,
+  out: Float64Array,
+): void {
   rollingVarJs(x, w, minp, ddof, out, ZSCORE);
 }
 
 // Sliding extreme with a monotonic deque of indices (NaN skipped, valid values counted for min_periods).
 let dequeScratch = new Int32Array(64);
-function rollingExtremeDeque(x: Float64Array, w: number, minp: number, out: Float64Array, isMax: boolean): void {
+function rollingExtremeDeque(
+  x: Float64Array,
+  w: number,
+  minp: number,
+  out: Float64Array,
+  isMax: boolean,
+): void {
   const n = x.length;
   const cap = Math.min(w, n) + 1;
-  if (dequeScratch.length < cap) dequeScratch = new Int32Array(Math.max(cap, dequeScratch.length * 2));
+  if (dequeScratch.length < cap)
+    dequeScratch = new Int32Array(Math.max(cap, dequeScratch.length * 2));
   const q = dequeScratch;
   const size = q.length;
   let head = 0;
@@ -114,10 +127,16 @@ function rollingExtremeDeque(x: Float64Array, w: number, minp: number, out: Floa
 // suffix of the previous block from i - w + 1 plus the prefix of the current block up to i. Branch-free,
 // about three loads per output whatever the data. Returns false when a NaN or infinity was seen.
 let suffixScratch = new Float64Array(64);
-function rollingExtremeBlocks(x: Float64Array, w: number, out: Float64Array, isMax: boolean): boolean {
+function rollingExtremeBlocks(
+  x: Float64Array,
+  w: number,
+  out: Float64Array,
+  isMax: boolean,
+): boolean {
   const n = x.length;
   const bw = Math.min(w, n);
-  if (suffixScratch.length < bw + 1) suffixScratch = new Float64Array(Math.max(bw + 1, suffixScratch.length * 2));
+  if (suffixScratch.length < bw + 1)
+    suffixScratch = new Float64Array(Math.max(bw + 1, suffixScratch.length * 2));
   const suf = suffixScratch;
   const init = isMax ? -Infinity : Infinity;
   let z = 0;
@@ -163,7 +182,13 @@ function rollingExtremeBlocks(x: Float64Array, w: number, out: Float64Array, isM
   return z === 0;
 }
 
-function rollingExtremeCore(x: Float64Array, w: number, minp: number, out: Float64Array, isMax: boolean): void {
+function rollingExtremeCore(
+  x: Float64Array,
+  w: number,
+  minp: number,
+  out: Float64Array,
+  isMax: boolean,
+): void {
   const ok = w <= x.length ? rollingExtremeBlocks(x, w, out, isMax) : false;
   if (!ok) {
     rollingExtremeDeque(x, w, minp, out, isMax);
@@ -198,7 +223,14 @@ const DIRECT_CORR_WINDOW = 16;
 const CORR_BLOCK = 1024;
 
 /** NaN-free full-window block of {@link corrBlock} without per-value checks; false if a NaN or infinity showed up. */
-function corrBlockFast(x: Float64Array, y: Float64Array, w: number, out: Float64Array, b: number, e: number): boolean {
+function corrBlockFast(
+  x: Float64Array,
+  y: Float64Array,
+  w: number,
+  out: Float64Array,
+  b: number,
+  e: number,
+): boolean {
   const from = b - w + 1;
   const kx = x[from]!;
   const ky = y[from]!;
@@ -241,7 +273,15 @@ function corrBlockFast(x: Float64Array, y: Float64Array, w: number, out: Float64
  * Correlation for outputs [b, e): sums of the pairs shifted by the first valid pair of the window (so a constant
  * side has exactly zero variance and little cancellation), sliding inside the block, recomputed at its start.
  */
-function corrBlock(x: Float64Array, y: Float64Array, w: number, minp: number, out: Float64Array, b: number, e: number): void {
+function corrBlock(
+  x: Float64Array,
+  y: Float64Array,
+  w: number,
+  minp: number,
+  out: Float64Array,
+  b: number,
+  e: number,
+): void {
   let c = 0;
   let kx = 0;
   let ky = 0;
@@ -305,7 +345,11 @@ function corrBlock(x: Float64Array, y: Float64Array, w: number, minp: number, ou
  * co-moment sums recomputed every 1024 outputs: O(n). A window where either
  * side has zero variance gives NaN (pandas 1.5 may return ±Infinity from rounding noise there).
  */
-export function rollingCorr(x: Float64Array, y: Float64Array, options: RollingOptions): Float64Array {
+export function rollingCorr(
+  x: Float64Array,
+  y: Float64Array,
+  options: RollingOptions,
+): Float64Array {
   checkArray(x, 'x');
   checkArray(y, 'y');
   checkSameLength(x, y, 'x', 'y');

@@ -13,7 +13,10 @@ afterEach(() => {
 
 describe('accelSettings / configureAccel', () => {
   it('defaults to the effective parallelism of the topology and the auto backend', () => {
-    expect(accelSettings()).toEqual({ threads: cpuTopology().effectiveParallelism, backend: 'auto' });
+    expect(accelSettings()).toEqual({
+      threads: cpuTopology().effectiveParallelism,
+      backend: 'auto',
+    });
   });
 
   it('sets the default pool size that @peaktrade/parallel reads, and restores defaults with {}', () => {

@@ -60,10 +60,14 @@ export function accelSettings(): AccelSettings {
  * @throws AccelRangeError for a `threads` that is not an integer in [1, 1024] or an unknown backend.
  */
 export function configureAccel(options: AccelOptions = {}): AccelConfigResult {
-  if (options === null || typeof options !== 'object') throw new AccelRangeError('options', options, 'an object');
+  if (options === null || typeof options !== 'object')
+    throw new AccelRangeError('options', options, 'an object');
   const warnings: string[] = [];
   const threads = options.threads;
-  if (threads !== undefined && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > UV_MAX)) {
+  if (
+    threads !== undefined &&
+    (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > UV_MAX)
+  ) {
     throw new AccelRangeError('options.threads', threads, `an integer in [1, ${UV_MAX}]`);
   }
   const backend = options.backend ?? 'auto';
@@ -75,15 +79,19 @@ export function configureAccel(options: AccelOptions = {}): AccelConfigResult {
   if (threads !== undefined) {
     const topo = cpuTopology();
     if (threads > topo.logicalCores) {
-      warnings.push(`threads=${threads} exceeds the ${topo.logicalCores} logical CPUs; CPU-bound pools will oversubscribe`);
+      warnings.push(
+        `threads=${threads} exceeds the ${topo.logicalCores} logical CPUs; CPU-bound pools will oversubscribe`,
+      );
     } else if (topo.cpuQuota !== undefined && threads > topo.effectiveParallelism) {
-      warnings.push(`threads=${threads} exceeds the cgroup CPU quota of ${topo.cpuQuota} CPUs; work will be throttled`);
+      warnings.push(
+        `threads=${threads} exceeds the cgroup CPU quota of ${topo.cpuQuota} CPUs; work will be throttled`,
+      );
     }
     if (String(threads) !== process.env.UV_THREADPOOL_SIZE) {
       process.env.UV_THREADPOOL_SIZE = String(threads);
       if (threads !== uvAtLoad) {
         warnings.push(
-          `UV_THREADPOOL_SIZE=${threads} was set for child processes, but this ${isMainThread ? 'process' : 'worker\'s process'} ` +
+          `UV_THREADPOOL_SIZE=${threads} was set for child processes, but this ${isMainThread ? 'process' : "worker's process"} ` +
             `keeps its libuv pool of ${uvAtLoad} threads if the pool has already started (any fs/dns/crypto/zlib async call ` +
             `or ESM loading starts it); set UV_THREADPOOL_SIZE=${threads} in the environment before Node starts to size it`,
         );

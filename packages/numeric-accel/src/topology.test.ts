@@ -1,11 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cpuTopology, parseCpuList, parseCpuMax, parseProcCgroup, type TopologyReader } from './topology.js';
+import {
+  cpuTopology,
+  parseCpuList,
+  parseCpuMax,
+  parseProcCgroup,
+  type TopologyReader,
+} from './topology.js';
 
 const FIXTURES = new URL('../test/fixtures/topology/', import.meta.url);
 
 /** A reader over one fixture folder: maps the real paths to the committed files. */
-function fixtureReader(machine: string, platform: string, extra: Partial<TopologyReader> = {}): TopologyReader {
+function fixtureReader(
+  machine: string,
+  platform: string,
+  extra: Partial<TopologyReader> = {},
+): TopologyReader {
   const dir = new URL(`${machine}/`, FIXTURES);
   const file = (name: string): string | undefined => {
     const url = new URL(name, dir);
@@ -76,7 +86,9 @@ describe('cpuTopology from fixture files', () => {
   });
 
   it('caps effective parallelism by the affinity mask', () => {
-    const t = cpuTopology(fixtureReader('linux-hybrid-i9-12900k', 'linux', { availableParallelism: () => 6 }));
+    const t = cpuTopology(
+      fixtureReader('linux-hybrid-i9-12900k', 'linux', { availableParallelism: () => 6 }),
+    );
     expect(t.effectiveParallelism).toBe(6);
   });
 
@@ -96,7 +108,13 @@ describe('cpuTopology from fixture files', () => {
 
   it('treats an Intel Mac without perflevels as all performance cores', () => {
     const t = cpuTopology(fixtureReader('macos-intel', 'darwin'));
-    expect(t).toMatchObject({ logicalCores: 12, physicalCores: 6, performanceCores: 6, efficiencyCores: 0, effectiveParallelism: 12 });
+    expect(t).toMatchObject({
+      logicalCores: 12,
+      physicalCores: 6,
+      performanceCores: 6,
+      efficiencyCores: 0,
+      effectiveParallelism: 12,
+    });
   });
 
   it('describes the live machine consistently', () => {
@@ -122,6 +140,9 @@ describe('topology parsers', () => {
   });
   it('parses /proc/self/cgroup v1 and v2 lines', () => {
     expect(parseProcCgroup('0::/a/b\n')).toEqual({ v2: '/a/b' });
-    expect(parseProcCgroup('3:cpu,cpuacct:/docker/x\n0::/\n')).toEqual({ cpuV1: '/docker/x', v2: '/' });
+    expect(parseProcCgroup('3:cpu,cpuacct:/docker/x\n0::/\n')).toEqual({
+      cpuV1: '/docker/x',
+      v2: '/',
+    });
   });
 });

@@ -59,7 +59,11 @@ function liveReadFile(path: string): string | undefined {
 function liveSysctl(name: string): string | undefined {
   if (process.platform !== 'darwin') return undefined;
   try {
-    return execFileSync('sysctl', ['-n', name], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('sysctl', ['-n', name], {
+      encoding: 'utf8',
+      timeout: 2000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return undefined;
   }
@@ -101,7 +105,10 @@ export function parseCpuMax(text: string): number | undefined {
 }
 
 /** Per-processor `physical id` / `core id` pairs from `/proc/cpuinfo`, keyed by processor number. */
-export function parseCpuinfo(text: string): { cores: Map<number, string>; model: string | undefined } {
+export function parseCpuinfo(text: string): {
+  cores: Map<number, string>;
+  model: string | undefined;
+} {
   const cores = new Map<number, string>();
   let model: string | undefined;
   for (const block of text.split(/\n\s*\n/)) {
@@ -116,9 +123,14 @@ export function parseCpuinfo(text: string): { cores: Map<number, string>; model:
       if (key === 'processor') proc = Number(value);
       else if (key === 'physical id') phys = value;
       else if (key === 'core id') core = value;
-      else if ((key === 'model name' || key === 'Model' || key === 'cpu model') && model === undefined) model = value;
+      else if (
+        (key === 'model name' || key === 'Model' || key === 'cpu model') &&
+        model === undefined
+      )
+        model = value;
     }
-    if (proc !== undefined && Number.isInteger(proc)) cores.set(proc, core === undefined ? `p${proc}` : `${phys}:${core}`);
+    if (proc !== undefined && Number.isInteger(proc))
+      cores.set(proc, core === undefined ? `p${proc}` : `${phys}:${core}`);
   }
   return { cores, model };
 }
@@ -153,10 +165,15 @@ function cgroupQuota(read: (path: string) => string | undefined): number | undef
   const self = read('/proc/self/cgroup');
   const paths = self === undefined ? {} : parseProcCgroup(self);
   // cgroup v2: the process's own cgroup first, then the mount root (inside a container that is the container's)
-  const v2 = (paths.v2 !== undefined ? read(`${joinPath('/sys/fs/cgroup', paths.v2)}/cpu.max`) : undefined) ?? read('/sys/fs/cgroup/cpu.max');
+  const v2 =
+    (paths.v2 !== undefined
+      ? read(`${joinPath('/sys/fs/cgroup', paths.v2)}/cpu.max`)
+      : undefined) ?? read('/sys/fs/cgroup/cpu.max');
   if (v2 !== undefined) return parseCpuMax(v2);
   for (const base of ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct']) {
-    for (const dir of paths.cpuV1 !== undefined && paths.cpuV1 !== '/' ? [joinPath(base, paths.cpuV1), base] : [base]) {
+    for (const dir of paths.cpuV1 !== undefined && paths.cpuV1 !== '/'
+      ? [joinPath(base, paths.cpuV1), base]
+      : [base]) {
       const quota = read(`${dir}/cpu.cfs_quota_us`);
       const period = read(`${dir}/cpu.cfs_period_us`);
       if (quota === undefined || period === undefined) continue;
@@ -228,8 +245,12 @@ export function cpuTopology(reader?: TopologyReader): CpuTopology {
     perf = physical;
   }
 
-  const affinity = Math.max(1, Math.min(logical, (r.availableParallelism ?? live.availableParallelism)()));
-  const effective = quota === undefined ? affinity : Math.max(1, Math.min(affinity, Math.floor(quota)));
+  const affinity = Math.max(
+    1,
+    Math.min(logical, (r.availableParallelism ?? live.availableParallelism)()),
+  );
+  const effective =
+    quota === undefined ? affinity : Math.max(1, Math.min(affinity, Math.floor(quota)));
   const topo: CpuTopology = {
     logicalCores: logical,
     physicalCores: physical,

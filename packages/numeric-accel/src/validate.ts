@@ -6,9 +6,18 @@ export function checkArray(x: unknown, name: string): asserts x is Float64Array 
 }
 
 /** Throws unless `b` has the same length as `a`. */
-export function checkSameLength(a: Float64Array, b: Float64Array, nameA: string, nameB: string): void {
+export function checkSameLength(
+  a: Float64Array,
+  b: Float64Array,
+  nameA: string,
+  nameB: string,
+): void {
   if (a.length !== b.length) {
-    throw new AccelRangeError(nameB, b, `a Float64Array of the same length as ${nameA} (${a.length})`);
+    throw new AccelRangeError(
+      nameB,
+      b,
+      `a Float64Array of the same length as ${nameA} (${a.length})`,
+    );
   }
 }
 
@@ -18,10 +27,16 @@ export function checkSameLength(a: Float64Array, b: Float64Array, nameA: string,
  */
 export function outArray(out: Float64Array | undefined, n: number, x?: Float64Array): Float64Array {
   if (out === undefined) return new Float64Array(n);
-  if (!(out instanceof Float64Array)) throw new AccelRangeError('options.out', out, 'a Float64Array');
-  if (out.length !== n) throw new AccelRangeError('options.out', out, `a Float64Array of length ${n}`);
+  if (!(out instanceof Float64Array))
+    throw new AccelRangeError('options.out', out, 'a Float64Array');
+  if (out.length !== n)
+    throw new AccelRangeError('options.out', out, `a Float64Array of length ${n}`);
   if (x !== undefined && overlaps(out, x)) {
-    throw new AccelRangeError('options.out', out, 'a Float64Array that does not overlap the input (this kernel reads behind its write position)');
+    throw new AccelRangeError(
+      'options.out',
+      out,
+      'a Float64Array that does not overlap the input (this kernel reads behind its write position)',
+    );
   }
   return out;
 }
@@ -36,17 +51,30 @@ function overlaps(a: Float64Array, b: Float64Array): boolean {
 }
 
 /** Integer in [min, max]; `undefined` → `dflt`. */
-export function intOption(value: unknown, name: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function intOption(
+  value: unknown,
+  name: string,
+  dflt: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return dflt;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
+    const range =
+      max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
     throw new AccelRangeError(name, value, range);
   }
   return value;
 }
 
 /** Finite number satisfying `ok`; `undefined` → `dflt`. */
-export function numOption(value: unknown, name: string, dflt: number, ok: (v: number) => boolean, allowed: string): number {
+export function numOption(
+  value: unknown,
+  name: string,
+  dflt: number,
+  ok: (v: number) => boolean,
+  allowed: string,
+): number {
   if (value === undefined) return dflt;
   if (typeof value !== 'number' || !ok(value)) throw new AccelRangeError(name, value, allowed);
   return value;
@@ -60,7 +88,10 @@ export function boolOption(value: unknown, name: string, dflt: boolean): boolean
 }
 
 /** Resolves `{ window, minPeriods }` like pandas: window ≥ 1, 0 ≤ minPeriods ≤ window, default minPeriods = window. */
-export function windowOptions(opts: { window?: unknown; minPeriods?: unknown } | undefined): { window: number; minPeriods: number } {
+export function windowOptions(opts: { window?: unknown; minPeriods?: unknown } | undefined): {
+  window: number;
+  minPeriods: number;
+} {
   if (opts === undefined || opts === null || typeof opts !== 'object') {
     throw new AccelRangeError('options', opts, 'an object with an integer window ≥ 1');
   }

@@ -19,7 +19,9 @@ interface Golden {
   cases: GoldenCase[];
 }
 
-export const golden = JSON.parse(readFileSync(new URL('./fixtures/pandas-golden.json', import.meta.url), 'utf8')) as Golden;
+export const golden = JSON.parse(
+  readFileSync(new URL('./fixtures/pandas-golden.json', import.meta.url), 'utf8'),
+) as Golden;
 
 export function decode(v: Json): number {
   if (v === null) return NaN;
@@ -44,7 +46,9 @@ export function runCase(c: GoldenCase): number | Float64Array | Record<string, n
     case 'maxDrawdown':
       return { ...na.maxDrawdown(x) };
     default: {
-      const fn = (na as unknown as Record<string, (x: Float64Array, o: unknown) => number | Float64Array>)[c.kernel];
+      const fn = (
+        na as unknown as Record<string, (x: Float64Array, o: unknown) => number | Float64Array>
+      )[c.kernel];
       if (typeof fn !== 'function') throw new Error(`no kernel ${c.kernel}`);
       return fn(x, o);
     }
@@ -73,7 +77,8 @@ export function close(a: number, b: number): boolean {
  */
 export function closeScaled(a: number, b: number, scale: number): boolean {
   if (close(a, b)) return true;
-  if (Number.isNaN(a) || Number.isNaN(b) || !Number.isFinite(a) || !Number.isFinite(b)) return false;
+  if (Number.isNaN(a) || Number.isNaN(b) || !Number.isFinite(a) || !Number.isFinite(b))
+    return false;
   return Math.abs(a - b) <= 1e-12 * scale;
 }
 

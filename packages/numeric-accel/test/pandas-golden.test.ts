@@ -1,10 +1,34 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { configureAccel } from '../src/index.js';
 import { wasmCallCount } from '../src/wasm/backend.js';
-import { close, closeScaled, decode, golden, runCase, scaleOf, toF64, type GoldenCase } from './golden.js';
+import {
+  close,
+  closeScaled,
+  decode,
+  golden,
+  runCase,
+  scaleOf,
+  toF64,
+  type GoldenCase,
+} from './golden.js';
 
 // Kernels whose results may be formed by cancellation, where the condition-number floor applies (README: "Accuracy").
-const CANCELLATION_KERNELS = new Set(['sum', 'cumsum', 'rollingSum', 'mean', 'rollingMean', 'variance', 'std', 'rollingVar', 'rollingStd', 'zscore', 'sharpe', 'sortino', 'ema', 'diff']);
+const CANCELLATION_KERNELS = new Set([
+  'sum',
+  'cumsum',
+  'rollingSum',
+  'mean',
+  'rollingMean',
+  'variance',
+  'std',
+  'rollingVar',
+  'rollingStd',
+  'zscore',
+  'sharpe',
+  'sortino',
+  'ema',
+  'diff',
+]);
 
 /**
  * Documented exceptions (README "Accuracy"): results pandas computes from pure rounding noise.
@@ -15,20 +39,26 @@ const CANCELLATION_KERNELS = new Set(['sum', 'cumsum', 'rollingSum', 'mean', 'ro
  */
 function knownException(c: GoldenCase, got: number, exp: number): string | undefined {
   const constant = c.series.startsWith('constant');
-  if (constant && (c.kernel === 'zscore' || c.kernel === 'sharpe') && c.options.window === undefined) {
+  if (
+    constant &&
+    (c.kernel === 'zscore' || c.kernel === 'sharpe') &&
+    c.options.window === undefined
+  ) {
     if (Number.isNaN(got) || !Number.isFinite(got)) return 'zero variance';
   }
-  if (constant && c.kernel === 'rollingCorr' && Number.isNaN(got) && !Number.isFinite(exp)) return 'zero variance';
+  if (constant && c.kernel === 'rollingCorr' && Number.isNaN(got) && !Number.isFinite(exp))
+    return 'zero variance';
   return undefined;
 }
 
 function windowStd(x: Float64Array, i: number, w: number): number {
   let n = 0;
   let m = 0;
-  for (let j = Math.max(0, i - w + 1); j <= i; j++) if (x[j] === x[j]) {
-    n++;
-    m += x[j]!;
-  }
+  for (let j = Math.max(0, i - w + 1); j <= i; j++)
+    if (x[j] === x[j]) {
+      n++;
+      m += x[j]!;
+    }
   m /= n;
   let q = 0;
   for (let j = Math.max(0, i - w + 1); j <= i; j++) if (x[j] === x[j]) q += (x[j]! - m) ** 2;
@@ -62,7 +92,10 @@ function corrCondition(x: Float64Array, y: Float64Array, i: number, w: number): 
 
 const exceptionCases = new Set<GoldenCase>();
 
-function compare(c: GoldenCase, got: number | Float64Array | Record<string, number>): { ok: boolean; scaled: boolean; detail: string } {
+function compare(
+  c: GoldenCase,
+  got: number | Float64Array | Record<string, number>,
+): { ok: boolean; scaled: boolean; detail: string } {
   const scale = scaleOf(c);
   let scaled = false;
   const one = (a: number, b: number, i = -1): boolean => {
@@ -71,12 +104,22 @@ function compare(c: GoldenCase, got: number | Float64Array | Record<string, numb
       exceptionCases.add(c);
       return true;
     }
-    if ((c.kernel === 'rollingStd' || c.kernel === 'std') && Number.isFinite(a) && Number.isFinite(b)) {
+    if (
+      (c.kernel === 'rollingStd' || c.kernel === 'std') &&
+      Number.isFinite(a) &&
+      Number.isFinite(b)
+    ) {
       // compare at the variance level: the floor there is 1e-12 · max|x|² (see scaleOf), sqrt only rescales it
       const A = scaleOf({ ...c, kernel: 'variance' });
       return Math.abs(a * a - b * b) <= 1e-12 * A;
     }
-    if (c.kernel === 'zscore' && c.options.window !== undefined && i >= 0 && Number.isFinite(a) && Number.isFinite(b)) {
+    if (
+      c.kernel === 'zscore' &&
+      c.options.window !== undefined &&
+      i >= 0 &&
+      Number.isFinite(a) &&
+      Number.isFinite(b)
+    ) {
       // z = (x − m)/σ: a sliding mean carries ~ε·max|x| absolute error, the variance ~ε·max|x|²
       const x = toF64(golden.series[c.series]!);
       const w = c.options.window as number;
@@ -99,10 +142,12 @@ function compare(c: GoldenCase, got: number | Float64Array | Record<string, numb
   };
   if (got instanceof Float64Array) {
     const exp = c.expected as (number | string | null)[];
-    if (exp.length !== got.length) return { ok: false, scaled, detail: `length ${got.length} vs ${exp.length}` };
+    if (exp.length !== got.length)
+      return { ok: false, scaled, detail: `length ${got.length} vs ${exp.length}` };
     for (let i = 0; i < got.length; i++) {
       const e = decode(exp[i]!);
-      if (!one(got[i]!, e, i)) return { ok: false, scaled, detail: `[${i}] got ${got[i]} expected ${e}` };
+      if (!one(got[i]!, e, i))
+        return { ok: false, scaled, detail: `[${i}] got ${got[i]} expected ${e}` };
     }
     return { ok: true, scaled, detail: '' };
   }
@@ -112,7 +157,8 @@ function compare(c: GoldenCase, got: number | Float64Array | Record<string, numb
   }
   const exp = c.expected as Record<string, number | string | null>;
   for (const [k, v] of Object.entries(exp)) {
-    if (!one(got[k]!, decode(v))) return { ok: false, scaled, detail: `${k}: got ${got[k]} expected ${decode(v)}` };
+    if (!one(got[k]!, decode(v)))
+      return { ok: false, scaled, detail: `${k}: got ${got[k]} expected ${decode(v)}` };
   }
   return { ok: true, scaled, detail: '' };
 }
@@ -143,7 +189,10 @@ for (const backend of ['js', 'wasm'] as const) {
         const failures: string[] = [];
         for (const c of cases) {
           const r = compare(c, runCase(c));
-          if (!r.ok) failures.push(`${c.series}${c.series2 ? '/' + c.series2 : ''} ${JSON.stringify(c.options)}${c.q === undefined ? '' : ` q=${c.q}`}: ${r.detail}`);
+          if (!r.ok)
+            failures.push(
+              `${c.series}${c.series2 ? '/' + c.series2 : ''} ${JSON.stringify(c.options)}${c.q === undefined ? '' : ` q=${c.q}`}: ${r.detail}`,
+            );
         }
         expect(failures.slice(0, 10)).toEqual([]);
       });

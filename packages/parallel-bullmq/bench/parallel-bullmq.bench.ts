@@ -4,9 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { generateOhlcv } from '@peaktrade/backtest';
-import { benchmark, defineBenchSuite, timeMeasurement, type Measurement } from '@peaktrade/bench-harness';
+import {
+  benchmark,
+  defineBenchSuite,
+  timeMeasurement,
+  type Measurement,
+} from '@peaktrade/bench-harness';
 import { SharedColumns, WorkerPool, localBackend, parallelBacktest } from '@peaktrade/parallel';
-import { Redis } from 'ioredis';
+import { deleteKeys } from '@peaktrade/test-redis';
 import { bullmqBackend } from '../src/index.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -31,24 +36,68 @@ export default defineBenchSuite({
     const pairs = ctx.quick ? 100 : 1000;
     const bars = 100_000;
     const data = SharedColumns.from(generateOhlcv({ bars, seed: 5 }));
-    const strategies = Array.from({ length: pairs }, (_, i) => ({ kind: 'sma-cross' as const, fast: 5 + (i % 40), slow: 50 + Math.floor(i / 40) * 4 }));
+    const strategies = Array.from({ length: pairs }, (_, i) => ({
+      kind: 'sma-cross' as const,
+      fast: 5 + (i % 40),
+      slow: 50 + Math.floor(i / 40) * 4,
+    }));
     const fn = { module: import.meta.resolve('@peaktrade/backtest'), export: 'backtest' };
-    const args = ['--redis', url, '--module', fn.module, '--queue', queue, '--prefix', prefix, '--threads', '1', '--concurrency', '1'];
+    const args = [
+      '--redis',
+      url,
+      '--module',
+      fn.module,
+      '--queue',
+      queue,
+      '--prefix',
+      prefix,
+      '--threads',
+      '1',
+      '--concurrency',
+      '1',
+    ];
     const workers = await Promise.all([startWorker(args), startWorker(args)]);
-    const backend = bullmqBackend({ connection: url, queueName: queue, keyPrefix: prefix, chunkSize: Math.max(10, pairs / 20) });
+    const backend = bullmqBackend({
+      connection: url,
+      queueName: queue,
+      keyPrefix: prefix,
+      chunkSize: Math.max(10, pairs / 20),
+    });
     const pool = new WorkerPool({ maxWorkers: 2, minWorkers: 2 });
     const out: Measurement[] = [];
     try {
       const check = (outcomes: { ok: boolean }[]) => {
-        if (outcomes.length !== pairs || !outcomes.every((o) => o.ok)) throw new Error('sweep lost or failed strategies');
+        if (outcomes.length !== pairs || !outcomes.every((o) => o.ok))
+          throw new Error('sweep lost or failed strategies');
       };
       const iterations = ctx.quick ? 2 : 3;
       ctx.log(`local pool, ${pairs} pairs × ${bars} bars`);
-      const local = await benchmark(async () => check(await parallelBacktest(strategies, data, fn, { backend: localBackend({ pool }) })), { name: 'local 2 threads', iterations, warmup: 1 });
+      const local = await benchmark(
+        async () =>
+          check(await parallelBacktest(strategies, data, fn, { backend: localBackend({ pool }) })),
+        { name: 'local 2 threads', iterations, warmup: 1 },
+      );
       ctx.log(`bullmq, 2 worker processes`);
-      const remote = await benchmark(async () => check(await parallelBacktest(strategies, data, fn, { backend })), { name: 'bullmq 2 processes', iterations, warmup: 1 });
-      out.push(timeMeasurement('parallel-bullmq.sweep.local', `Sweep ${pairs} pairs × 100k bars, local pool (2 threads)`, local, 'ms'));
-      out.push(timeMeasurement('parallel-bullmq.sweep.bullmq', `Sweep ${pairs} pairs × 100k bars, BullMQ (2 worker processes × 1 thread)`, remote, 'ms'));
+      const remote = await benchmark(
+        async () => check(await parallelBacktest(strategies, data, fn, { backend })),
+        { name: 'bullmq 2 processes', iterations, warmup: 1 },
+      );
+      out.push(
+        timeMeasurement(
+          'parallel-bullmq.sweep.local',
+          `Sweep ${pairs} pairs × 100k bars, local pool (2 threads)`,
+          local,
+          'ms',
+        ),
+      );
+      out.push(
+        timeMeasurement(
+          'parallel-bullmq.sweep.bullmq',
+          `Sweep ${pairs} pairs × 100k bars, BullMQ (2 worker processes × 1 thread)`,
+          remote,
+          'ms',
+        ),
+      );
       out.push({
         id: 'parallel-bullmq.sweep.overhead',
         label: 'Distributed overhead: BullMQ time / local pool time',
@@ -56,22 +105,18 @@ export default defineBenchSuite({
         unit: 'x',
         detail: `median of ${iterations} runs each, same machine, same Redis, dataset already uploaded after the warm-up`,
       });
-      out.push({ id: 'parallel-bullmq.dataset.uploads', label: 'Dataset uploads over all sweeps', value: backend.stats().uploads, unit: 'count' });
+      out.push({
+        id: 'parallel-bullmq.dataset.uploads',
+        label: 'Dataset uploads over all sweeps',
+        value: backend.stats().uploads,
+        unit: 'count',
+      });
       return out;
     } finally {
       await backend.close();
       await pool.close();
       for (const w of workers) w.kill('SIGKILL');
-      const admin = new Redis(url);
-      for (const pattern of [`${prefix}:*`, `bull:${queue}:*`]) {
-        let cursor = '0';
-        do {
-          const [next, found] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-          cursor = next;
-          if (found.length) await admin.unlink(...found);
-        } while (cursor !== '0');
-      }
-      await admin.quit();
+      await deleteKeys(url, `${prefix}:*`, `bull:${queue}:*`);
     }
   },
 });

@@ -1,11 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { createCodec } from '@peaktrade/serialize';
-import { AbortError, StrategyFailedError, type BackendOutcome, type BacktestRequest, type ParallelBackend } from '@peaktrade/parallel';
+import {
+  AbortError,
+  StrategyFailedError,
+  type BackendOutcome,
+  type BacktestRequest,
+  type ParallelBackend,
+} from '@peaktrade/parallel';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { connect, type ConnectionInput } from './connection.js';
 import { encodeDataset, uploadDataset } from './dataset.js';
-import { BullmqOptionError, NoWorkersError, RunLostError, RedisUnavailableError } from './errors.js';
+import {
+  BullmqOptionError,
+  NoWorkersError,
+  RunLostError,
+  RedisUnavailableError,
+} from './errors.js';
 import { deserializeError } from './outcome.js';
 import { keys, type ChunkJob, type StoredOutcome, type WorkerInfo } from './protocol.js';
 
@@ -55,7 +66,8 @@ export interface BullmqBackend extends ParallelBackend {
 }
 
 function positiveInt(option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new BullmqOptionError(option, value, 'an integer >= 1');
+  if (!Number.isInteger(value) || value < 1)
+    throw new BullmqOptionError(option, value, 'an integer >= 1');
   return value;
 }
 
@@ -70,27 +82,41 @@ function positiveInt(option: string, value: number): number {
  */
 export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
   if (options === null || typeof options !== 'object' || options.connection === undefined) {
-    throw new BullmqOptionError('connection', options?.connection, 'a Redis URL, ioredis options or an ioredis client');
+    throw new BullmqOptionError(
+      'connection',
+      options?.connection,
+      'a Redis URL, ioredis options or an ioredis client',
+    );
   }
   const queueName = options.queueName ?? 'peaktrade-backtest';
-  if (typeof queueName !== 'string' || !/^[\w.-]+$/.test(queueName)) throw new BullmqOptionError('queueName', queueName, 'letters, digits, _ . -');
+  if (typeof queueName !== 'string' || !/^[\w.-]+$/.test(queueName))
+    throw new BullmqOptionError('queueName', queueName, 'letters, digits, _ . -');
   const prefix = options.keyPrefix ?? 'peaktrade';
   const defaultChunk = positiveInt('chunkSize', options.chunkSize ?? 25);
   const attempts = positiveInt('attempts', options.attempts ?? 3);
   const backoffMs = options.backoffMs ?? 500;
   const dataTtlMs = positiveInt('dataTtlMs', options.dataTtlMs ?? 3_600_000);
   const waitForWorkersMs = options.waitForWorkersMs ?? 10_000;
-  const redisDownTimeoutMs = positiveInt('redisDownTimeoutMs', options.redisDownTimeoutMs ?? 15_000);
+  const redisDownTimeoutMs = positiveInt(
+    'redisDownTimeoutMs',
+    options.redisDownTimeoutMs ?? 15_000,
+  );
   const pollMs = positiveInt('pollMs', options.pollMs ?? 50);
   const stats = { runs: 0, uploads: 0, uploadedBytes: 0, jobs: 0 };
-  let state: Promise<{ redis: Redis; owned: boolean; target: string; queue: Queue; events: QueueEvents }> | undefined;
+  let state:
+    | Promise<{ redis: Redis; owned: boolean; target: string; queue: Queue; events: QueueEvents }>
+    | undefined;
 
   const open = () =>
     (state ??= (async () => {
       const { redis, owned, target } = await connect(options.connection);
-      const queue = new Queue(queueName, { connection: redis.duplicate({ maxRetriesPerRequest: null }) });
+      const queue = new Queue(queueName, {
+        connection: redis.duplicate({ maxRetriesPerRequest: null }),
+      });
       queue.on('error', () => {});
-      const events = new QueueEvents(queueName, { connection: redis.duplicate({ maxRetriesPerRequest: null }) });
+      const events = new QueueEvents(queueName, {
+        connection: redis.duplicate({ maxRetriesPerRequest: null }),
+      });
       events.on('error', () => {});
       await events.waitUntilReady();
       return { redis, owned, target, queue, events };
@@ -103,7 +129,13 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
     const found: WorkerInfo[] = [];
     let cursor = '0';
     do {
-      const [next, names] = await redis.scan(cursor, 'MATCH', keys.workersMatch(prefix, queueName), 'COUNT', 100);
+      const [next, names] = await redis.scan(
+        cursor,
+        'MATCH',
+        keys.workersMatch(prefix, queueName),
+        'COUNT',
+        100,
+      );
       cursor = next;
       const values = names.length ? await redis.mget(...names) : [];
       for (const v of values) if (v) found.push(JSON.parse(v) as WorkerInfo);
@@ -116,7 +148,10 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
     for (;;) {
       const workers = await liveWorkers(redis);
       if (workers.some((w) => w.exports.includes(exportName))) return;
-      if (performance.now() >= end) throw new NoWorkersError(queueName, exportName, waitForWorkersMs, [...new Set(workers.flatMap((w) => w.exports))]);
+      if (performance.now() >= end)
+        throw new NoWorkersError(queueName, exportName, waitForWorkersMs, [
+          ...new Set(workers.flatMap((w) => w.exports)),
+        ]);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -148,7 +183,12 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
       }
       const runId = randomBytes(8).toString('hex');
       const runTtl = Math.max(dataTtlMs, 3_600_000);
-      await redis.set(keys.runMeta(prefix, runId), JSON.stringify({ n, dataset: hash, exportName, startedAt: Date.now() }), 'PX', runTtl);
+      await redis.set(
+        keys.runMeta(prefix, runId),
+        JSON.stringify({ n, dataset: hash, exportName, startedAt: Date.now() }),
+        'PX',
+        runTtl,
+      );
       const chunk = request.chunkSize ?? defaultChunk;
       const optionsB64 = Buffer.from(codec.encode(request.options)).toString('base64');
       const jobs = [];
@@ -158,13 +198,21 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
           dataset: hash,
           exportName,
           start,
-          strategies: Buffer.from(codec.encode(strategies.slice(start, start + chunk))).toString('base64'),
+          strategies: Buffer.from(codec.encode(strategies.slice(start, start + chunk))).toString(
+            'base64',
+          ),
           options: optionsB64,
         };
         jobs.push({
           name: 'chunk',
           data,
-          opts: { jobId: `${runId}-${start}`, attempts, backoff: { type: 'exponential', delay: backoffMs }, removeOnComplete: true, removeOnFail: { age: 3600 } },
+          opts: {
+            jobId: `${runId}-${start}`,
+            attempts,
+            backoff: { type: 'exponential', delay: backoffMs },
+            removeOnComplete: true,
+            removeOnFail: { age: 3600 },
+          },
         });
       }
       await queue.addBulk(jobs);
@@ -210,19 +258,28 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
           try {
             for (const [jobId, reason] of failedJobs) {
               const start = Number(jobId.slice(runId.length + 1));
-              const error: StoredOutcome = { ok: false, error: { name: 'JobFailedError', message: `job ${jobId} failed after ${attempts} attempts: ${reason}` } };
+              const error: StoredOutcome = {
+                ok: false,
+                error: {
+                  name: 'JobFailedError',
+                  message: `job ${jobId} failed after ${attempts} attempts: ${reason}`,
+                },
+              };
               const pipeline = redis.pipeline();
-              for (let i = start; i < Math.min(n, start + chunk); i++) pipeline.hsetnx(resultsKey, String(i), Buffer.from(codec.encode(error)));
+              for (let i = start; i < Math.min(n, start + chunk); i++)
+                pipeline.hsetnx(resultsKey, String(i), Buffer.from(codec.encode(error)));
               await pipeline.exec();
               failedJobs.delete(jobId);
             }
-            if ((await redis.exists(keys.runMeta(prefix, runId))) === 0) throw new RunLostError(runId);
+            if ((await redis.exists(keys.runMeta(prefix, runId))) === 0)
+              throw new RunLostError(runId);
             done = await redis.hlen(resultsKey);
             downSince = undefined;
           } catch (error) {
             if (error instanceof RunLostError) throw error;
             downSince ??= performance.now();
-            if (performance.now() - downSince > redisDownTimeoutMs) throw new RedisUnavailableError(target, { cause: error });
+            if (performance.now() - downSince > redisDownTimeoutMs)
+              throw new RedisUnavailableError(target, { cause: error });
             await new Promise((r) => setTimeout(r, pollMs));
             continue;
           }
@@ -234,7 +291,9 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
             const firstError = await findFirstError(redis, resultsKey);
             if (firstError) {
               await cancel();
-              throw new StrategyFailedError(firstError.index, { cause: deserializeError(firstError.error) });
+              throw new StrategyFailedError(firstError.index, {
+                cause: deserializeError(firstError.error),
+              });
             }
           }
           if (done >= n) break;
@@ -246,7 +305,9 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
           const raw = stored[String(i)];
           if (!raw) throw new RunLostError(runId);
           const o = codec.decode(raw) as StoredOutcome;
-          out[i] = o.ok ? { ok: true, value: o.value } : { ok: false, error: deserializeError(o.error) };
+          out[i] = o.ok
+            ? { ok: true, value: o.value }
+            : { ok: false, error: deserializeError(o.error) };
         }
         return out;
       } finally {
@@ -258,7 +319,10 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
   };
 }
 
-async function findFirstError(redis: Redis, resultsKey: string): Promise<{ index: number; error: { name: string; message: string } } | undefined> {
+async function findFirstError(
+  redis: Redis,
+  resultsKey: string,
+): Promise<{ index: number; error: { name: string; message: string } } | undefined> {
   const stored = await redis.hgetallBuffer(resultsKey);
   let first: { index: number; error: { name: string; message: string } } | undefined;
   for (const [field, raw] of Object.entries(stored)) {

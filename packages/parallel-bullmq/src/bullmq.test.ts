@@ -1,46 +1,70 @@
 import { randomBytes } from 'node:crypto';
 import { backtest, generateOhlcv } from '@peaktrade/backtest';
 import { StrategyFailedError, parallelBacktest } from '@peaktrade/parallel';
-import { requireRedis, startPrivateRedis, type TestRedis } from '@peaktrade/test-redis';
-import { Redis } from 'ioredis';
+import { deleteKeys, requireRedis, startPrivateRedis, type TestRedis } from '@peaktrade/test-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startWorkerProcess, tasksModule, type WorkerProcess } from '../test/workers.js';
-import { NoWorkersError, RedisUnavailableError, bullmqBackend, type BullmqBackend } from './index.js';
+import {
+  NoWorkersError,
+  RedisUnavailableError,
+  bullmqBackend,
+  type BullmqBackend,
+} from './index.js';
 
 let redis: TestRedis | undefined;
 const tag = randomBytes(4).toString('hex');
 const queue = `pt-test-${tag}`;
 const prefix = `pt-test-bq:${tag}`;
 const data = generateOhlcv({ bars: 3000, seed: 11 });
-const strategies = Array.from({ length: 500 }, (_, i) => ({ fast: 2 + (i % 25), slow: 30 + Math.floor(i / 25) }));
-const serial = strategies.map((s) => backtest(data, { kind: 'sma-cross', fast: s.fast, slow: s.slow }, {}).metrics);
+const strategies = Array.from({ length: 500 }, (_, i) => ({
+  fast: 2 + (i % 25),
+  slow: 30 + Math.floor(i / 25),
+}));
+const serial = strategies.map(
+  (s) => backtest(data, { kind: 'sma-cross', fast: s.fast, slow: s.slow }, {}).metrics,
+);
 let workers: WorkerProcess[] = [];
 let backend: BullmqBackend;
 
-const workerArgs = (url: string, extra: string[] = []) => ['--redis', url, '--module', tasksModule, '--queue', queue, '--prefix', prefix, '--threads', '1', '--concurrency', '2', '--lock-ms', '2000', ...extra];
+const workerArgs = (url: string, extra: string[] = []) => [
+  '--redis',
+  url,
+  '--module',
+  tasksModule,
+  '--queue',
+  queue,
+  '--prefix',
+  prefix,
+  '--threads',
+  '1',
+  '--concurrency',
+  '2',
+  '--lock-ms',
+  '2000',
+  ...extra,
+];
 const fn = { module: tasksModule, export: 'run' };
 
 beforeAll(async () => {
   redis = await requireRedis();
   if (!redis) return;
-  workers = await Promise.all([startWorkerProcess(workerArgs(redis.url)), startWorkerProcess(workerArgs(redis.url))]);
-  backend = bullmqBackend({ connection: redis.url, queueName: queue, keyPrefix: prefix, chunkSize: 20 });
+  workers = await Promise.all([
+    startWorkerProcess(workerArgs(redis.url)),
+    startWorkerProcess(workerArgs(redis.url)),
+  ]);
+  backend = bullmqBackend({
+    connection: redis.url,
+    queueName: queue,
+    keyPrefix: prefix,
+    chunkSize: 20,
+  });
 }, 60_000);
 
 afterAll(async () => {
   await backend?.close();
   await Promise.all(workers.map((w) => w.stop('SIGKILL')));
   if (redis) {
-    const admin = new Redis(redis.url);
-    for (const pattern of [`${prefix}:*`, `bull:${queue}:*`]) {
-      let cursor = '0';
-      do {
-        const [next, found] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (found.length) await admin.unlink(...found);
-      } while (cursor !== '0');
-    }
-    await admin.quit();
+    await deleteKeys(redis.url, `${prefix}:*`, `bull:${queue}:*`);
     await redis.stop();
   }
 });
@@ -48,7 +72,10 @@ afterAll(async () => {
 describe('bullmqBackend with two real worker processes', () => {
   it('2 workers × 500 strategies give results identical to a local serial run, in order', async () => {
     const progress: number[] = [];
-    const outcomes = await parallelBacktest(strategies, data, fn, { backend, onProgress: (d) => progress.push(d) });
+    const outcomes = await parallelBacktest(strategies, data, fn, {
+      backend,
+      onProgress: (d) => progress.push(d),
+    });
     expect(outcomes).toHaveLength(500);
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(outcomes.map((o) => (o.ok ? o.value : undefined))).toEqual(serial);
@@ -61,7 +88,8 @@ describe('bullmqBackend with two real worker processes', () => {
     await parallelBacktest(strategies.slice(0, 50), data, fn, { backend });
     await parallelBacktest(strategies.slice(50, 100), data, fn, { backend });
     expect(backend.stats().uploads).toBe(before);
-    for (const w of workers) expect(w.log().match(/downloaded dataset/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    for (const w of workers)
+      expect(w.log().match(/downloaded dataset/g)?.length ?? 0).toBeLessThanOrEqual(1);
   });
 
   it('isolates a failing strategy, and failFast stops the batch', async () => {
@@ -70,8 +98,12 @@ describe('bullmqBackend with two real worker processes', () => {
     expect(outcomes.filter((o) => !o.ok).map((o) => o.index)).toEqual([33]);
     const bad = outcomes[33]!;
     expect(bad.ok ? '' : bad.error.message).toContain('failed on purpose');
-    expect(outcomes.filter((o) => o.ok).map((o) => (o.ok ? o.value : 0))).toEqual(serial.slice(0, 60).filter((_, i) => i !== 33));
-    await expect(parallelBacktest(mixed, data, fn, { backend, failFast: true })).rejects.toBeInstanceOf(StrategyFailedError);
+    expect(outcomes.filter((o) => o.ok).map((o) => (o.ok ? o.value : 0))).toEqual(
+      serial.slice(0, 60).filter((_, i) => i !== 33),
+    );
+    await expect(
+      parallelBacktest(mixed, data, fn, { backend, failFast: true }),
+    ).rejects.toBeInstanceOf(StrategyFailedError);
   });
 
   it('survives kill -9 of a worker mid-run: every result arrives exactly once', async () => {
@@ -93,25 +125,49 @@ describe('bullmqBackend with two real worker processes', () => {
   }, 90_000);
 
   it('says clearly when no worker offers the export', async () => {
-    const quick = bullmqBackend({ connection: redis!.url, queueName: queue, keyPrefix: prefix, waitForWorkersMs: 300 });
-    await expect(parallelBacktest(strategies.slice(0, 5), data, { module: tasksModule, export: 'nope' }, { backend: quick })).rejects.toThrow(NoWorkersError);
+    const quick = bullmqBackend({
+      connection: redis!.url,
+      queueName: queue,
+      keyPrefix: prefix,
+      waitForWorkersMs: 300,
+    });
+    await expect(
+      parallelBacktest(
+        strategies.slice(0, 5),
+        data,
+        { module: tasksModule, export: 'nope' },
+        { backend: quick },
+      ),
+    ).rejects.toThrow(NoWorkersError);
     await quick.close();
   });
 });
 
 describe('start-up errors', () => {
   it('a bad module path makes the CLI exit with a clear error', async () => {
-    const { code, stderr } = await runCli(['--redis', redis!.url, '--module', './does/not/exist.js']);
+    const { code, stderr } = await runCli([
+      '--redis',
+      redis!.url,
+      '--module',
+      './does/not/exist.js',
+    ]);
     expect(code).toBe(1);
     expect(stderr).toContain('Cannot load --module ./does/not/exist.js');
   });
 
   it('an unreachable Redis makes the CLI and the backend fail clearly', async () => {
-    const { code, stderr } = await runCli(['--redis', 'redis://127.0.0.1:1', '--module', tasksModule]);
+    const { code, stderr } = await runCli([
+      '--redis',
+      'redis://127.0.0.1:1',
+      '--module',
+      tasksModule,
+    ]);
     expect(code).toBe(1);
     expect(stderr).toContain('redis://127.0.0.1:1 is not reachable');
     const dead = bullmqBackend({ connection: 'redis://127.0.0.1:1', queueName: queue });
-    await expect(parallelBacktest(strategies.slice(0, 2), data, fn, { backend: dead })).rejects.toBeInstanceOf(RedisUnavailableError);
+    await expect(
+      parallelBacktest(strategies.slice(0, 2), data, fn, { backend: dead }),
+    ).rejects.toBeInstanceOf(RedisUnavailableError);
     await dead.close();
   });
 
@@ -127,21 +183,32 @@ describe('Redis restarted in the middle of a run', () => {
     const priv = await startPrivateRedis();
     const port = priv.port;
     const w = await startWorkerProcess(workerArgs(priv.url));
-    const b = bullmqBackend({ connection: priv.url, queueName: queue, keyPrefix: prefix, redisDownTimeoutMs: 5_000, chunkSize: 10 });
+    const b = bullmqBackend({
+      connection: priv.url,
+      queueName: queue,
+      keyPrefix: prefix,
+      redisDownTimeoutMs: 5_000,
+      chunkSize: 10,
+    });
     let restarted: TestRedis | undefined;
     const started = performance.now();
     let restartedOnce = false;
-    const run = parallelBacktest(strategies.slice(0, 200), data, { module: tasksModule, export: 'slow' }, {
-      backend: b,
-      onProgress: (done) => {
-        if (!restartedOnce && done >= 10) {
-          restartedOnce = true;
-          void priv.stop().then(async () => {
-            restarted = await startPrivateRedis({ port });
-          });
-        }
+    const run = parallelBacktest(
+      strategies.slice(0, 200),
+      data,
+      { module: tasksModule, export: 'slow' },
+      {
+        backend: b,
+        onProgress: (done) => {
+          if (!restartedOnce && done >= 10) {
+            restartedOnce = true;
+            void priv.stop().then(async () => {
+              restarted = await startPrivateRedis({ port });
+            });
+          }
+        },
       },
-    });
+    );
     const settled = await run.then(
       (outcomes) => ({ ok: true as const, outcomes }),
       (error: unknown) => ({ ok: false as const, error: error as Error }),

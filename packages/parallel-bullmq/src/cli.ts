@@ -55,7 +55,8 @@ async function main(): Promise<number> {
   const int = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
     return n;
   };
   const log = (line: string) => process.stderr.write(`[peaktrade-worker] ${line}\n`);
@@ -83,7 +84,11 @@ async function main(): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = () => {
       signals++;
-      log(signals === 1 ? 'stopping: finishing active jobs (signal again to hand them back)' : 'stopping now: handing active jobs back');
+      log(
+        signals === 1
+          ? 'stopping: finishing active jobs (signal again to hand them back)'
+          : 'stopping now: handing active jobs back',
+      );
       void worker.close(signals > 1).then(resolve);
     };
     process.on('SIGTERM', stop);

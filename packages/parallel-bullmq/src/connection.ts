@@ -9,10 +9,19 @@ export type ConnectionInput = string | RedisOptions | Redis;
  * blocking commands) and make sure Redis answers within `timeoutMs`.
  * @throws {RedisUnavailableError} naming the target when it does not.
  */
-export async function connect(input: ConnectionInput, timeoutMs = 5_000): Promise<{ redis: Redis; owned: boolean; target: string }> {
-  if (input instanceof Redis) return { redis: input, owned: false, target: describe(input.options) };
-  const options: RedisOptions = { maxRetriesPerRequest: null, lazyConnect: true, enableReadyCheck: true };
-  const redis = typeof input === 'string' ? new Redis(input, options) : new Redis({ ...input, ...options });
+export async function connect(
+  input: ConnectionInput,
+  timeoutMs = 5_000,
+): Promise<{ redis: Redis; owned: boolean; target: string }> {
+  if (input instanceof Redis)
+    return { redis: input, owned: false, target: describe(input.options) };
+  const options: RedisOptions = {
+    maxRetriesPerRequest: null,
+    lazyConnect: true,
+    enableReadyCheck: true,
+  };
+  const redis =
+    typeof input === 'string' ? new Redis(input, options) : new Redis({ ...input, ...options });
   const target = typeof input === 'string' ? input : describe(input);
   redis.on('error', () => {});
   try {

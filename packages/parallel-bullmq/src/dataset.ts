@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createCodec } from '@peaktrade/serialize';
-import { OHLCV_FIELDS, SharedColumns, type BacktestData, type ColumnView } from '@peaktrade/parallel';
+import {
+  OHLCV_FIELDS,
+  SharedColumns,
+  type BacktestData,
+  type ColumnView,
+} from '@peaktrade/parallel';
 import type { Redis } from 'ioredis';
 import { keys } from './protocol.js';
 
@@ -18,7 +23,11 @@ export function columnsOf(data: BacktestData): ColumnView {
 /** Serialized bytes and content hash (sha256, hex) of a dataset. */
 export function encodeDataset(data: BacktestData): { bytes: Uint8Array; hash: string } {
   const cols = columnsOf(data);
-  const bytes = codec.encode({ format: 'peaktrade.dataset', version: 1, columns: Object.fromEntries(OHLCV_FIELDS.map((f) => [f, cols[f]])) });
+  const bytes = codec.encode({
+    format: 'peaktrade.dataset',
+    version: 1,
+    columns: Object.fromEntries(OHLCV_FIELDS.map((f) => [f, cols[f]])),
+  });
   return { bytes, hash: createHash('sha256').update(bytes).digest('hex') };
 }
 
@@ -27,20 +36,33 @@ export function encodeDataset(data: BacktestData): { bytes: Uint8Array; hash: st
  * Parts are written before the meta key, so a reader never sees half a dataset.
  * @returns whether bytes were transferred.
  */
-export async function uploadDataset(redis: Redis, prefix: string, hash: string, bytes: Uint8Array, ttlMs: number, partBytes = DEFAULT_PART_BYTES): Promise<boolean> {
+export async function uploadDataset(
+  redis: Redis,
+  prefix: string,
+  hash: string,
+  bytes: Uint8Array,
+  ttlMs: number,
+  partBytes = DEFAULT_PART_BYTES,
+): Promise<boolean> {
   const metaKey = keys.dataMeta(prefix, hash);
   const meta = await redis.get(metaKey);
   const parts = Math.max(1, Math.ceil(bytes.length / partBytes));
   if (meta !== null) {
     const pipeline = redis.pipeline().pexpire(metaKey, ttlMs);
-    for (let i = 0; i < (JSON.parse(meta) as { parts: number }).parts; i++) pipeline.pexpire(keys.dataPart(prefix, hash, i), ttlMs);
+    for (let i = 0; i < (JSON.parse(meta) as { parts: number }).parts; i++)
+      pipeline.pexpire(keys.dataPart(prefix, hash, i), ttlMs);
     await pipeline.exec();
     return false;
   }
   const pipeline = redis.pipeline();
   for (let i = 0; i < parts; i++) {
     const part = bytes.subarray(i * partBytes, Math.min(bytes.length, (i + 1) * partBytes));
-    pipeline.set(keys.dataPart(prefix, hash, i), Buffer.from(part.buffer, part.byteOffset, part.byteLength), 'PX', ttlMs);
+    pipeline.set(
+      keys.dataPart(prefix, hash, i),
+      Buffer.from(part.buffer, part.byteOffset, part.byteLength),
+      'PX',
+      ttlMs,
+    );
   }
   pipeline.set(metaKey, JSON.stringify({ parts, size: bytes.length }), 'PX', ttlMs);
   const results = (await pipeline.exec()) ?? [];
@@ -54,11 +76,18 @@ export async function uploadDataset(redis: Redis, prefix: string, hash: string, 
  * The bytes are checked against the hash before they are decoded.
  * @throws {Error} when the dataset is missing or does not match its hash.
  */
-export async function downloadDataset(redis: Redis, prefix: string, hash: string): Promise<SharedColumns> {
+export async function downloadDataset(
+  redis: Redis,
+  prefix: string,
+  hash: string,
+): Promise<SharedColumns> {
   const meta = await redis.get(keys.dataMeta(prefix, hash));
-  if (meta === null) throw new Error(`dataset ${hash.slice(0, 12)}… is not in Redis (expired, or Redis lost it)`);
+  if (meta === null)
+    throw new Error(`dataset ${hash.slice(0, 12)}… is not in Redis (expired, or Redis lost it)`);
   const { parts, size } = JSON.parse(meta) as { parts: number; size: number };
-  const buffers = await Promise.all(Array.from({ length: parts }, (_, i) => redis.getBuffer(keys.dataPart(prefix, hash, i))));
+  const buffers = await Promise.all(
+    Array.from({ length: parts }, (_, i) => redis.getBuffer(keys.dataPart(prefix, hash, i))),
+  );
   const bytes = Buffer.allocUnsafe(size);
   let offset = 0;
   for (const [i, b] of buffers.entries()) {
@@ -67,7 +96,8 @@ export async function downloadDataset(redis: Redis, prefix: string, hash: string
     offset += b.length;
   }
   const actual = createHash('sha256').update(bytes).digest('hex');
-  if (actual !== hash || offset !== size) throw new Error(`dataset ${hash.slice(0, 12)}… is corrupt in Redis (content hash mismatch)`);
+  if (actual !== hash || offset !== size)
+    throw new Error(`dataset ${hash.slice(0, 12)}… is corrupt in Redis (content hash mismatch)`);
   const value = codec.decode(bytes) as { columns: Record<string, Float64Array> };
   return SharedColumns.from(value.columns as ColumnView);
 }

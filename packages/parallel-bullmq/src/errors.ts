@@ -14,7 +14,10 @@ export class BullmqOptionError extends PeakTradeError {
   static readonly code = 'E_BULLMQ_OPTION';
   readonly option: string;
   constructor(option: string, value: unknown, allowed: string) {
-    super(BullmqOptionError.code, `Invalid option ${option} = ${JSON.stringify(value) ?? String(value)}: expected ${allowed}`);
+    super(
+      BullmqOptionError.code,
+      `Invalid option ${option} = ${JSON.stringify(value) ?? String(value)}: expected ${allowed}`,
+    );
     this.option = option;
   }
 }
@@ -51,9 +54,19 @@ export class WorkerModuleError extends PeakTradeError {
 export class RunLostError extends PeakTradeError {
   static readonly code = 'E_BULLMQ_RUN_LOST';
   constructor(runId: string) {
-    super(RunLostError.code, `Run ${runId} disappeared from Redis (restarted without persistence, or its keys were evicted); its results cannot be collected`);
+    super(
+      RunLostError.code,
+      `Run ${runId} disappeared from Redis (restarted without persistence, or its keys were evicted); its results cannot be collected`,
+    );
   }
 }
 
 /** Every error class of this package, by name. */
-export const errors = { PeakTradeError, BullmqOptionError, RedisUnavailableError, NoWorkersError, WorkerModuleError, RunLostError };
+export const errors = {
+  PeakTradeError,
+  BullmqOptionError,
+  RedisUnavailableError,
+  NoWorkersError,
+  WorkerModuleError,
+  RunLostError,
+};

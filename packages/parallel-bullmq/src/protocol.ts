@@ -38,4 +38,6 @@ export interface WorkerInfo {
 }
 
 /** One strategy's stored outcome (serialized with @peaktrade/serialize). */
-export type StoredOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SerializedStrategyError };
+export type StoredOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: SerializedStrategyError };

@@ -4,7 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createCodec } from '@peaktrade/serialize';
-import { WorkerPool, localBackend, parallelBacktest, type SharedColumns } from '@peaktrade/parallel';
+import {
+  WorkerPool,
+  localBackend,
+  parallelBacktest,
+  type SharedColumns,
+} from '@peaktrade/parallel';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { connect, type ConnectionInput } from './connection.js';
 import { downloadDataset } from './dataset.js';
@@ -64,7 +69,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const queueName = options.queueName ?? 'peaktrade-backtest';
   const prefix = options.keyPrefix ?? 'peaktrade';
   const concurrency = options.concurrency ?? 2;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new BullmqOptionError('concurrency', concurrency, 'an integer >= 1');
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new BullmqOptionError('concurrency', concurrency, 'an integer >= 1');
   const log = options.log ?? (() => {});
   let moduleUrl: string;
   let exportsList: string[];
@@ -73,19 +79,35 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     const mod = (await import(moduleUrl)) as Record<string, unknown>;
     exportsList = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
   } catch (cause) {
-    throw new WorkerModuleError(`Cannot load --module ${options.module}: ${(cause as Error).message}`, { cause });
+    throw new WorkerModuleError(
+      `Cannot load --module ${options.module}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
-  if (exportsList.length === 0) throw new WorkerModuleError(`--module ${options.module} exports no functions`);
+  if (exportsList.length === 0)
+    throw new WorkerModuleError(`--module ${options.module} exports no functions`);
   const { redis, owned } = await connect(options.connection);
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const pool = new WorkerPool(options.threads !== undefined ? { maxWorkers: options.threads, minWorkers: options.threads } : {});
+  const pool = new WorkerPool(
+    options.threads !== undefined
+      ? { maxWorkers: options.threads, minWorkers: options.threads }
+      : {},
+  );
   const backend = localBackend({ pool });
   const datasets = new Map<string, Promise<SharedColumns>>();
   const maxDatasets = options.maxDatasets ?? 4;
   let downloads = 0;
   let jobsDone = 0;
 
-  const info: WorkerInfo = { id, host: hostname(), pid: process.pid, module: moduleUrl, exports: exportsList, threads: pool.metrics().maxWorkers, concurrency };
+  const info: WorkerInfo = {
+    id,
+    host: hostname(),
+    pid: process.pid,
+    module: moduleUrl,
+    exports: exportsList,
+    threads: pool.metrics().maxWorkers,
+    concurrency,
+  };
   const registryKey = keys.worker(prefix, queueName, id);
   const advertise = () => redis.set(registryKey, JSON.stringify(info), 'PX', 5_000).catch(() => {});
   await advertise();
@@ -108,7 +130,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     datasets.set(hash, found);
     while (datasets.size > maxDatasets) {
       const oldest = datasets.keys().next().value as string;
-      void datasets.get(oldest)?.then((c) => c.release(), () => {});
+      void datasets.get(oldest)?.then(
+        (c) => c.release(),
+        () => {},
+      );
       datasets.delete(oldest);
     }
     return found;
@@ -119,7 +144,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     const cancelKey = keys.runCancel(prefix, data.runId);
     if ((await redis.exists(cancelKey)) === 1) return 0;
     if (!exportsList.includes(data.exportName)) {
-      throw new UnrecoverableError(`module ${options.module} has no export "${data.exportName}" (exports: ${exportsList.join(', ')})`);
+      throw new UnrecoverableError(
+        `module ${options.module} has no export "${data.exportName}" (exports: ${exportsList.join(', ')})`,
+      );
     }
     const shared = await dataset(data.dataset);
     const strategies = codec.decode(Buffer.from(data.strategies, 'base64')) as unknown[];
@@ -127,16 +154,30 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     const controller = new AbortController();
     // Cancellation of the run (abort or failFast elsewhere) stops this chunk too.
     const watch = setInterval(() => {
-      void redis.exists(cancelKey).then((n) => n === 1 && controller.abort(), () => {});
+      void redis.exists(cancelKey).then(
+        (n) => n === 1 && controller.abort(),
+        () => {},
+      );
     }, 200);
     try {
-      const outcomes = await parallelBacktest(strategies, shared, { module: moduleUrl, export: data.exportName }, { backend, backtestOptions, signal: controller.signal });
+      const outcomes = await parallelBacktest(
+        strategies,
+        shared,
+        { module: moduleUrl, export: data.exportName },
+        { backend, backtestOptions, signal: controller.signal },
+      );
       const resultsKey = keys.runResults(prefix, data.runId);
       const pipeline = redis.pipeline();
       for (const o of outcomes) {
-        const stored: StoredOutcome = o.ok ? { ok: true, value: o.value } : { ok: false, error: serializeError(o.error) };
+        const stored: StoredOutcome = o.ok
+          ? { ok: true, value: o.value }
+          : { ok: false, error: serializeError(o.error) };
         // HSETNX: a chunk retried after a crash never overwrites or double-counts a result.
-        pipeline.hsetnx(resultsKey, String(data.start + o.index), Buffer.from(codec.encode(stored)));
+        pipeline.hsetnx(
+          resultsKey,
+          String(data.start + o.index),
+          Buffer.from(codec.encode(stored)),
+        );
       }
       await pipeline.exec();
       jobsDone++;
@@ -159,7 +200,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   worker.on('error', (error) => log(`worker error: ${error.message}`));
   worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'} failed: ${error.message}`));
   await worker.waitUntilReady();
-  log(`worker ${id} ready on queue ${queueName}: ${exportsList.join(', ')} from ${moduleUrl}, ${info.threads} threads, concurrency ${concurrency}`);
+  log(
+    `worker ${id} ready on queue ${queueName}: ${exportsList.join(', ')} from ${moduleUrl}, ${info.threads} threads, concurrency ${concurrency}`,
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -173,7 +216,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         await worker.close(force);
         await redis.unlink(registryKey).catch(() => {});
         await pool.close({ force });
-        for (const d of datasets.values()) void d.then((c) => c.release(), () => {});
+        for (const d of datasets.values())
+          void d.then(
+            (c) => c.release(),
+            () => {},
+          );
         if (owned) await redis.quit().catch(() => redis.disconnect());
       })()),
   };

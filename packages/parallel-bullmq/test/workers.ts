@@ -41,7 +41,10 @@ export function startWorkerProcess(args: string[]): Promise<WorkerProcess> {
 }
 
 /** Run the CLI to completion (for start-up errors) and collect its exit code and stderr. */
-export function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stderr: string }> {
+export function runCli(
+  args: string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));

@@ -9,20 +9,44 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { backtest, generateOhlcv, type StrategySpec } from '@peaktrade/backtest';
-import { benchmark, defineBenchSuite, timeMeasurement, type Measurement } from '@peaktrade/bench-harness';
-import { SharedColumns, WorkerPool, createLimit, localBackend, mapCpu, mapIo, parallelBacktest, taskRef } from '../src/index.js';
+import {
+  benchmark,
+  defineBenchSuite,
+  timeMeasurement,
+  type Measurement,
+} from '@peaktrade/bench-harness';
+import {
+  SharedColumns,
+  WorkerPool,
+  createLimit,
+  localBackend,
+  mapCpu,
+  mapIo,
+  parallelBacktest,
+  taskRef,
+} from '../src/index.js';
 
 const TASKS = new URL('./tasks.mjs', import.meta.url);
 const NOOP = taskRef<(x: number) => number>(TASKS, 'noop');
 const TOUCH_SHARED = taskRef<(input: null) => [number, number]>(TASKS, 'touchShared');
-const TOUCH_CLONED = taskRef<(cols: Record<string, Float64Array>) => [number, number]>(TASKS, 'touchCloned');
-const NOOP_BACKTEST = taskRef<(data: unknown, s: StrategySpec & { fast: number }) => number>(TASKS, 'noopBacktest');
-const BACKTEST = taskRef<typeof backtest>(pathToFileURL(createRequire(import.meta.url).resolve('@peaktrade/backtest')), 'backtest');
+const TOUCH_CLONED = taskRef<(cols: Record<string, Float64Array>) => [number, number]>(
+  TASKS,
+  'touchCloned',
+);
+const NOOP_BACKTEST = taskRef<(data: unknown, s: StrategySpec & { fast: number }) => number>(
+  TASKS,
+  'noopBacktest',
+);
+const BACKTEST = taskRef<typeof backtest>(
+  pathToFileURL(createRequire(import.meta.url).resolve('@peaktrade/backtest')),
+  'backtest',
+);
 
 function smaPairs(count: number): StrategySpec[] {
   const out: StrategySpec[] = [];
   for (let slow = 60; out.length < count; slow += 10) {
-    for (let fast = 2; fast < 42 && out.length < count; fast++) out.push({ kind: 'sma-cross', fast, slow });
+    for (let fast = 2; fast < 42 && out.length < count; fast++)
+      out.push({ kind: 'sma-cross', fast, slow });
   }
   return out;
 }
@@ -33,13 +57,20 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-function perItem(id: string, label: string, ns: number, items: number, detail: string): Measurement {
+function perItem(
+  id: string,
+  label: string,
+  ns: number,
+  items: number,
+  detail: string,
+): Measurement {
   return { id, label, value: ns / items / 1e3, unit: 'us', detail };
 }
 
 export default defineBenchSuite({
   name: 'parallel',
-  description: 'Worker pool: SMA sweep scaling, shared vs cloned data delivery, dispatch and mapIo overhead',
+  description:
+    'Worker pool: SMA sweep scaling, shared vs cloned data delivery, dispatch and mapIo overhead',
   async run(ctx) {
     const out: Measurement[] = [];
     const timeMs = ctx.timeMs;
@@ -67,7 +98,10 @@ export default defineBenchSuite({
       const run = async (name: 'serial' | 'w1' | 'w2', block: StrategySpec[]): Promise<number> => {
         const t0 = process.hrtime.bigint();
         if (name === 'serial') for (const s of block) backtest(data.columns, s);
-        else await parallelBacktest(block, data, BACKTEST, { backend: localBackend({ pool: name === 'w1' ? pool1 : pool2 }) });
+        else
+          await parallelBacktest(block, data, BACKTEST, {
+            backend: localBackend({ pool: name === 'w1' ? pool1 : pool2 }),
+          });
         return Number(process.hrtime.bigint() - t0) / 1e6;
       };
       const totals: Record<'serial' | 'w1' | 'w2', number[]> = { serial: [], w1: [], w2: [] };
@@ -91,16 +125,36 @@ export default defineBenchSuite({
         totals.serial.push(sum.serial);
         totals.w1.push(sum.w1);
         totals.w2.push(sum.w2);
-        ctx.log(`sweep round ${r + 1}/${rounds}: serial ${sum.serial.toFixed(0)} ms, 1 worker ${sum.w1.toFixed(0)} ms, 2 workers ${sum.w2.toFixed(0)} ms`);
+        ctx.log(
+          `sweep round ${r + 1}/${rounds}: serial ${sum.serial.toFixed(0)} ms, 1 worker ${sum.w1.toFixed(0)} ms, 2 workers ${sum.w2.toFixed(0)} ms`,
+        );
       }
       const tS = median(totals.serial);
       const t1 = median(totals.w1);
       const t2 = median(totals.w2);
       const scaling = median(ratios);
       const cond = `${pairs} sma-cross pairs × ${bars} bars in blocks of ${BLOCK}, ${rounds} round(s), variants interleaved per block, shared 2-core machine`;
-      out.push({ id: 'parallel.sweep.serial_ms', label: 'SMA sweep, serial main thread', value: tS, unit: 'ms', detail: cond });
-      out.push({ id: 'parallel.sweep.1w_ms', label: 'SMA sweep, 1 worker', value: t1, unit: 'ms', detail: cond });
-      out.push({ id: 'parallel.sweep.2w_ms', label: 'SMA sweep, 2 workers', value: t2, unit: 'ms', detail: cond });
+      out.push({
+        id: 'parallel.sweep.serial_ms',
+        label: 'SMA sweep, serial main thread',
+        value: tS,
+        unit: 'ms',
+        detail: cond,
+      });
+      out.push({
+        id: 'parallel.sweep.1w_ms',
+        label: 'SMA sweep, 1 worker',
+        value: t1,
+        unit: 'ms',
+        detail: cond,
+      });
+      out.push({
+        id: 'parallel.sweep.2w_ms',
+        label: 'SMA sweep, 2 workers',
+        value: t2,
+        unit: 'ms',
+        detail: cond,
+      });
       out.push({
         id: 'parallel.sweep.scaling_1w_to_2w',
         label: 'Speed-up 1 → 2 workers (goal ≥ 1.7 on a quiet machine)',
@@ -127,7 +181,14 @@ export default defineBenchSuite({
       // ---- 1M bars to 2 workers: shared vs structured clone ---------------------------------
       const big = generateOhlcv({ bars: 1_000_000, seed: 5 });
       const bigShared = SharedColumns.from(big);
-      const plain = { time: big.time, open: big.open, high: big.high, low: big.low, close: big.close, volume: big.volume };
+      const plain = {
+        time: big.time,
+        open: big.open,
+        high: big.high,
+        low: big.low,
+        close: big.close,
+        volume: big.volume,
+      };
       const sanity = await Promise.all([
         pool2.run(TOUCH_SHARED, null, { shared: bigShared }),
         pool2.run(TOUCH_SHARED, null, { shared: bigShared }),
@@ -137,19 +198,50 @@ export default defineBenchSuite({
         async () => {
           // A fresh id each time: both workers must fetch the dataset (the one-time cost per worker).
           const fresh = SharedColumns.wrap(bigShared.buffer, bigShared.length);
-          await Promise.all([pool2.run(TOUCH_SHARED, null, { shared: fresh }), pool2.run(TOUCH_SHARED, null, { shared: fresh })]);
+          await Promise.all([
+            pool2.run(TOUCH_SHARED, null, { shared: fresh }),
+            pool2.run(TOUCH_SHARED, null, { shared: fresh }),
+          ]);
           fresh.release();
         },
         { name: 'shared 1M bars to 2 workers', timeMs },
       );
       const cloned = await benchmark(
         () => Promise.all([pool2.run(TOUCH_CLONED, plain), pool2.run(TOUCH_CLONED, plain)]),
-        { name: 'structured clone 1M bars to 2 workers', timeMs: ctx.quick ? timeMs : timeMs * 2, iterations: ctx.quick ? 2 : 5 },
+        {
+          name: 'structured clone 1M bars to 2 workers',
+          timeMs: ctx.quick ? timeMs : timeMs * 2,
+          iterations: ctx.quick ? 2 : 5,
+        },
       );
-      const noData = await benchmark(() => Promise.all([pool2.run(NOOP, 1), pool2.run(NOOP, 1)]), { name: '2 tasks, no data', timeMs });
-      out.push(timeMeasurement('parallel.data.shared_1m_ms', '1M bars to 2 workers, SharedColumns (goal < 1 ms)', shared, 'ms'));
-      out.push(timeMeasurement('parallel.data.clone_1m_ms', '1M bars to 2 workers, structured clone', cloned, 'ms'));
-      out.push(timeMeasurement('parallel.data.no_data_ms', '2 tasks to 2 workers, no data (dispatch floor)', noData, 'ms'));
+      const noData = await benchmark(() => Promise.all([pool2.run(NOOP, 1), pool2.run(NOOP, 1)]), {
+        name: '2 tasks, no data',
+        timeMs,
+      });
+      out.push(
+        timeMeasurement(
+          'parallel.data.shared_1m_ms',
+          '1M bars to 2 workers, SharedColumns (goal < 1 ms)',
+          shared,
+          'ms',
+        ),
+      );
+      out.push(
+        timeMeasurement(
+          'parallel.data.clone_1m_ms',
+          '1M bars to 2 workers, structured clone',
+          cloned,
+          'ms',
+        ),
+      );
+      out.push(
+        timeMeasurement(
+          'parallel.data.no_data_ms',
+          '2 tasks to 2 workers, no data (dispatch floor)',
+          noData,
+          'ms',
+        ),
+      );
       out.push({
         id: 'parallel.data.shared_vs_clone',
         label: 'Shared delivery time / structured clone time',
@@ -162,24 +254,45 @@ export default defineBenchSuite({
       // ---- Warm dispatch overhead -------------------------------------------------------------
       await pool1.run(NOOP, 0);
       const single = await benchmark(() => pool1.run(NOOP, 1), { name: 'warm round trip', timeMs });
-      out.push(timeMeasurement('parallel.dispatch.task_us', 'Warm dispatch, one task at a time (goal ≤ 50 µs)', single, 'us'));
+      out.push(
+        timeMeasurement(
+          'parallel.dispatch.task_us',
+          'Warm dispatch, one task at a time (goal ≤ 50 µs)',
+          single,
+          'us',
+        ),
+      );
       const BURST = 1000;
       const burstInput = Array.from({ length: BURST }, (_, i) => i);
       const burst = await benchmark(() => Promise.all(burstInput.map((i) => pool2.run(NOOP, i))), {
         name: 'burst of 1000 tasks',
         timeMs,
       });
-      out.push(perItem('parallel.dispatch.burst_task_us', 'Dispatch per task, 1000 in flight on 2 workers', burst.stats.median, BURST, 'median / 1000'));
+      out.push(
+        perItem(
+          'parallel.dispatch.burst_task_us',
+          'Dispatch per task, 1000 in flight on 2 workers',
+          burst.stats.median,
+          BURST,
+          'median / 1000',
+        ),
+      );
 
       const STRATS = ctx.quick ? 20_000 : 100_000;
-      const noopSpecs = smaPairs(STRATS).map((s, i) => ({ ...(s as { fast: number }), kind: 'sma-cross' as const, slow: 10_000 + i }));
+      const noopSpecs = smaPairs(STRATS).map((s, i) => ({
+        ...(s as { fast: number }),
+        kind: 'sma-cross' as const,
+        slow: 10_000 + i,
+      }));
       const tiny = SharedColumns.from(generateOhlcv({ bars: 100, seed: 1 }));
       let cpuUs = 0;
       let cpuRuns = 0;
       const perStrategy = await benchmark(
         async () => {
           const c0 = process.cpuUsage();
-          await parallelBacktest(noopSpecs as never[], tiny, NOOP_BACKTEST, { backend: localBackend({ pool: pool2, verifyData: false }) });
+          await parallelBacktest(noopSpecs as never[], tiny, NOOP_BACKTEST, {
+            backend: localBackend({ pool: pool2, verifyData: false }),
+          });
           const c = process.cpuUsage(c0);
           cpuUs += c.user + c.system;
           cpuRuns++;
@@ -205,15 +318,38 @@ export default defineBenchSuite({
       tiny.release();
       const ITEMS = 100_000;
       const items = Array.from({ length: ITEMS }, (_, i) => i);
-      const mapped = await benchmark(() => mapCpu(items, NOOP, { pool: pool2 }), { name: 'mapCpu 100k tiny items', timeMs, iterations: ctx.quick ? 2 : 5 });
-      out.push(perItem('parallel.mapcpu.item_us', 'mapCpu per tiny item (auto chunking, 2 workers)', mapped.stats.median, ITEMS, `median / ${ITEMS}`));
+      const mapped = await benchmark(() => mapCpu(items, NOOP, { pool: pool2 }), {
+        name: 'mapCpu 100k tiny items',
+        timeMs,
+        iterations: ctx.quick ? 2 : 5,
+      });
+      out.push(
+        perItem(
+          'parallel.mapcpu.item_us',
+          'mapCpu per tiny item (auto chunking, 2 workers)',
+          mapped.stats.median,
+          ITEMS,
+          `median / ${ITEMS}`,
+        ),
+      );
 
       // ---- mapIo / limit overhead ---------------------------------------------------------------
       const ioItems = Array.from({ length: ITEMS }, (_, i) => i);
       // An async no-op: the figure includes the task's own promise, so it is an upper bound on overhead.
       const ioFn = (x: number): Promise<number> => Promise.resolve(x);
-      const io = await benchmark(() => mapIo(ioItems, ioFn, { concurrency: 64 }), { name: 'mapIo 100k', timeMs });
-      out.push(perItem('parallel.mapio.task_us', 'mapIo overhead per task, 100k items (goal ≤ 2 µs)', io.stats.median, ITEMS, 'concurrency 64, async no-op fn'));
+      const io = await benchmark(() => mapIo(ioItems, ioFn, { concurrency: 64 }), {
+        name: 'mapIo 100k',
+        timeMs,
+      });
+      out.push(
+        perItem(
+          'parallel.mapio.task_us',
+          'mapIo overhead per task, 100k items (goal ≤ 2 µs)',
+          io.stats.median,
+          ITEMS,
+          'concurrency 64, async no-op fn',
+        ),
+      );
       const limited = await benchmark(
         () => {
           const limit = createLimit(64);
@@ -223,7 +359,15 @@ export default defineBenchSuite({
         },
         { name: 'limit 100k queued', timeMs },
       );
-      out.push(perItem('parallel.limit.task_us', 'createLimit overhead per call, 100k queued (goal ≤ 2 µs)', limited.stats.median, ITEMS, 'concurrency 64, async no-op fn'));
+      out.push(
+        perItem(
+          'parallel.limit.task_us',
+          'createLimit overhead per call, 100k queued (goal ≤ 2 µs)',
+          limited.stats.median,
+          ITEMS,
+          'concurrency 64, async no-op fn',
+        ),
+      );
 
       const m = pool2.metrics();
       ctx.log(

@@ -44,7 +44,8 @@ export function runChunks(plan: ChunkPlan): Promise<void> {
   let size = plan.chunkSize ?? Math.min(PROBE_CHUNK, maxChunk);
   let perItemNs = -1;
 
-  if (signal?.aborted === true) return Promise.reject(new AbortError(plan.what, { cause: signal.reason }));
+  if (signal?.aborted === true)
+    return Promise.reject(new AbortError(plan.what, { cause: signal.reason }));
   if (total === 0) return Promise.resolve();
 
   const internal = new AbortController();

@@ -17,7 +17,11 @@ export class InvalidOptionError extends PeakTradeError {
   /** The value that was given. */
   readonly value: unknown;
   constructor(option: string, value: unknown, allowed: string, options?: ErrorOptions) {
-    super(InvalidOptionError.code, `Invalid ${option}: got ${describe(value)}; expected ${allowed}`, options);
+    super(
+      InvalidOptionError.code,
+      `Invalid ${option}: got ${describe(value)}; expected ${allowed}`,
+      options,
+    );
     this.option = option;
     this.value = value;
   }
@@ -40,12 +44,17 @@ export class TaskFailedError extends PeakTradeError {
   readonly index: number | undefined;
   constructor(task: string, remote: SerializedError, index?: number, options?: ErrorOptions) {
     const at = index === undefined ? '' : ` on item #${index}`;
-    super(TaskFailedError.code, `Task ${task} failed${at}: ${remote.name}: ${remote.message}`, options);
+    super(
+      TaskFailedError.code,
+      `Task ${task} failed${at}: ${remote.name}: ${remote.message}`,
+      options,
+    );
     this.task = task;
     this.index = index;
     this.remoteName = remote.name;
     this.remoteCode = remote.code;
-    if (remote.stack !== undefined) this.stack = `${this.name}: ${this.message}\n--- worker stack ---\n${remote.stack}`;
+    if (remote.stack !== undefined)
+      this.stack = `${this.name}: ${this.message}\n--- worker stack ---\n${remote.stack}`;
   }
 }
 
@@ -60,8 +69,17 @@ export class WorkerCrashedError extends PeakTradeError {
   readonly task: string;
   /** Why: `'exit'` (process.exit / exit code), `'oom'` (resourceLimits) or `'uncaught'`. */
   readonly reason: 'exit' | 'oom' | 'uncaught';
-  constructor(task: string, reason: 'exit' | 'oom' | 'uncaught', detail: string, options?: ErrorOptions) {
-    super(WorkerCrashedError.code, `Worker crashed while running ${task} (${reason}): ${detail}`, options);
+  constructor(
+    task: string,
+    reason: 'exit' | 'oom' | 'uncaught',
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      WorkerCrashedError.code,
+      `Worker crashed while running ${task} (${reason}): ${detail}`,
+      options,
+    );
     this.task = task;
     this.reason = reason;
   }

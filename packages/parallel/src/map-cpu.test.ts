@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeColumns, task, until } from '../test/helpers.js';
-import { AbortError, InvalidOptionError, SharedColumns, TaskFailedError, WorkerPool, mapCpu } from './index.js';
+import {
+  AbortError,
+  InvalidOptionError,
+  SharedColumns,
+  TaskFailedError,
+  WorkerPool,
+  mapCpu,
+} from './index.js';
 
 const pools: WorkerPool[] = [];
 function pool(maxWorkers = 2): WorkerPool {
@@ -16,7 +23,10 @@ describe('mapCpu', () => {
   it('returns results in input order when chunks finish out of order', async () => {
     const items = Array.from({ length: 300 }, (_, i) => i);
     // slowDouble awaits a timer per item, so chunks on the two workers interleave.
-    const out = await mapCpu(items, task<(x: number) => Promise<number>>('slowDouble'), { pool: pool(), chunkSize: 7 });
+    const out = await mapCpu(items, task<(x: number) => Promise<number>>('slowDouble'), {
+      pool: pool(),
+      chunkSize: 7,
+    });
     expect(out).toEqual(items.map((x) => x * 2));
   });
 
@@ -32,29 +42,39 @@ describe('mapCpu', () => {
 
   it('dispatches ceil(n / chunkSize) chunks with a fixed chunkSize', async () => {
     const p = pool();
-    await mapCpu(Array.from({ length: 1000 }, (_, i) => i), task('double'), { pool: p, chunkSize: 64 });
+    await mapCpu(
+      Array.from({ length: 1000 }, (_, i) => i),
+      task('double'),
+      { pool: p, chunkSize: 64 },
+    );
     expect(p.metrics().completed).toBe(Math.ceil(1000 / 64));
   });
 
   it('reports progress per chunk, increasing to the total', async () => {
     const seen: number[] = [];
-    await mapCpu(Array.from({ length: 100 }, (_, i) => i), task('double'), {
-      pool: pool(),
-      chunkSize: 10,
-      onProgress: (done, total) => {
-        expect(total).toBe(100);
-        seen.push(done);
+    await mapCpu(
+      Array.from({ length: 100 }, (_, i) => i),
+      task('double'),
+      {
+        pool: pool(),
+        chunkSize: 10,
+        onProgress: (done, total) => {
+          expect(total).toBe(100);
+          seen.push(done);
+        },
       },
-    });
+    );
     expect(seen).toHaveLength(10);
     expect([...seen].sort((a, b) => a - b)).toEqual(seen);
     expect(seen.at(-1)).toBe(100);
   });
 
   it('rejects with TaskFailedError naming the failing item', async () => {
-    const error = await mapCpu(Array.from({ length: 50 }, (_, i) => i), task('failOn'), { pool: pool(), chunkSize: 5 }).catch(
-      (e: unknown) => e,
-    );
+    const error = await mapCpu(
+      Array.from({ length: 50 }, (_, i) => i),
+      task('failOn'),
+      { pool: pool(), chunkSize: 5 },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TaskFailedError);
     expect((error as TaskFailedError).index).toBe(13);
     expect((error as Error).message).toContain('item #13');
@@ -64,16 +84,20 @@ describe('mapCpu', () => {
     const p = pool();
     const ac = new AbortController();
     let done = 0;
-    const run = mapCpu(Array.from({ length: 400 }, (_, i) => i), task('spinItem'), {
-      pool: p,
-      chunkSize: 2,
-      context: { ms: 10 },
-      signal: ac.signal,
-      onProgress: (d) => {
-        done = d;
-        if (d >= 8) ac.abort(new Error('enough'));
+    const run = mapCpu(
+      Array.from({ length: 400 }, (_, i) => i),
+      task('spinItem'),
+      {
+        pool: p,
+        chunkSize: 2,
+        context: { ms: 10 },
+        signal: ac.signal,
+        onProgress: (d) => {
+          done = d;
+          if (d >= 8) ac.abort(new Error('enough'));
+        },
       },
-    });
+    );
     await expect(run).rejects.toBeInstanceOf(AbortError);
     const atAbort = done;
     expect(atAbort).toBeLessThan(400);
@@ -90,13 +114,19 @@ describe('mapCpu', () => {
     expect(out).toEqual([2, 4, 6]);
     const ac = new AbortController();
     ac.abort();
-    await expect(mapCpu([1], task('double'), { maxWorkers: 1, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
+    await expect(
+      mapCpu([1], task('double'), { maxWorkers: 1, signal: ac.signal }),
+    ).rejects.toBeInstanceOf(AbortError);
   });
 
   it('hands shared columns to the task and leaves them unchanged', async () => {
     const shared = SharedColumns.from(makeColumns(1000));
     const before = shared.checksum();
-    const sums = await mapCpu([0, 1, 2, 3], task('sumCloseItem'), { pool: pool(), shared, chunkSize: 1 });
+    const sums = await mapCpu([0, 1, 2, 3], task('sumCloseItem'), {
+      pool: pool(),
+      shared,
+      chunkSize: 1,
+    });
     expect(sums).toEqual([500_000, 500_000, 500_000, 500_000]);
     expect(shared.checksum()).toBe(before);
     shared.release();
@@ -104,8 +134,12 @@ describe('mapCpu', () => {
 
   it('rejects bad options naming them', async () => {
     await expect(mapCpu([1], task('double'), { chunkSize: 0 })).rejects.toThrow(InvalidOptionError);
-    await expect(mapCpu([1], task('double'), { targetChunkMs: -1 })).rejects.toThrow(/targetChunkMs/);
+    await expect(mapCpu([1], task('double'), { targetChunkMs: -1 })).rejects.toThrow(
+      /targetChunkMs/,
+    );
     await expect(mapCpu('abc' as never, task('double'))).rejects.toThrow(/items/);
-    await expect(mapCpu([1], ((x: number) => x) as never)).rejects.toThrow(/functions cannot cross threads/);
+    await expect(mapCpu([1], ((x: number) => x) as never)).rejects.toThrow(
+      /functions cannot cross threads/,
+    );
   });
 });

@@ -26,7 +26,11 @@ export interface MapCpuOptions {
 }
 
 /** A task function for {@link mapCpu}: `fn(item, index, context)`. */
-export type MapCpuFn<T = never, R = unknown> = (item: T, index: number, context: TaskContext) => R | Promise<R>;
+export type MapCpuFn<T = never, R = unknown> = (
+  item: T,
+  index: number,
+  context: TaskContext,
+) => R | Promise<R>;
 
 /**
  * Map `items` through the function named by `task` on worker threads. Items are batched into
@@ -47,14 +51,24 @@ export async function mapCpu<F extends AnyTaskFn>(
   if (!Array.isArray(items)) throw new InvalidOptionError('items', items, 'an array');
   const chunkSize = optionalPositiveInt('chunkSize', options.chunkSize);
   const targetChunkMs = options.targetChunkMs ?? DEFAULT_TARGET_CHUNK_MS;
-  if (typeof targetChunkMs !== 'number' || !(targetChunkMs > 0) || !Number.isFinite(targetChunkMs)) {
+  if (
+    typeof targetChunkMs !== 'number' ||
+    !(targetChunkMs > 0) ||
+    !Number.isFinite(targetChunkMs)
+  ) {
     throw new InvalidOptionError('targetChunkMs', targetChunkMs, 'a finite number > 0');
   }
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new InvalidOptionError('onProgress', options.onProgress, 'a function (done, total) => void');
+    throw new InvalidOptionError(
+      'onProgress',
+      options.onProgress,
+      'a function (done, total) => void',
+    );
   }
   const own = options.pool === undefined;
-  const pool = options.pool ?? new WorkerPool(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers });
+  const pool =
+    options.pool ??
+    new WorkerPool(options.maxWorkers === undefined ? {} : { maxWorkers: options.maxWorkers });
   const results = new Array<Awaited<ReturnType<F>>>(items.length);
   const shared = options.shared?.id ?? null;
   const context = options.context;
@@ -93,6 +107,7 @@ export async function mapCpu<F extends AnyTaskFn>(
 /** @internal */
 export function optionalPositiveInt(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new InvalidOptionError(name, value, 'an integer ≥ 1');
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw new InvalidOptionError(name, value, 'an integer ≥ 1');
   return value;
 }

@@ -6,11 +6,15 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 describe('mapIo', () => {
   it('returns results in input order whatever the completion order', async () => {
     const items = Array.from({ length: 200 }, (_, i) => i);
-    const out = await mapIo(items, async (x) => {
-      // Later items finish first within each window.
-      for (let k = 0; k < (200 - x) % 5; k++) await tick();
-      return x * 3;
-    }, { concurrency: 7 });
+    const out = await mapIo(
+      items,
+      async (x) => {
+        // Later items finish first within each window.
+        for (let k = 0; k < (200 - x) % 5; k++) await tick();
+        return x * 3;
+      },
+      { concurrency: 7 },
+    );
     expect(out).toEqual(items.map((x) => x * 3));
   });
 
@@ -29,7 +33,8 @@ describe('mapIo', () => {
         const inFlight = started - done;
         peak = Math.max(peak, inFlight);
         // Exactly: the window fills to the limit and every later start refills a freed slot.
-        if (inFlight !== Math.min(concurrency, started)) wrong.push(`start ${started}: ${inFlight} in flight`);
+        if (inFlight !== Math.min(concurrency, started))
+          wrong.push(`start ${started}: ${inFlight} in flight`);
         if (x % 3 === 0) await tick();
         else await Promise.resolve();
         return x;
@@ -44,12 +49,16 @@ describe('mapIo', () => {
 
   it('rejects with the first error and starts nothing after it', async () => {
     let started = 0;
-    const err = await mapIo(Array.from({ length: 100 }, (_, i) => i), async (x) => {
-      started++;
-      await tick();
-      if (x === 10) throw new TypeError('item 10');
-      return x;
-    }, { concurrency: 4 }).catch((e: unknown) => e);
+    const err = await mapIo(
+      Array.from({ length: 100 }, (_, i) => i),
+      async (x) => {
+        started++;
+        await tick();
+        if (x === 10) throw new TypeError('item 10');
+        return x;
+      },
+      { concurrency: 4 },
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TypeError);
     const atFailure = started;
     await tick();
@@ -62,13 +71,17 @@ describe('mapIo', () => {
     const ac = new AbortController();
     let started = 0;
     let sawSignal = false;
-    const run = mapIo(Array.from({ length: 1000 }, (_, i) => i), async (x, _i, signal) => {
-      started++;
-      sawSignal = signal === ac.signal;
-      if (x === 20) ac.abort(new Error('stop'));
-      await tick();
-      return x;
-    }, { concurrency: 5, signal: ac.signal });
+    const run = mapIo(
+      Array.from({ length: 1000 }, (_, i) => i),
+      async (x, _i, signal) => {
+        started++;
+        sawSignal = signal === ac.signal;
+        if (x === 20) ac.abort(new Error('stop'));
+        await tick();
+        return x;
+      },
+      { concurrency: 5, signal: ac.signal },
+    );
     await expect(run).rejects.toBeInstanceOf(AbortError);
     const atAbort = started;
     await tick();
@@ -80,13 +93,18 @@ describe('mapIo', () => {
 
   it('reports progress once per item up to the total', async () => {
     const seen: number[] = [];
-    await mapIo([1, 2, 3, 4, 5], (x) => x, { concurrency: 2, onProgress: (done, total) => seen.push(done * 10 + total) });
+    await mapIo([1, 2, 3, 4, 5], (x) => x, {
+      concurrency: 2,
+      onProgress: (done, total) => seen.push(done * 10 + total),
+    });
     expect(seen).toEqual([15, 25, 35, 45, 55]);
   });
 
   it('rejects a bad concurrency naming the option', () => {
     expect(() => mapIo([1], (x) => x, { concurrency: 0 })).toThrow(InvalidOptionError);
-    expect(() => mapIo([1], (x) => x, { concurrency: 2.5 })).toThrow(/concurrency: got 2\.5; expected an integer ≥ 1/);
+    expect(() => mapIo([1], (x) => x, { concurrency: 2.5 })).toThrow(
+      /concurrency: got 2\.5; expected an integer ≥ 1/,
+    );
   });
 });
 

@@ -24,7 +24,11 @@ const NEVER_ABORTED: AbortSignal = new AbortController().signal;
  *
  * @throws {InvalidOptionError} `concurrency` is not an integer ≥ 1.
  */
-export function mapIo<T, R>(items: readonly T[] | Iterable<T>, fn: IoFn<T, R>, options: MapIoOptions = {}): Promise<R[]> {
+export function mapIo<T, R>(
+  items: readonly T[] | Iterable<T>,
+  fn: IoFn<T, R>,
+  options: MapIoOptions = {},
+): Promise<R[]> {
   const concurrency = checkConcurrency(options.concurrency ?? 16);
   const list: readonly T[] = Array.isArray(items) ? (items as readonly T[]) : Array.from(items);
   const { onProgress } = options;
@@ -137,7 +141,11 @@ export function createLimit(concurrency: number): Limit {
       reject(error);
       return;
     }
-    if (typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function') {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as PromiseLike<unknown>).then === 'function'
+    ) {
       // The caller's promise adopts fn's; the slot is freed through one shared callback (no per-call closures).
       resolve(value);
       (value as PromiseLike<unknown>).then(settled, settled);
@@ -147,7 +155,10 @@ export function createLimit(concurrency: number): Limit {
     }
   };
 
-  const limit = <A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Promise<R> =>
+  const limit = <A extends unknown[], R>(
+    fn: (...args: A) => R | PromiseLike<R>,
+    ...args: A
+  ): Promise<R> =>
     new Promise<R>((resolve, reject) => {
       const f = fn as unknown as (...a: never[]) => unknown;
       const res = resolve as (value: unknown) => void;
@@ -162,7 +173,8 @@ export function createLimit(concurrency: number): Limit {
     clearQueue: {
       value: () => {
         let p: Pending | undefined;
-        while ((p = queue.shift()) !== undefined) p.reject(new AbortError('Queued limit() call (clearQueue)'));
+        while ((p = queue.shift()) !== undefined)
+          p.reject(new AbortError('Queued limit() call (clearQueue)'));
       },
     },
   });

@@ -1,6 +1,11 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { backtest, generateOhlcv, type BacktestOptions, type StrategySpec } from '@peaktrade/backtest';
+import {
+  backtest,
+  generateOhlcv,
+  type BacktestOptions,
+  type StrategySpec,
+} from '@peaktrade/backtest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeColumns, task, until } from '../test/helpers.js';
 import {
@@ -17,7 +22,10 @@ import {
 } from './index.js';
 
 /** `@peaktrade/backtest`'s own `backtest(data, strategy, opts)`, referenced for workers. */
-const BACKTEST = taskRef<typeof backtest>(pathToFileURL(createRequire(import.meta.url).resolve('@peaktrade/backtest')), 'backtest');
+const BACKTEST = taskRef<typeof backtest>(
+  pathToFileURL(createRequire(import.meta.url).resolve('@peaktrade/backtest')),
+  'backtest',
+);
 
 const pools: WorkerPool[] = [];
 afterEach(async () => {
@@ -26,7 +34,8 @@ afterEach(async () => {
 
 function strategies(): StrategySpec[] {
   const out: StrategySpec[] = [];
-  for (let fast = 2; fast <= 12; fast += 2) for (const slow of [20, 35, 50]) out.push({ kind: 'sma-cross', fast, slow });
+  for (let fast = 2; fast <= 12; fast += 2)
+    for (const slow of [20, 35, 50]) out.push({ kind: 'sma-cross', fast, slow });
   out.push({ kind: 'ema-cross', fast: 5, slow: 30, direction: 'both' });
   out.push({ kind: 'rsi-reversion', period: 14, lower: 30, upper: 70 });
   out.push({ kind: 'bollinger-breakout', period: 20, k: 2, direction: 'both' });
@@ -39,7 +48,10 @@ describe('parallelBacktest', () => {
     const specs = strategies();
     const opts: BacktestOptions = { feeBps: 2, equity: true, trades: true };
     const serial = specs.map((s) => backtest(data, s, opts));
-    const parallel = await parallelBacktest(specs, data, BACKTEST, { maxWorkers: 2, backtestOptions: opts });
+    const parallel = await parallelBacktest(specs, data, BACKTEST, {
+      maxWorkers: 2,
+      backtestOptions: opts,
+    });
     expect(parallel.map((o) => o.index)).toEqual(specs.map((_, i) => i));
     expect(parallel.map((o) => o.strategy)).toEqual(specs);
     expect(parallel.every((o) => o.ok)).toBe(true);
@@ -53,8 +65,13 @@ describe('parallelBacktest', () => {
     const pool = new WorkerPool({ maxWorkers: 2 });
     pools.push(pool);
     for (const chunkSize of [1, 3, 100]) {
-      const out = await parallelBacktest(specs, shared, BACKTEST, { chunkSize, backend: localBackend({ pool }) });
-      expect(out.map((o) => (o.ok ? (o.value).metrics : o.error))).toEqual(serial.map((r) => r.metrics));
+      const out = await parallelBacktest(specs, shared, BACKTEST, {
+        chunkSize,
+        backend: localBackend({ pool }),
+      });
+      expect(out.map((o) => (o.ok ? o.value.metrics : o.error))).toEqual(
+        serial.map((r) => r.metrics),
+      );
     }
     shared.release();
   });
@@ -96,7 +113,11 @@ describe('parallelBacktest', () => {
     const pool = new WorkerPool({ maxWorkers: 2 });
     pools.push(pool);
     const data = generateOhlcv({ bars: 20_000, seed: 3 });
-    const specs: StrategySpec[] = Array.from({ length: 400 }, (_, i) => ({ kind: 'sma-cross', fast: 2 + (i % 20), slow: 40 + i }));
+    const specs: StrategySpec[] = Array.from({ length: 400 }, (_, i) => ({
+      kind: 'sma-cross',
+      fast: 2 + (i % 20),
+      slow: 40 + i,
+    }));
     const ac = new AbortController();
     let done = 0;
     const run = parallelBacktest(specs, data, BACKTEST, {
@@ -123,7 +144,9 @@ describe('parallelBacktest', () => {
     await parallelBacktest(strategies(), shared, BACKTEST, { maxWorkers: 2 });
     expect(shared.checksum()).toBe(before);
     const writer = task('mutateData');
-    await expect(parallelBacktest([{}], shared, writer as never, { maxWorkers: 1 })).rejects.toBeInstanceOf(SharedDataMutatedError);
+    await expect(
+      parallelBacktest([{}], shared, writer as never, { maxWorkers: 1 }),
+    ).rejects.toBeInstanceOf(SharedDataMutatedError);
     shared.release();
   });
 
@@ -132,23 +155,39 @@ describe('parallelBacktest', () => {
     const inThread: ParallelBackend = {
       name: 'in-thread',
       run(request) {
-        seen.push(`${request.backtestFn.export}:${request.strategies.length}:${String(request.failFast)}`);
+        seen.push(
+          `${request.backtestFn.export}:${request.strategies.length}:${String(request.failFast)}`,
+        );
         return Promise.resolve(request.strategies.map((s) => ({ ok: true as const, value: s })));
       },
     };
-    const out = await parallelBacktest([1, 2], makeColumns(4), task('meanAbove'), { backend: inThread });
+    const out = await parallelBacktest([1, 2], makeColumns(4), task('meanAbove'), {
+      backend: inThread,
+    });
     expect(out.map((o) => o.ok && o.value)).toEqual([1, 2]);
     expect(seen).toEqual(['meanAbove:2:false']);
     const short: ParallelBackend = { name: 'short', run: () => Promise.resolve([]) };
-    await expect(parallelBacktest([1], makeColumns(4), task('meanAbove'), { backend: short })).rejects.toThrow(/1 outcomes \(got 0\)/);
+    await expect(
+      parallelBacktest([1], makeColumns(4), task('meanAbove'), { backend: short }),
+    ).rejects.toThrow(/1 outcomes \(got 0\)/);
   });
 
   it('rejects bad arguments naming them', async () => {
     const data = makeColumns(4);
-    await expect(parallelBacktest('x' as never, data, task('meanAbove'))).rejects.toThrow(/strategies/);
-    await expect(parallelBacktest([], { close: new Float64Array(1) } as never, task('meanAbove'))).rejects.toThrow(/data\.time/);
-    await expect(parallelBacktest([], data, backtest as never)).rejects.toThrow(/backtestFn.*functions cannot cross threads/);
-    await expect(parallelBacktest([], data, task('meanAbove'), { maxWorkers: 0 })).rejects.toThrow(InvalidOptionError);
-    await expect(parallelBacktest([], data, task('meanAbove'), { failFast: 'yes' as never })).rejects.toThrow(/failFast/);
+    await expect(parallelBacktest('x' as never, data, task('meanAbove'))).rejects.toThrow(
+      /strategies/,
+    );
+    await expect(
+      parallelBacktest([], { close: new Float64Array(1) } as never, task('meanAbove')),
+    ).rejects.toThrow(/data\.time/);
+    await expect(parallelBacktest([], data, backtest as never)).rejects.toThrow(
+      /backtestFn.*functions cannot cross threads/,
+    );
+    await expect(parallelBacktest([], data, task('meanAbove'), { maxWorkers: 0 })).rejects.toThrow(
+      InvalidOptionError,
+    );
+    await expect(
+      parallelBacktest([], data, task('meanAbove'), { failFast: 'yes' as never }),
+    ).rejects.toThrow(/failFast/);
   });
 });

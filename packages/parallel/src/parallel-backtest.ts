@@ -46,7 +46,8 @@ export interface BacktestRequest<S = unknown> {
 }
 
 /** A backend's answer: one entry per strategy, in strategy order. */
-export type BackendOutcome<R = unknown> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: Error };
+export type BackendOutcome<R = unknown> =
+  { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: Error };
 
 /**
  * Where `parallelBacktest` runs strategies. The default is {@link localBackend} (worker threads on
@@ -85,7 +86,11 @@ export interface LocalBackendOptions {
  */
 export function localBackend(backendOptions: LocalBackendOptions = {}): ParallelBackend {
   const targetChunkMs = backendOptions.targetChunkMs ?? DEFAULT_TARGET_CHUNK_MS;
-  if (typeof targetChunkMs !== 'number' || !(targetChunkMs > 0) || !Number.isFinite(targetChunkMs)) {
+  if (
+    typeof targetChunkMs !== 'number' ||
+    !(targetChunkMs > 0) ||
+    !Number.isFinite(targetChunkMs)
+  ) {
     throw new InvalidOptionError('targetChunkMs', targetChunkMs, 'a finite number > 0');
   }
   const verify = backendOptions.verifyData ?? true;
@@ -94,10 +99,15 @@ export function localBackend(backendOptions: LocalBackendOptions = {}): Parallel
     name: 'local',
     async run<S>(request: BacktestRequest<S>): Promise<readonly BackendOutcome[]> {
       const { strategies, backtestFn, failFast } = request;
-      const shared = request.data instanceof SharedColumns ? request.data : SharedColumns.from(pickOhlcv(request.data));
+      const shared =
+        request.data instanceof SharedColumns
+          ? request.data
+          : SharedColumns.from(pickOhlcv(request.data));
       const ownData = shared !== request.data;
       const before = verify ? shared.checksum() : '';
-      const pool = given ?? new WorkerPool(request.maxWorkers === undefined ? {} : { maxWorkers: request.maxWorkers });
+      const pool =
+        given ??
+        new WorkerPool(request.maxWorkers === undefined ? {} : { maxWorkers: request.maxWorkers });
       const outcomes = new Array<BackendOutcome>(strategies.length);
       let ok = false;
       try {
@@ -185,15 +195,21 @@ export async function parallelBacktest<S, R = unknown, O = unknown>(
   backtestFn: TaskRef<BacktestFn<S, R, O>>,
   options: ParallelBacktestOptions<O> = {},
 ): Promise<BacktestOutcome<S, Awaited<R>>[]> {
-  if (!Array.isArray(strategies)) throw new InvalidOptionError('strategies', strategies, 'an array of strategy specs');
+  if (!Array.isArray(strategies))
+    throw new InvalidOptionError('strategies', strategies, 'an array of strategy specs');
   checkData(data);
   const ref = normalizeTaskRef(backtestFn, 'backtestFn');
   const maxWorkers = optionalPositiveInt('maxWorkers', options.maxWorkers);
   const chunkSize = optionalPositiveInt('chunkSize', options.chunkSize);
   const failFast = options.failFast ?? false;
-  if (typeof failFast !== 'boolean') throw new InvalidOptionError('failFast', failFast, 'a boolean');
+  if (typeof failFast !== 'boolean')
+    throw new InvalidOptionError('failFast', failFast, 'a boolean');
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new InvalidOptionError('onProgress', options.onProgress, 'a function (done, total) => void');
+    throw new InvalidOptionError(
+      'onProgress',
+      options.onProgress,
+      'a function (done, total) => void',
+    );
   }
   const backend = options.backend ?? localBackend();
   if (typeof backend !== 'object' || backend === null || typeof backend.run !== 'function') {
@@ -211,7 +227,11 @@ export async function parallelBacktest<S, R = unknown, O = unknown>(
     onProgress: options.onProgress,
   });
   if (outcomes.length !== strategies.length) {
-    throw new InvalidOptionError('backend', backend.name, `a backend returning ${strategies.length} outcomes (got ${outcomes.length})`);
+    throw new InvalidOptionError(
+      'backend',
+      backend.name,
+      `a backend returning ${strategies.length} outcomes (got ${outcomes.length})`,
+    );
   }
   const out = new Array<BacktestOutcome<S, Awaited<R>>>(strategies.length);
   for (let i = 0; i < strategies.length; i++) {
@@ -232,18 +252,33 @@ function pickOhlcv(data: ColumnView<OhlcvField>): ColumnView<OhlcvField> {
 function checkData(data: unknown): void {
   if (data instanceof SharedColumns) {
     for (const f of OHLCV_FIELDS) {
-      if (!data.names.includes(f)) throw new InvalidOptionError('data', data.names, `columns including ${OHLCV_FIELDS.join(', ')}`);
+      if (!data.names.includes(f))
+        throw new InvalidOptionError(
+          'data',
+          data.names,
+          `columns including ${OHLCV_FIELDS.join(', ')}`,
+        );
     }
     return;
   }
   if (typeof data !== 'object' || data === null) {
-    throw new InvalidOptionError('data', data, 'OHLCV columns { time, open, high, low, close, volume } of Float64Array, or SharedColumns');
+    throw new InvalidOptionError(
+      'data',
+      data,
+      'OHLCV columns { time, open, high, low, close, volume } of Float64Array, or SharedColumns',
+    );
   }
   let length = -1;
   for (const f of OHLCV_FIELDS) {
     const col = (data as Record<string, unknown>)[f];
-    if (!(col instanceof Float64Array)) throw new InvalidOptionError(`data.${f}`, col, 'a Float64Array');
+    if (!(col instanceof Float64Array))
+      throw new InvalidOptionError(`data.${f}`, col, 'a Float64Array');
     if (length === -1) length = col.length;
-    else if (col.length !== length) throw new InvalidOptionError(`data.${f}.length`, col.length, `${length} (all columns equal length)`);
+    else if (col.length !== length)
+      throw new InvalidOptionError(
+        `data.${f}.length`,
+        col.length,
+        `${length} (all columns equal length)`,
+      );
   }
 }

@@ -53,14 +53,19 @@ describe('WorkerPool', () => {
     expect((missing as Error).message).toMatch(/no exported function 'nope'.*double/);
     const notFn = await p.run(task('notAFunction'), 1).catch((e: unknown) => e);
     expect(notFn).toBeInstanceOf(TaskLoadError);
-    const noModule = await p.run(taskRef(new URL('./fixtures/absent.mjs', TASKS), 'x'), 1).catch((e: unknown) => e);
+    const noModule = await p
+      .run(taskRef(new URL('./fixtures/absent.mjs', TASKS), 'x'), 1)
+      .catch((e: unknown) => e);
     expect(noModule).toBeInstanceOf(TaskLoadError);
     expect((noModule as Error).message).toContain('absent.mjs');
   });
 
   it('survives a worker that throws outside a task: only that task fails, the next ones succeed', async () => {
     const p = pool();
-    const [crash, other] = await Promise.allSettled([p.run(task('throwOutside'), undefined), p.run(task('spin'), 100)]);
+    const [crash, other] = await Promise.allSettled([
+      p.run(task('throwOutside'), undefined),
+      p.run(task('spin'), 100),
+    ]);
     expect(crash.status).toBe('rejected');
     const error = (crash as PromiseRejectedResult).reason as WorkerCrashedError;
     expect(error).toBeInstanceOf(WorkerCrashedError);
@@ -93,7 +98,10 @@ describe('WorkerPool', () => {
   });
 
   it('survives a worker running out of memory under resourceLimits', async () => {
-    const p = pool({ maxWorkers: 1, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    const p = pool({
+      maxWorkers: 1,
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+    });
     const error = await p.run(task('allocateForever'), undefined).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerCrashedError);
     expect((error as WorkerCrashedError).reason).toBe('oom');
@@ -128,7 +136,10 @@ describe('WorkerPool', () => {
   it("parks submitters beyond maxQueue when onQueueFull is 'wait' and runs them in order", async () => {
     const p = pool({ maxWorkers: 1, maxQueue: 2 });
     const order: number[] = [];
-    const all = [p.run(task('spin'), 30), ...[1, 2, 3, 4, 5].map((x) => p.run(task('double'), x).then((v) => (order.push(x), v)))];
+    const all = [
+      p.run(task('spin'), 30),
+      ...[1, 2, 3, 4, 5].map((x) => p.run(task('double'), x).then((v) => (order.push(x), v))),
+    ];
     expect(p.metrics()).toMatchObject({ running: 1, queued: 2, waiting: 3 });
     expect(await Promise.all(all)).toEqual([30, 2, 4, 6, 8, 10]);
     expect(order).toEqual([1, 2, 3, 4, 5]);
@@ -168,8 +179,12 @@ describe('WorkerPool', () => {
   it('takes its size from options, then the config section, then numeric-accel', () => {
     const config = defaultConfig().performance.parallel;
     expect(new WorkerPool({ maxWorkers: 3, inline: true }).maxWorkers).toBe(3);
-    const fromConfig = new WorkerPool({ config: { ...config, max_workers: 5, idle_timeout_ms: 123, max_queue: 7 } });
-    expect([fromConfig.maxWorkers, fromConfig.idleTimeoutMs, fromConfig.maxQueue]).toEqual([5, 123, 7]);
+    const fromConfig = new WorkerPool({
+      config: { ...config, max_workers: 5, idle_timeout_ms: 123, max_queue: 7 },
+    });
+    expect([fromConfig.maxWorkers, fromConfig.idleTimeoutMs, fromConfig.maxQueue]).toEqual([
+      5, 123, 7,
+    ]);
     expect(new WorkerPool({ config: { ...config, use_processes: false } }).inline).toBe(true);
     expect(new WorkerPool().maxWorkers).toBe(accelSettings().threads);
   });
@@ -184,15 +199,21 @@ describe('WorkerPool', () => {
 
   it('rejects bad options at construction, naming the option, the value and what is allowed', () => {
     expect(() => new WorkerPool({ maxWorkers: 0 })).toThrow(InvalidOptionError);
-    expect(() => new WorkerPool({ maxWorkers: 1.5 })).toThrow(/maxWorkers: got 1\.5; expected an integer from 1 to 1024/);
+    expect(() => new WorkerPool({ maxWorkers: 1.5 })).toThrow(
+      /maxWorkers: got 1\.5; expected an integer from 1 to 1024/,
+    );
     expect(() => new WorkerPool({ maxQueue: 0 })).toThrow(/maxQueue/);
     expect(() => new WorkerPool({ idleTimeoutMs: -1 })).toThrow(/idleTimeoutMs/);
-    expect(() => new WorkerPool({ onQueueFull: 'drop' as never })).toThrow(/onQueueFull: got "drop"/);
+    expect(() => new WorkerPool({ onQueueFull: 'drop' as never })).toThrow(
+      /onQueueFull: got "drop"/,
+    );
     expect(() => new WorkerPool({ maxWorkers: 2, minWorkers: 3 })).toThrow(/minWorkers/);
   });
 
   it('rejects task references that a worker could not resolve', () => {
-    expect(() => taskRef('./tasks.js', 'x')).toThrow(/module: got "\.\/tasks\.js".*import\.meta\.url/);
+    expect(() => taskRef('./tasks.js', 'x')).toThrow(
+      /module: got "\.\/tasks\.js".*import\.meta\.url/,
+    );
     expect(() => taskRef(TASKS, '')).toThrow(/exportName/);
     const p = pool();
     return expect(p.run({ module: 42, export: 'x' } as never, 1)).rejects.toThrow(/ref\.module/);

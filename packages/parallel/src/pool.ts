@@ -15,7 +15,12 @@ import {
 } from './errors.js';
 import { RingQueue } from './ring-queue.js';
 import { execute, type TaskMessage, type TaskReply } from './runtime.js';
-import { lookupShared, viewColumns, type SharedColumns, type SharedColumnsHandle } from './shared-columns.js';
+import {
+  lookupShared,
+  viewColumns,
+  type SharedColumns,
+  type SharedColumnsHandle,
+} from './shared-columns.js';
 import { normalizeTaskRef, type AnyTaskFn, type TaskRef } from './task-ref.js';
 import { defaultPoolSize } from './topology.js';
 
@@ -126,7 +131,8 @@ const WORKER_ENTRY: URL = import.meta.url.endsWith('.ts')
 const inlineViews = new WeakMap<SharedColumnsHandle, Readonly<Record<string, Float64Array>>>();
 function resolveInline(id: string): Readonly<Record<string, Float64Array>> {
   const handle = lookupShared(id);
-  if (handle === undefined) throw new Error(`Shared columns ${id} are not available: released, or never created`);
+  if (handle === undefined)
+    throw new Error(`Shared columns ${id} are not available: released, or never created`);
   let views = inlineViews.get(handle);
   if (views === undefined) {
     views = Object.freeze(viewColumns(handle.buffer, handle.names, handle.length));
@@ -178,18 +184,41 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   constructor(options: WorkerPoolOptions = {}) {
     super();
     const cfg = options.config;
-    this.maxWorkers = intOption('maxWorkers', options.maxWorkers ?? cfg?.max_workers ?? defaultPoolSize(), 1, 1024);
+    this.maxWorkers = intOption(
+      'maxWorkers',
+      options.maxWorkers ?? cfg?.max_workers ?? defaultPoolSize(),
+      1,
+      1024,
+    );
     const minWorkers = intOption('minWorkers', options.minWorkers ?? 0, 0, this.maxWorkers);
-    this.idleTimeoutMs = intOption('idleTimeoutMs', options.idleTimeoutMs ?? cfg?.idle_timeout_ms ?? 30_000, 0, 2 ** 31 - 1);
-    this.maxQueue = intOption('maxQueue', options.maxQueue ?? cfg?.max_queue ?? 10_000, 1, Number.MAX_SAFE_INTEGER);
+    this.idleTimeoutMs = intOption(
+      'idleTimeoutMs',
+      options.idleTimeoutMs ?? cfg?.idle_timeout_ms ?? 30_000,
+      0,
+      2 ** 31 - 1,
+    );
+    this.maxQueue = intOption(
+      'maxQueue',
+      options.maxQueue ?? cfg?.max_queue ?? 10_000,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    );
     const policy = options.onQueueFull ?? 'wait';
-    if (policy !== 'wait' && policy !== 'reject') throw new InvalidOptionError('onQueueFull', policy, "'wait' or 'reject'");
+    if (policy !== 'wait' && policy !== 'reject')
+      throw new InvalidOptionError('onQueueFull', policy, "'wait' or 'reject'");
     this.#onQueueFull = policy;
     const inline = options.inline ?? (cfg === undefined ? false : !cfg.use_processes);
     if (typeof inline !== 'boolean') throw new InvalidOptionError('inline', inline, 'a boolean');
     this.inline = inline;
-    if (options.resourceLimits !== undefined && (typeof options.resourceLimits !== 'object' || options.resourceLimits === null)) {
-      throw new InvalidOptionError('resourceLimits', options.resourceLimits, 'a worker_threads ResourceLimits object');
+    if (
+      options.resourceLimits !== undefined &&
+      (typeof options.resourceLimits !== 'object' || options.resourceLimits === null)
+    ) {
+      throw new InvalidOptionError(
+        'resourceLimits',
+        options.resourceLimits,
+        'a worker_threads ResourceLimits object',
+      );
     }
     if (inline) {
       this.#piscina = undefined;
@@ -221,7 +250,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
    * A pool configured from `[performance.parallel]` (`loadConfig()` when `config` is omitted),
    * with `overrides` on top.
    */
-  static async fromConfig(overrides: Omit<WorkerPoolOptions, 'config'> = {}, config?: ParallelConfig): Promise<WorkerPool> {
+  static async fromConfig(
+    overrides: Omit<WorkerPoolOptions, 'config'> = {},
+    config?: ParallelConfig,
+  ): Promise<WorkerPool> {
     const section = config ?? (await import('@peaktrade/config')).loadConfig().performance.parallel;
     return new WorkerPool({ ...overrides, config: section });
   }
@@ -244,7 +276,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   ): Promise<Awaited<ReturnType<F>>> {
     const task = normalizeTaskRef<F>(ref, 'ref');
     const reply = await this[kDispatch](
-      { kind: 'call', module: task.module, export: task.export, shared: options.shared?.id ?? null, input },
+      {
+        kind: 'call',
+        module: task.module,
+        export: task.export,
+        shared: options.shared?.id ?? null,
+        input,
+      },
       options.signal,
     );
     // Keeps the SharedColumns object reachable (its finalizer would release the id) until the task is done.
@@ -253,10 +291,15 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   /** @internal Submit a raw message. */
-  [kDispatch](message: TaskMessage, signal: AbortSignal | undefined): Promise<TaskReply & { ok: true }> {
+  [kDispatch](
+    message: TaskMessage,
+    signal: AbortSignal | undefined,
+  ): Promise<TaskReply & { ok: true }> {
     const label = `${message.module}#${message.export}`;
-    if (this.#closing !== undefined) return Promise.reject(new PoolClosedError(`Worker pool is closed; cannot run ${label}`));
-    if (signal?.aborted === true) return Promise.reject(new AbortError(`Task ${label}`, { cause: signal.reason }));
+    if (this.#closing !== undefined)
+      return Promise.reject(new PoolClosedError(`Worker pool is closed; cannot run ${label}`));
+    if (signal?.aborted === true)
+      return Promise.reject(new AbortError(`Task ${label}`, { cause: signal.reason }));
     return new Promise((resolve, reject) => {
       const job: Job = {
         message,
@@ -305,7 +348,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       crashed: this.#crashed,
       cancelled: this.#cancelled,
       idleCrashes: this.#idleCrashes,
-      utilisation: elapsedNs > 0 ? Math.min(1, Number(this.#busyNs) / (elapsedNs * this.maxWorkers)) : 0,
+      utilisation:
+        elapsedNs > 0 ? Math.min(1, Number(this.#busyNs) / (elapsedNs * this.maxWorkers)) : 0,
       queueWaitMs: summarize(this.#wait),
       runTimeMs: summarize(this.#run),
     };
@@ -365,7 +409,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         job.state = JobState.Done;
         this.#detach(job);
         this.#cancelled++;
-        job.reject(new PoolClosedError(`Worker pool was closed (force) before ${job.label} started`));
+        job.reject(
+          new PoolClosedError(`Worker pool was closed (force) before ${job.label} started`),
+        );
       }
     }
     this.#queuedLive = 0;
@@ -386,7 +432,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   #detach(job: Job): void {
-    if (job.onAbort !== undefined && job.signal !== undefined) job.signal.removeEventListener('abort', job.onAbort);
+    if (job.onAbort !== undefined && job.signal !== undefined)
+      job.signal.removeEventListener('abort', job.onAbort);
   }
 
   #start(job: Job): void {
@@ -410,9 +457,14 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         job.reject(
           reply.load
             ? new TaskLoadError(reply.error.message, { cause: deserializeError(reply.error) })
-            : new TaskFailedError(job.label, reply.error, reply.index >= 0 ? reply.index : undefined, {
-                cause: deserializeError(reply.error),
-              }),
+            : new TaskFailedError(
+                job.label,
+                reply.error,
+                reply.index >= 0 ? reply.index : undefined,
+                {
+                  cause: deserializeError(reply.error),
+                },
+              ),
         );
       } else {
         job.reject(this.#classify(job, crash));
@@ -423,7 +475,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       // Inline: run on this thread (queued as a microtask so run() never blocks synchronously).
       void Promise.resolve()
         .then(() => execute(job.message, resolveInline))
-        .then((reply) => settle(reply, undefined), (error: unknown) => settle(undefined, error));
+        .then(
+          (reply) => settle(reply, undefined),
+          (error: unknown) => settle(undefined, error),
+        );
       return;
     }
     const runOptions = job.signal === undefined ? {} : { signal: job.signal };
@@ -442,20 +497,33 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
     if (err.message === 'Terminating worker thread' || this.#closing !== undefined) {
       this.#cancelled++;
-      return new PoolClosedError(`Worker pool was closed (force) while ${job.label} was running`, { cause: err });
+      return new PoolClosedError(`Worker pool was closed (force) while ${job.label} was running`, {
+        cause: err,
+      });
     }
     this.#failed++;
     this.#crashed++;
     const code = (err as { code?: unknown }).code;
     if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
-      return new WorkerCrashedError(job.label, 'oom', `${err.message} (raise resourceLimits or lower the task's memory use)`, {
-        cause: err,
-      });
+      return new WorkerCrashedError(
+        job.label,
+        'oom',
+        `${err.message} (raise resourceLimits or lower the task's memory use)`,
+        {
+          cause: err,
+        },
+      );
     }
-    if (/^worker exited with code/i.test(err.message)) return new WorkerCrashedError(job.label, 'exit', err.message, { cause: err });
-    return new WorkerCrashedError(job.label, 'uncaught', `${err.name}: ${err.message} (thrown outside the task's own call stack)`, {
-      cause: err,
-    });
+    if (/^worker exited with code/i.test(err.message))
+      return new WorkerCrashedError(job.label, 'exit', err.message, { cause: err });
+    return new WorkerCrashedError(
+      job.label,
+      'uncaught',
+      `${err.name}: ${err.message} (thrown outside the task's own call stack)`,
+      {
+        cause: err,
+      },
+    );
   }
 
   #pump(): void {
@@ -487,7 +555,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   #checkIdle(): void {
-    if (this.#idle !== undefined && this.#running === 0 && this.#queuedLive === 0 && this.#waitingLive === 0) {
+    if (
+      this.#idle !== undefined &&
+      this.#running === 0 &&
+      this.#queuedLive === 0 &&
+      this.#waitingLive === 0
+    ) {
       const idle = this.#idle;
       this.#idle = undefined;
       idle();
@@ -515,12 +588,19 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 function summarize(h: RecordableHistogram): LatencySummary {
   const count = h.count;
   if (count === 0) return { count: 0, p50: 0, p99: 0, mean: 0, max: 0 };
-  return { count, p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, mean: h.mean / 1e6, max: h.max / 1e6 };
+  return {
+    count,
+    p50: h.percentile(50) / 1e6,
+    p99: h.percentile(99) / 1e6,
+    mean: h.mean / 1e6,
+    max: h.max / 1e6,
+  };
 }
 
 function intOption(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max >= Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
+    const range =
+      max >= Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
     throw new InvalidOptionError(name, value, range);
   }
   return value;

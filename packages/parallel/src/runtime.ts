@@ -57,10 +57,18 @@ export interface WireOutcomes {
 /** @internal A worker's reply. Task errors are returned, never thrown, so a rejection always means a crash or an abort. */
 export type TaskReply =
   | { readonly ok: true; readonly value: unknown; readonly runNs: number }
-  | { readonly ok: false; readonly error: SerializedError; readonly load: boolean; readonly index: number; readonly runNs: number };
+  | {
+      readonly ok: false;
+      readonly error: SerializedError;
+      readonly load: boolean;
+      readonly index: number;
+      readonly runNs: number;
+    };
 
 /** @internal Resolves a shared-columns id to views. */
-export type SharedResolver = (id: string) => Readonly<Record<string, Float64Array>> | Promise<Readonly<Record<string, Float64Array>>>;
+export type SharedResolver = (
+  id: string,
+) => Readonly<Record<string, Float64Array>> | Promise<Readonly<Record<string, Float64Array>>>;
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -79,7 +87,9 @@ async function loadFn(moduleUrl: string, exportName: string): Promise<Fn> {
   try {
     ns = await mod;
   } catch (cause) {
-    throw new LoadFailure(`Cannot import task module ${moduleUrl}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    throw new LoadFailure(
+      `Cannot import task module ${moduleUrl}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
   }
   const fn = ns[exportName];
   if (typeof fn !== 'function') {
@@ -106,17 +116,32 @@ export async function loadTask<F extends AnyTaskFn>(ref: TaskRef<F>): Promise<F>
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 function failure(error: unknown, index: number, t0: number): TaskReply {
   const load = error instanceof LoadFailure;
-  const serialized = load ? { name: 'TaskLoadError', message: error.message } : serializeError(error);
-  return { ok: false, error: serialized, load, index, runNs: Math.round((performance.now() - t0) * 1e6) };
+  const serialized = load
+    ? { name: 'TaskLoadError', message: error.message }
+    : serializeError(error);
+  return {
+    ok: false,
+    error: serialized,
+    load,
+    index,
+    runNs: Math.round((performance.now() - t0) * 1e6),
+  };
 }
 
 /** @internal Run one task message. Never throws for task errors; returns them in the reply. */
-export async function execute(message: TaskMessage, resolveShared: SharedResolver): Promise<TaskReply> {
+export async function execute(
+  message: TaskMessage,
+  resolveShared: SharedResolver,
+): Promise<TaskReply> {
   const t0 = performance.now();
   let index = -1;
   try {

@@ -34,8 +34,14 @@ describe('SharedColumns', () => {
     };
     try {
       const info = await pool.run(task('columnInfo'), null, { shared });
-      expect(info).toEqual({ shared: true, length: 10_000, names: ['time', 'open', 'high', 'low', 'close', 'volume'] });
-      const sums = await Promise.all(Array.from({ length: 40 }, () => pool.run(task('sumClose'), null, { shared })));
+      expect(info).toEqual({
+        shared: true,
+        length: 10_000,
+        names: ['time', 'open', 'high', 'low', 'close', 'volume'],
+      });
+      const sums = await Promise.all(
+        Array.from({ length: 40 }, () => pool.run(task('sumClose'), null, { shared })),
+      );
       expect(new Set(sums)).toEqual(new Set([50_000_000]));
       expect(requests).toBeGreaterThanOrEqual(1);
       expect(requests).toBeLessThanOrEqual(2); // at most one per worker, never per task
@@ -62,7 +68,9 @@ describe('SharedColumns', () => {
     pools.push(pool);
     const shared = SharedColumns.from(makeColumns(8));
     shared.release();
-    await expect(pool.run(task('sumClose'), null, { shared })).rejects.toThrow(/not available: released/);
+    await expect(pool.run(task('sumClose'), null, { shared })).rejects.toThrow(
+      /not available: released/,
+    );
   });
 
   it('allocates and wraps with validated layouts', () => {
@@ -76,7 +84,9 @@ describe('SharedColumns', () => {
     expect(() => SharedColumns.allocate(-1)).toThrow(InvalidOptionError);
     expect(() => SharedColumns.allocate(3, ['x', 'x'])).toThrow(/unique/);
     expect(() => SharedColumns.wrap(a.buffer, 11)).toThrow(/length/);
-    expect(() => SharedColumns.from({ a: new Float64Array(2), b: new Float64Array(3) })).toThrow(/columns\.b\.length: got 3/);
+    expect(() => SharedColumns.from({ a: new Float64Array(2), b: new Float64Array(3) })).toThrow(
+      /columns\.b\.length: got 3/,
+    );
     expect(() => SharedColumns.from({ a: [1, 2] as never })).toThrow(/columns\.a/);
     for (const s of [a, b, custom]) s.release();
   });

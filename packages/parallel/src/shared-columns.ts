@@ -34,7 +34,8 @@ const registry = new Map<string, SharedColumnsHandle>();
 let channel: BroadcastChannel | undefined;
 // Safety net for a forgotten release(): when a SharedColumns object is collected, forget its id.
 const finalizer = new FinalizationRegistry<string>((id) => {
-  if (registry.delete(id)) ensureResponder().postMessage({ type: 'release', id } satisfies SharedChannelMessage);
+  if (registry.delete(id))
+    ensureResponder().postMessage({ type: 'release', id } satisfies SharedChannelMessage);
 });
 
 function ensureResponder(): BroadcastChannel {
@@ -44,8 +45,10 @@ function ensureResponder(): BroadcastChannel {
     const msg = (event as { data: SharedChannelMessage }).data;
     if (msg.type !== 'need') return;
     const handle = registry.get(msg.id);
-    if (handle !== undefined) bc.postMessage({ type: 'columns', handle } satisfies SharedChannelMessage);
-    else if (msg.id.startsWith(ID_PREFIX)) bc.postMessage({ type: 'missing', id: msg.id } satisfies SharedChannelMessage);
+    if (handle !== undefined)
+      bc.postMessage({ type: 'columns', handle } satisfies SharedChannelMessage);
+    else if (msg.id.startsWith(ID_PREFIX))
+      bc.postMessage({ type: 'missing', id: msg.id } satisfies SharedChannelMessage);
   };
   // The responder must not keep the process alive on its own.
   bc.unref();
@@ -107,7 +110,8 @@ export class SharedColumns<K extends string = OhlcvField> {
    */
   static from<K extends string>(columns: { readonly [P in K]: Float64Array }): SharedColumns<K> {
     const names = Object.keys(columns) as K[];
-    if (names.length === 0) throw new InvalidOptionError('columns', columns, 'at least one Float64Array column');
+    if (names.length === 0)
+      throw new InvalidOptionError('columns', columns, 'at least one Float64Array column');
     let length = -1;
     for (const name of names) {
       const col = columns[name] as unknown;
@@ -116,7 +120,11 @@ export class SharedColumns<K extends string = OhlcvField> {
       }
       if (length === -1) length = col.length;
       else if (col.length !== length) {
-        throw new InvalidOptionError(`columns.${name}.length`, col.length, `${length} (every column must have the same length)`);
+        throw new InvalidOptionError(
+          `columns.${name}.length`,
+          col.length,
+          `${length} (every column must have the same length)`,
+        );
       }
     }
     const shared = SharedColumns.allocate(length, names);
@@ -130,8 +138,12 @@ export class SharedColumns<K extends string = OhlcvField> {
    * @param names column names; default the OHLCV fields.
    * @throws {InvalidOptionError} on a bad length or empty/duplicate names.
    */
-  static allocate<K extends string = OhlcvField>(length: number, names?: readonly K[]): SharedColumns<K> {
-    if (!Number.isInteger(length) || length < 0) throw new InvalidOptionError('length', length, 'an integer ≥ 0');
+  static allocate<K extends string = OhlcvField>(
+    length: number,
+    names?: readonly K[],
+  ): SharedColumns<K> {
+    if (!Number.isInteger(length) || length < 0)
+      throw new InvalidOptionError('length', length, 'an integer ≥ 0');
     const cols = names ?? (OHLCV_FIELDS as unknown as readonly K[]);
     checkNames(cols);
     return new SharedColumns(new SharedArrayBuffer(cols.length * length * 8), cols, length);
@@ -142,12 +154,21 @@ export class SharedColumns<K extends string = OhlcvField> {
    * back to back. Gets a fresh id (workers treat it as a new dataset).
    * @throws {InvalidOptionError} the buffer is not shared or its size does not match the layout.
    */
-  static wrap<K extends string = OhlcvField>(buffer: SharedArrayBuffer, length: number, names?: readonly K[]): SharedColumns<K> {
-    if (!(buffer instanceof SharedArrayBuffer)) throw new InvalidOptionError('buffer', buffer, 'a SharedArrayBuffer');
+  static wrap<K extends string = OhlcvField>(
+    buffer: SharedArrayBuffer,
+    length: number,
+    names?: readonly K[],
+  ): SharedColumns<K> {
+    if (!(buffer instanceof SharedArrayBuffer))
+      throw new InvalidOptionError('buffer', buffer, 'a SharedArrayBuffer');
     const cols = names ?? (OHLCV_FIELDS as unknown as readonly K[]);
     checkNames(cols);
     if (!Number.isInteger(length) || length < 0 || buffer.byteLength !== cols.length * length * 8) {
-      throw new InvalidOptionError('length', length, `a row count with names.length × length × 8 = buffer.byteLength (${buffer.byteLength})`);
+      throw new InvalidOptionError(
+        'length',
+        length,
+        `a row count with names.length × length × 8 = buffer.byteLength (${buffer.byteLength})`,
+      );
     }
     return new SharedColumns(buffer, cols, length);
   }
@@ -203,9 +224,14 @@ export class SharedColumns<K extends string = OhlcvField> {
 }
 
 /** @internal Build column views over a handle's buffer. */
-export function viewColumns(buffer: SharedArrayBuffer, names: readonly string[], length: number): Record<string, Float64Array> {
+export function viewColumns(
+  buffer: SharedArrayBuffer,
+  names: readonly string[],
+  length: number,
+): Record<string, Float64Array> {
   const out: Record<string, Float64Array> = {};
-  for (let i = 0; i < names.length; i++) out[names[i] as string] = new Float64Array(buffer, i * length * 8, length);
+  for (let i = 0; i < names.length; i++)
+    out[names[i] as string] = new Float64Array(buffer, i * length * 8, length);
   return out;
 }
 
@@ -224,6 +250,8 @@ export function checksumBuffer(buffer: SharedArrayBuffer | ArrayBuffer): string 
 }
 
 function checkNames(names: readonly string[]): void {
-  if (!Array.isArray(names) || names.length === 0) throw new InvalidOptionError('names', names, 'a non-empty array of column names');
-  if (new Set(names).size !== names.length) throw new InvalidOptionError('names', names, 'unique column names');
+  if (!Array.isArray(names) || names.length === 0)
+    throw new InvalidOptionError('names', names, 'a non-empty array of column names');
+  if (new Set(names).size !== names.length)
+    throw new InvalidOptionError('names', names, 'unique column names');
 }

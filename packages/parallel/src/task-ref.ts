@@ -42,7 +42,10 @@ export type ModuleLocation = URL | string;
  * const score = taskRef<typeof import('./tasks.js').score>(new URL('./tasks.js', import.meta.url), 'score');
  * ```
  */
-export function taskRef<F extends AnyTaskFn = AnyTaskFn>(module: ModuleLocation, exportName = 'default'): TaskRef<F> {
+export function taskRef<F extends AnyTaskFn = AnyTaskFn>(
+  module: ModuleLocation,
+  exportName = 'default',
+): TaskRef<F> {
   if (typeof exportName !== 'string' || exportName.length === 0) {
     throw new InvalidOptionError('exportName', exportName, 'a non-empty export name');
   }
@@ -67,7 +70,11 @@ export function normalizeTaskRef<F extends AnyTaskFn>(ref: unknown, param: strin
     throw new InvalidOptionError(`${param}.export`, exportName, 'a non-empty export name');
   }
   if (!(module instanceof URL) && typeof module !== 'string') {
-    throw new InvalidOptionError(`${param}.module`, module, 'a URL, a file: URL string or an absolute path');
+    throw new InvalidOptionError(
+      `${param}.module`,
+      module,
+      'a URL, a file: URL string or an absolute path',
+    );
   }
   return { module: resolveModule(module, `${param}.module`), export: exportName };
 }

@@ -15,7 +15,10 @@ const MAX_CACHED = 16;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 const cache = new Map<string, Views>();
-const pending = new Map<string, { resolve: (v: Views) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+const pending = new Map<
+  string,
+  { resolve: (v: Views) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+>();
 let channel: BroadcastChannel | undefined;
 
 function getChannel(): BroadcastChannel {
@@ -33,7 +36,11 @@ function getChannel(): BroadcastChannel {
       }
       settle(handle.id, views, undefined);
     } else if (msg.type === 'missing') {
-      settle(msg.id, undefined, new Error(`Shared columns ${msg.id} are not available: released, or never created`));
+      settle(
+        msg.id,
+        undefined,
+        new Error(`Shared columns ${msg.id} are not available: released, or never created`),
+      );
     } else if (msg.type === 'release') {
       cache.delete(msg.id);
     }
@@ -66,7 +73,14 @@ function resolveShared(id: string): Views | Promise<Views> {
       return;
     }
     const timer = setTimeout(
-      () => settle(id, undefined, new Error(`Shared columns ${id}: no answer from the owning thread within ${REQUEST_TIMEOUT_MS} ms`)),
+      () =>
+        settle(
+          id,
+          undefined,
+          new Error(
+            `Shared columns ${id}: no answer from the owning thread within ${REQUEST_TIMEOUT_MS} ms`,
+          ),
+        ),
       REQUEST_TIMEOUT_MS,
     );
     pending.set(id, { resolve, reject, timer });

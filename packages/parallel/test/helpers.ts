@@ -9,7 +9,9 @@ export function task<F extends AnyTaskFn = AnyTaskFn>(name: string): TaskRef<F> 
 }
 
 /** Columns 0..n-1 (close = i + 0.5) for tests. */
-export function makeColumns(n: number): Record<'time' | 'open' | 'high' | 'low' | 'close' | 'volume', Float64Array> {
+export function makeColumns(
+  n: number,
+): Record<'time' | 'open' | 'high' | 'low' | 'close' | 'volume', Float64Array> {
   const time = new Float64Array(n);
   const open = new Float64Array(n);
   const high = new Float64Array(n);

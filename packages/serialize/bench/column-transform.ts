@@ -9,7 +9,8 @@ import { compress } from 'zstd-napi';
 export function shuffle(bytes: Uint8Array, width: number): Uint8Array {
   const n = bytes.byteLength / width;
   const out = new Uint8Array(bytes.byteLength);
-  for (let b = 0; b < width; b++) for (let i = 0; i < n; i++) out[b * n + i] = bytes[i * width + b]!;
+  for (let b = 0; b < width; b++)
+    for (let i = 0; i < n; i++) out[b * n + i] = bytes[i * width + b]!;
   return out;
 }
 
@@ -24,7 +25,9 @@ export function xorDelta(col: Float64Array): Uint8Array {
 }
 
 /** zstd level-3 sizes of one column under each transform. */
-export function transformSizes(col: Float64Array): Record<'plain' | 'shuffle' | 'xor' | 'xorShuffle', number> {
+export function transformSizes(
+  col: Float64Array,
+): Record<'plain' | 'shuffle' | 'xor' | 'xorShuffle', number> {
   const raw = new Uint8Array(col.buffer, col.byteOffset, col.byteLength);
   const z = (b: Uint8Array): number => compress(b, { compressionLevel: 3 }).byteLength;
   const x = xorDelta(col);

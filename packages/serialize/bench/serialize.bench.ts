@@ -7,6 +7,7 @@
  */
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
 import {
+  createRng,
   defineBenchSuite,
   ratioMeasurement,
   suite,
@@ -17,17 +18,6 @@ import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-nap
 import { Slicer } from '../src/async.js';
 import { createCodec, decode, encode } from '../src/index.js';
 import { sp500Columns, transformSizes } from './column-transform.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Row {
   time: number;
@@ -40,7 +30,7 @@ interface Row {
 
 /** 1-minute bars of a geometric random walk (full-precision doubles, as computed prices are). */
 export function ohlcvRows(n: number, seed = 7): Row[] {
-  const next = rng(seed);
+  const next = createRng(seed);
   const rows: Row[] = [];
   let price = 100;
   for (let i = 0; i < n; i++) {
@@ -48,7 +38,14 @@ export function ohlcvRows(n: number, seed = 7): Row[] {
     const close = open * (1 + (next() - 0.5) * 0.002);
     const high = Math.max(open, close) * (1 + next() * 0.0005);
     const low = Math.min(open, close) * (1 - next() * 0.0005);
-    rows.push({ time: 1_700_000_000_000 + i * 60_000, open, high, low, close, volume: Math.round(next() * 10_000) });
+    rows.push({
+      time: 1_700_000_000_000 + i * 60_000,
+      open,
+      high,
+      low,
+      close,
+      volume: Math.round(next() * 10_000),
+    });
     price = close;
   }
   return rows;
@@ -79,7 +76,9 @@ export function ohlcColumns(rows: readonly Row[]): Record<string, Float64Array> 
  * (user + system) spent inside that same kind of gap, which stays meaningful when a loaded machine
  * deschedules the process mid-gap.
  */
-async function longestBlock(work: () => Promise<unknown>): Promise<{ wallMs: number; cpuMs: number }> {
+async function longestBlock(
+  work: () => Promise<unknown>,
+): Promise<{ wallMs: number; cpuMs: number }> {
   let wallMs = 0;
   let cpuMs = 0;
   let last = performance.now();
@@ -132,7 +131,8 @@ async function longestStepMs(work: () => Promise<unknown>, runs: number): Promis
   }
   const steps = Math.min(...perRun.map((p) => p.length));
   let longest = 0;
-  for (let i = 0; i < steps; i++) longest = Math.max(longest, Math.min(...perRun.map((p) => p[i] ?? Infinity)));
+  for (let i = 0; i < steps; i++)
+    longest = Math.max(longest, Math.min(...perRun.map((p) => p[i] ?? Infinity)));
   return longest;
 }
 
@@ -163,11 +163,36 @@ export default defineBenchSuite({
     const msgpackBytes = raw.encode(rows).byteLength - 12;
     const zstdBytes = encode(rows).byteLength;
     out.push(
-      ratioMeasurement('serialize.rows.ratio', '10k OHLCV rows encode+decode / JSON stringify+parse', rowsSuite, 'serialize'),
-      ratioMeasurement('serialize.rows.raw.ratio', '10k rows encode+decode, never compressed / JSON', rowsSuite, 'serialize.raw'),
-      ratioMeasurement('serialize.rows.v8.ratio', '10k rows v8.serialize+deserialize / JSON', rowsSuite, 'v8'),
-      timeMeasurement('serialize.rows.ms', '10k rows encode+decode (default: zstd-3)', rowsSuite.results.serialize!, 'ms'),
-      timeMeasurement('serialize.rows.json.ms', '10k rows JSON stringify+parse', rowsSuite.results.json!, 'ms'),
+      ratioMeasurement(
+        'serialize.rows.ratio',
+        '10k OHLCV rows encode+decode / JSON stringify+parse',
+        rowsSuite,
+        'serialize',
+      ),
+      ratioMeasurement(
+        'serialize.rows.raw.ratio',
+        '10k rows encode+decode, never compressed / JSON',
+        rowsSuite,
+        'serialize.raw',
+      ),
+      ratioMeasurement(
+        'serialize.rows.v8.ratio',
+        '10k rows v8.serialize+deserialize / JSON',
+        rowsSuite,
+        'v8',
+      ),
+      timeMeasurement(
+        'serialize.rows.ms',
+        '10k rows encode+decode (default: zstd-3)',
+        rowsSuite.results.serialize!,
+        'ms',
+      ),
+      timeMeasurement(
+        'serialize.rows.json.ms',
+        '10k rows JSON stringify+parse',
+        rowsSuite.results.json!,
+        'ms',
+      ),
       {
         id: 'serialize.rows.bytesRatio',
         label: '10k rows MessagePack bytes (before compression) / JSON bytes',
@@ -204,11 +229,36 @@ export default defineBenchSuite({
       { baseline: 'memcpy', timeMs, rounds },
     );
     out.push(
-      ratioMeasurement('serialize.columns.raw.ratio', '5x10k Float64Array encode+decode (raw, uncompressed) / one memcpy', colSuite, 'serialize.raw'),
-      ratioMeasurement('serialize.columns.ratio', '5x10k Float64Array encode+decode (default: zstd-3) / one memcpy', colSuite, 'serialize'),
-      ratioMeasurement('serialize.columns.v8.ratio', '5x10k Float64Array v8.serialize+deserialize / one memcpy', colSuite, 'v8'),
-      timeMeasurement('serialize.columns.raw.us', '5x10k Float64Array encode+decode (raw)', colSuite.results['serialize.raw']!, 'us'),
-      timeMeasurement('serialize.columns.memcpy.us', `memcpy of ${colBytes} bytes`, colSuite.results.memcpy!, 'us'),
+      ratioMeasurement(
+        'serialize.columns.raw.ratio',
+        '5x10k Float64Array encode+decode (raw, uncompressed) / one memcpy',
+        colSuite,
+        'serialize.raw',
+      ),
+      ratioMeasurement(
+        'serialize.columns.ratio',
+        '5x10k Float64Array encode+decode (default: zstd-3) / one memcpy',
+        colSuite,
+        'serialize',
+      ),
+      ratioMeasurement(
+        'serialize.columns.v8.ratio',
+        '5x10k Float64Array v8.serialize+deserialize / one memcpy',
+        colSuite,
+        'v8',
+      ),
+      timeMeasurement(
+        'serialize.columns.raw.us',
+        '5x10k Float64Array encode+decode (raw)',
+        colSuite.results['serialize.raw']!,
+        'us',
+      ),
+      timeMeasurement(
+        'serialize.columns.memcpy.us',
+        `memcpy of ${colBytes} bytes`,
+        colSuite.results.memcpy!,
+        'us',
+      ),
     );
 
     // ---------------------------------------------------------------- framing overhead vs zstd-napi
@@ -234,7 +284,8 @@ export default defineBenchSuite({
       label: 'framing overhead over zstd-napi compress+decompress',
       value: (frameRatio.value - 1) * 100,
       unit: '%',
-      detail: 'header + CRC-32 + MessagePack ext wrapping + copies, on the msgpack bytes of the 10k rows',
+      detail:
+        'header + CRC-32 + MessagePack ext wrapping + copies, on the msgpack bytes of the 10k rows',
     });
 
     // ---------------------------------------------------------------- event-loop blocking, >1 MiB payloads
@@ -263,26 +314,68 @@ export default defineBenchSuite({
       const encStep = await longestStepMs(() => codec.encodeAsync(value), runs);
       const decStep = await longestStepMs(() => codec.decodeAsync(bytes), runs);
       const mib = (size / 2 ** 20).toFixed(1);
-      ctx.log(`async ${name}: longest unit of work between yield points: enc ${encStep.toFixed(2)} ms, dec ${decStep.toFixed(2)} ms`);
+      ctx.log(
+        `async ${name}: longest unit of work between yield points: enc ${encStep.toFixed(2)} ms, dec ${decStep.toFixed(2)} ms`,
+      );
       ctx.log(
         `async ${name}: ${mib} MiB, longest block enc ${worst.encWall.toFixed(1)} ms (cpu ${worst.encCpu.toFixed(1)}) ` +
           `dec ${worst.decWall.toFixed(1)} ms (cpu ${worst.decCpu.toFixed(1)}); sync encode+decode ${syncMs.toFixed(1)} ms`,
       );
       const detail = `longest gap between setImmediate ticks, worst of the runs; sync encode+decode took ${syncMs.toFixed(1)} ms`;
       out.push(
-        { id: `serialize.async.${name}.encodeMaxBlockMs`, label: `encodeAsync longest event-loop block, ${mib} MiB ${name}`, value: worst.encWall, unit: 'ms', detail },
-        { id: `serialize.async.${name}.decodeMaxBlockMs`, label: `decodeAsync longest event-loop block, ${mib} MiB ${name}`, value: worst.decWall, unit: 'ms', detail },
-        { id: `serialize.async.${name}.encodeMaxBlockCpuMs`, label: `encodeAsync most process CPU in one block, ${mib} MiB ${name}`, value: worst.encCpu, unit: 'ms', detail: 'process.cpuUsage (user+system, all threads incl. GC) between two ticks' },
-        { id: `serialize.async.${name}.decodeMaxBlockCpuMs`, label: `decodeAsync most process CPU in one block, ${mib} MiB ${name}`, value: worst.decCpu, unit: 'ms', detail: 'process.cpuUsage (user+system, all threads incl. GC) between two ticks' },
-        { id: `serialize.async.${name}.encodeMaxStepMs`, label: `encodeAsync longest unit of work between yield points, ${mib} MiB ${name}`, value: encStep, unit: 'ms', detail: `per-step minimum over ${runs} runs, then the maximum over steps; a slice is at most ${2} ms plus one unit` },
-        { id: `serialize.async.${name}.decodeMaxStepMs`, label: `decodeAsync longest unit of work between yield points, ${mib} MiB ${name}`, value: decStep, unit: 'ms', detail: `per-step minimum over ${runs} runs, then the maximum over steps` },
+        {
+          id: `serialize.async.${name}.encodeMaxBlockMs`,
+          label: `encodeAsync longest event-loop block, ${mib} MiB ${name}`,
+          value: worst.encWall,
+          unit: 'ms',
+          detail,
+        },
+        {
+          id: `serialize.async.${name}.decodeMaxBlockMs`,
+          label: `decodeAsync longest event-loop block, ${mib} MiB ${name}`,
+          value: worst.decWall,
+          unit: 'ms',
+          detail,
+        },
+        {
+          id: `serialize.async.${name}.encodeMaxBlockCpuMs`,
+          label: `encodeAsync most process CPU in one block, ${mib} MiB ${name}`,
+          value: worst.encCpu,
+          unit: 'ms',
+          detail: 'process.cpuUsage (user+system, all threads incl. GC) between two ticks',
+        },
+        {
+          id: `serialize.async.${name}.decodeMaxBlockCpuMs`,
+          label: `decodeAsync most process CPU in one block, ${mib} MiB ${name}`,
+          value: worst.decCpu,
+          unit: 'ms',
+          detail: 'process.cpuUsage (user+system, all threads incl. GC) between two ticks',
+        },
+        {
+          id: `serialize.async.${name}.encodeMaxStepMs`,
+          label: `encodeAsync longest unit of work between yield points, ${mib} MiB ${name}`,
+          value: encStep,
+          unit: 'ms',
+          detail: `per-step minimum over ${runs} runs, then the maximum over steps; a slice is at most ${2} ms plus one unit`,
+        },
+        {
+          id: `serialize.async.${name}.decodeMaxStepMs`,
+          label: `decodeAsync longest unit of work between yield points, ${mib} MiB ${name}`,
+          value: decStep,
+          unit: 'ms',
+          detail: `per-step minimum over ${runs} runs, then the maximum over steps`,
+        },
       );
     }
 
     // ---------------------------------------------------------------- stretch: Float64 column transforms
     ctx.log('column transforms (byte shuffle, XOR-delta) vs plain zstd-3: compressed sizes');
     const datasets: [string, string, Float64Array[]][] = [
-      ['randomWalk', '10k-bar random walk, full-precision o/h/l/c', [cols.open!, cols.high!, cols.low!, cols.close!]],
+      [
+        'randomWalk',
+        '10k-bar random walk, full-precision o/h/l/c',
+        [cols.open!, cols.high!, cols.low!, cols.close!],
+      ],
       ['sp500', 'S&P 500 daily o/h/l/c 2000-2020 (vega-datasets sp500-2000.csv)', sp500Columns()],
     ];
     for (const [key, what, columns] of datasets) {

@@ -1,12 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { decompress as zstdDecompress } from 'zstd-napi';
-import { createCodec, decode, decodeAsync, decodeStream, encode, encodeAsync, encodeStream } from './index.js';
+import {
+  createCodec,
+  decode,
+  decodeAsync,
+  decodeStream,
+  encode,
+  encodeAsync,
+  encodeStream,
+} from './index.js';
 
-function rows(n: number): { time: number; close: number; tags: unknown[]; m: Map<number, number> | null }[] {
+function rows(
+  n: number,
+): { time: number; close: number; tags: unknown[]; m: Map<number, number> | null }[] {
   let price = 100;
   return Array.from({ length: n }, (_, i) => {
     price *= 1 + Math.sin(i) * 0.001;
-    return { time: 1.7e12 + i * 60_000, close: price, tags: ['a', i % 3], m: i % 1000 === 0 ? new Map([[i, -0]]) : null };
+    return {
+      time: 1.7e12 + i * 60_000,
+      close: price,
+      tags: ['a', i % 3],
+      m: i % 1000 === 0 ? new Map([[i, -0]]) : null,
+    };
   });
 }
 
@@ -31,7 +46,11 @@ function msgpackOf(bytes: Uint8Array): Buffer {
 }
 
 describe('async and streaming variants', () => {
-  const big = { rows: rows(12_000), close: new Float64Array(120_000).map((_, i) => Math.sin(i)), s: new Set(['x', 'y']) };
+  const big = {
+    rows: rows(12_000),
+    close: new Float64Array(120_000).map((_, i) => Math.sin(i)),
+    s: new Set(['x', 'y']),
+  };
 
   it('encodeAsync and decodeAsync of a >1 MiB value let the event loop run between slices', async () => {
     const raw = createCodec({ thresholdBytes: Infinity }).encode(big);
@@ -109,7 +128,9 @@ describe('async and streaming variants', () => {
   it('encodeAsync rejects cycles and unsupported values inside large containers', async () => {
     const cyclic: Record<string, unknown> = { rows: rows(5000) };
     cyclic.self = cyclic;
-    await expect(encodeAsync(cyclic)).rejects.toMatchObject({ code: 'E_SERIALIZE_UNSUPPORTED_TYPE' });
+    await expect(encodeAsync(cyclic)).rejects.toMatchObject({
+      code: 'E_SERIALIZE_UNSUPPORTED_TYPE',
+    });
     await expect(encodeAsync({ rows: rows(5000), f: () => 1 })).rejects.toMatchObject({
       code: 'E_SERIALIZE_UNSUPPORTED_TYPE',
     });

@@ -6,7 +6,13 @@
 import { crc32 } from 'node:zlib';
 import binding from 'zstd-napi/binding.js';
 import type { CodecCore } from './codec.js';
-import { CorruptError, DictionaryError, TooLargeError, TruncatedError, UnsupportedTypeError } from './errors.js';
+import {
+  CorruptError,
+  DictionaryError,
+  TooLargeError,
+  TruncatedError,
+  UnsupportedTypeError,
+} from './errors.js';
 import { CODEC_RAW, CODEC_ZSTD, FLAG_DICTIONARY, HEADER_BYTES } from './format.js';
 import {
   StreamDecompressor,
@@ -93,7 +99,8 @@ function containerHeader(
   max: number,
   noFix = false,
 ): Uint8Array {
-  if (count > max) throw new UnsupportedTypeError(`container with ${count} entries is too large for MessagePack`);
+  if (count > max)
+    throw new UnsupportedTypeError(`container with ${count} entries is too large for MessagePack`);
   if (count < 16 && !noFix) return Uint8Array.of(fix | count);
   if (count < 0x10000) return Uint8Array.of(b16, count >> 8, count & 0xff);
   const out = new Uint8Array(5);
@@ -113,7 +120,7 @@ function extHeader(length: number, type: number): Uint8Array {
 /** Length of the array/map header at the start of packed `bytes`. */
 function headerLength(bytes: Uint8Array): number {
   const t = bytes[0] ?? 0;
-  if ((t >= 0x80 && t <= 0x9f)) return 1;
+  if (t >= 0x80 && t <= 0x9f) return 1;
   if (t === 0xdc || t === 0xde) return 3;
   return 5;
 }
@@ -142,7 +149,9 @@ class PiecePacker {
 
   async pack(value: unknown, depth: number): Promise<void> {
     if (depth >= MAX_DEPTH) {
-      throw new UnsupportedTypeError(`value nests deeper than ${MAX_DEPTH} levels (or contains a cycle)`);
+      throw new UnsupportedTypeError(
+        `value nests deeper than ${MAX_DEPTH} levels (or contains a cycle)`,
+      );
     }
     if (value !== null && typeof value === 'object' && estimate(value, PIECE_COST) >= PIECE_COST) {
       if (this.#path.has(value)) throw new UnsupportedTypeError('value contains a cycle');
@@ -169,7 +178,8 @@ class PiecePacker {
       for (const [k, v] of value as Map<unknown, unknown>) flat.push(k, v);
       return this.#packArray(flat, depth);
     }
-    if (value instanceof Set) return this.#packArray([SET_MARK_BOX, ...(value as Set<unknown>)], depth);
+    if (value instanceof Set)
+      return this.#packArray([SET_MARK_BOX, ...(value as Set<unknown>)], depth);
     if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
       // The typed array's own bytes are a piece: no copy until compression or the final concatenation.
       this.#push(extHeader(value.byteLength, typedArrayExt(value)));
@@ -221,7 +231,8 @@ class PiecePacker {
     let n = 0;
     let cost = 0;
     for (const key of keys) {
-      if (key === '__proto__') throw new UnsupportedTypeError('cannot encode an own "__proto__" key');
+      if (key === '__proto__')
+        throw new UnsupportedTypeError('cannot encode an own "__proto__" key');
       const child = obj[key];
       const c = estimate(child, PIECE_COST);
       if (c >= PIECE_COST) {
@@ -316,7 +327,11 @@ export async function* encodeChunks(core: CodecCore, value: unknown): AsyncGener
     }
   }
   for (;;) {
-    const [remaining, written] = cctx.compressStream2(out, new Uint8Array(0), binding.EndDirective.end);
+    const [remaining, written] = cctx.compressStream2(
+      out,
+      new Uint8Array(0),
+      binding.EndDirective.end,
+    );
     emit(written);
     if (remaining === 0) break;
     await slicer.step();
@@ -328,7 +343,11 @@ export async function* encodeChunks(core: CodecCore, value: unknown): AsyncGener
 }
 
 /** Concatenates chunks, copying at most STEP_BYTES between yields. */
-async function concatSliced(chunks: Uint8Array[], total: number, slicer: Slicer): Promise<Uint8Array> {
+async function concatSliced(
+  chunks: Uint8Array[],
+  total: number,
+  slicer: Slicer,
+): Promise<Uint8Array> {
   const out = new Uint8Array(total);
   let pos = 0;
   for (const c of chunks) {
@@ -367,8 +386,14 @@ export async function unpackSliced(b: Uint8Array, slicer: Slicer): Promise<unkno
   return value;
 }
 
-async function decodeAt(b: Uint8Array, pos: number, slicer: Slicer, depth: number): Promise<[unknown, number]> {
-  if (depth >= MAX_DEPTH) throw new CorruptError(`MessagePack payload nests deeper than ${MAX_DEPTH} levels`);
+async function decodeAt(
+  b: Uint8Array,
+  pos: number,
+  slicer: Slicer,
+  depth: number,
+): Promise<[unknown, number]> {
+  if (depth >= MAX_DEPTH)
+    throw new CorruptError(`MessagePack payload nests deeper than ${MAX_DEPTH} levels`);
   const small = skipValue(b, pos, Math.min(b.byteLength, pos + BIG_SPAN));
   if (small !== -1) {
     const value = unpackValue(b.subarray(pos, small));
@@ -395,7 +420,9 @@ async function decodeAt(b: Uint8Array, pos: number, slicer: Slicer, depth: numbe
     const start = pos + (t <= 0x8f ? 1 : t === 0xde ? 3 : 5);
     const flat: unknown[] = [];
     const end = await decodeRun(b, start, count * 2, flat, slicer, depth);
-    for (const v of flat) if (v === MAP_MARK || v === SET_MARK) throw new CorruptError('Map/Set marker used as a map key or value');
+    for (const v of flat)
+      if (v === MAP_MARK || v === SET_MARK)
+        throw new CorruptError('Map/Set marker used as a map key or value');
     const obj: Record<string, unknown> = {};
     for (let i = 0; i < flat.length; i += 2) {
       const key = flat[i];
@@ -411,9 +438,12 @@ async function decodeAt(b: Uint8Array, pos: number, slicer: Slicer, depth: numbe
     const Ctor = typedArrayOfExt(b[pos + 5] ?? 0);
     const start = pos + 6;
     if (Ctor !== undefined) {
-      if (start + length > b.byteLength) throw new TruncatedError('typed array extension ends early');
+      if (start + length > b.byteLength)
+        throw new TruncatedError('typed array extension ends early');
       if (length % Ctor.BYTES_PER_ELEMENT !== 0) {
-        throw new CorruptError(`${Ctor.name} extension length ${length} is not a multiple of ${Ctor.BYTES_PER_ELEMENT}`);
+        throw new CorruptError(
+          `${Ctor.name} extension length ${length} is not a multiple of ${Ctor.BYTES_PER_ELEMENT}`,
+        );
       }
       const buffer = uninitializedBuffer(length);
       const target = new Uint8Array(buffer);
@@ -485,7 +515,9 @@ export async function decodeAsyncImpl(core: CodecCore, bytes: Uint8Array): Promi
   }
   checkCrc(crc, header.crc);
   const payload =
-    header.codec === CODEC_RAW ? body : await decompressSliced(core, body, header.dictionary, slicer);
+    header.codec === CODEC_RAW
+      ? body
+      : await decompressSliced(core, body, header.dictionary, slicer);
   return unpackSliced(payload, slicer);
 }
 
@@ -498,10 +530,16 @@ export async function decompressSliced(
 ): Promise<Uint8Array> {
   const { maxBytes } = core.options;
   if (dictionary && core.options.dictionary === undefined) {
-    throw new DictionaryError('value was compressed with a zstd dictionary but no dictionary is configured');
+    throw new DictionaryError(
+      'value was compressed with a zstd dictionary but no dictionary is configured',
+    );
   }
   const size = checkZstdFrameHeader(frame, maxBytes);
-  const d = new StreamDecompressor(dictionary ? core.options.dictionary : undefined, maxBytes, size);
+  const d = new StreamDecompressor(
+    dictionary ? core.options.dictionary : undefined,
+    maxBytes,
+    size,
+  );
   let rest = frame;
   do {
     rest = d.push(rest, 256 * 1024);

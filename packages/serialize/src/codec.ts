@@ -51,7 +51,9 @@ export function createCodec(opts?: SerializeOptions): Codec {
     const packed = packTransient(value, HEADER_BYTES);
     const payloadLength = packed.byteLength - HEADER_BYTES;
     if (payloadLength > maxBytes) {
-      throw new TooLargeError(`encoded payload is ${payloadLength} bytes, over maxBytes ${maxBytes}`);
+      throw new TooLargeError(
+        `encoded payload is ${payloadLength} bytes, over maxBytes ${maxBytes}`,
+      );
     }
     if (payloadLength < thresholdBytes) {
       // An exact-size copy out of the scratch buffer, as a plain Uint8Array (Buffer#slice would not copy).
@@ -66,7 +68,9 @@ export function createCodec(opts?: SerializeOptions): Codec {
     const header = parseHeader(bytes, maxBytes);
     const body = bodyOf(bytes, header);
     checkCrc(crc32(body), header.crc);
-    return unpackValue(header.codec === CODEC_RAW ? body : zstd.decompress(body, header.dictionary, maxBytes));
+    return unpackValue(
+      header.codec === CODEC_RAW ? body : zstd.decompress(body, header.dictionary, maxBytes),
+    );
   };
 
   const core: CodecCore = { options, zstd, encode, decode };

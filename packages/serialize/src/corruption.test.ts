@@ -39,7 +39,13 @@ async function codeOfAsync(fn: () => Promise<unknown>): Promise<string> {
 }
 
 function rowsSample(n: number): unknown {
-  return Array.from({ length: n }, (_, i) => ({ t: 1_700_000_000_000 + i * 60_000, o: 100 + (i % 17) / 4, v: i * 3, s: 'ETHUSD', m: new Map([[i, new Set([i])]]) }));
+  return Array.from({ length: n }, (_, i) => ({
+    t: 1_700_000_000_000 + i * 60_000,
+    o: 100 + (i % 17) / 4,
+    v: i * 3,
+    s: 'ETHUSD',
+    m: new Map([[i, new Set([i])]]),
+  }));
 }
 
 describe('corrupt input', () => {
@@ -52,14 +58,22 @@ describe('corrupt input', () => {
       return c;
     };
     expect(codeOf(() => decode(withByte(raw, 0, 0x51)))).toBe('E_SERIALIZE_BAD_MAGIC');
-    expect(codeOf(() => decode(new TextEncoder().encode('{"json":true}')))).toBe('E_SERIALIZE_BAD_MAGIC');
+    expect(codeOf(() => decode(new TextEncoder().encode('{"json":true}')))).toBe(
+      'E_SERIALIZE_BAD_MAGIC',
+    );
     expect(codeOf(() => decode(withByte(raw, 2, 2)))).toBe('E_SERIALIZE_UNSUPPORTED_VERSION');
     expect(codeOf(() => decode(withByte(raw, 3, 0x80)))).toBe('E_SERIALIZE_CORRUPT');
     expect(codeOf(() => decode(raw.subarray(0, raw.byteLength - 1)))).toBe('E_SERIALIZE_TRUNCATED');
-    expect(codeOf(() => decode(zstd.subarray(0, zstd.byteLength - 1)))).toBe('E_SERIALIZE_TRUNCATED');
+    expect(codeOf(() => decode(zstd.subarray(0, zstd.byteLength - 1)))).toBe(
+      'E_SERIALIZE_TRUNCATED',
+    );
     expect(codeOf(() => decode(new Uint8Array(0)))).toBe('E_SERIALIZE_TRUNCATED');
-    expect(codeOf(() => decode(withByte(raw, raw.byteLength - 1, (raw.at(-1) ?? 0) ^ 1)))).toBe('E_SERIALIZE_CHECKSUM');
-    expect(codeOf(() => decode(withByte(zstd, zstd.byteLength - 1, (zstd.at(-1) ?? 0) ^ 1)))).toBe('E_SERIALIZE_CHECKSUM');
+    expect(codeOf(() => decode(withByte(raw, raw.byteLength - 1, (raw.at(-1) ?? 0) ^ 1)))).toBe(
+      'E_SERIALIZE_CHECKSUM',
+    );
+    expect(codeOf(() => decode(withByte(zstd, zstd.byteLength - 1, (zstd.at(-1) ?? 0) ^ 1)))).toBe(
+      'E_SERIALIZE_CHECKSUM',
+    );
     expect(codeOf(() => decode(Uint8Array.from([...raw, 0])))).toBe('E_SERIALIZE_CORRUPT');
     expect(codeOf(() => decode(Uint8Array.from([...zstd, 0])))).toBe('E_SERIALIZE_CORRUPT');
     expect(codeOf(() => decode('PT' as unknown as Uint8Array))).toBe('E_SERIALIZE_INVALID_INPUT');
@@ -67,8 +81,12 @@ describe('corrupt input', () => {
 
   it('refuses payloads over maxBytes before decompressing them (raw length and zstd content size)', () => {
     const small = createCodec({ maxBytes: 1000 });
-    expect(codeOf(() => small.decode(encode('x'.repeat(900), { thresholdBytes: Infinity })))).toBe('no error');
-    expect(codeOf(() => small.decode(encode('x'.repeat(2000), { thresholdBytes: Infinity })))).toBe('E_SERIALIZE_TOO_LARGE');
+    expect(codeOf(() => small.decode(encode('x'.repeat(900), { thresholdBytes: Infinity })))).toBe(
+      'no error',
+    );
+    expect(codeOf(() => small.decode(encode('x'.repeat(2000), { thresholdBytes: Infinity })))).toBe(
+      'E_SERIALIZE_TOO_LARGE',
+    );
     // A 64 MiB run of zeros compresses to a few KiB: a "bomb" that must be refused from its header alone.
     const bomb = encode(new Uint8Array(64 * 1024 * 1024));
     expect(bomb.byteLength).toBeLessThan(64 * 1024);
@@ -91,7 +109,9 @@ describe('corrupt input', () => {
     view.setUint32(8, crc32(bytes.subarray(12)), true);
     expect(binding.getFrameContentSize(bytes.subarray(12))).toBeNull();
     expect(decode(bytes)).toBe('y'.repeat(10_000));
-    expect(codeOf(() => createCodec({ maxBytes: 5000 }).decode(bytes))).toBe('E_SERIALIZE_TOO_LARGE');
+    expect(codeOf(() => createCodec({ maxBytes: 5000 }).decode(bytes))).toBe(
+      'E_SERIALIZE_TOO_LARGE',
+    );
   });
 
   it('fuzz: >=100k corrupted inputs (random bytes, every truncation, every single bit flip) all throw SerializeError', () => {
@@ -111,7 +131,8 @@ describe('corrupt input', () => {
       if (code === 'no error' || code === 'foreign error') failures.push(`${what}: ${code}`);
     };
     for (const [s, sample] of samples.entries()) {
-      for (let cut = 0; cut < sample.byteLength; cut++) check(sample.subarray(0, cut), `sample ${s} cut at ${cut}`);
+      for (let cut = 0; cut < sample.byteLength; cut++)
+        check(sample.subarray(0, cut), `sample ${s} cut at ${cut}`);
       for (let bit = 0; bit < sample.byteLength * 8; bit++) {
         const flipped = sample.slice();
         flipped[bit >> 3] = (flipped[bit >> 3] ?? 0) ^ (1 << (bit & 7));
@@ -140,7 +161,10 @@ describe('corrupt input', () => {
     expect(big.byteLength).toBeGreaterThan(64 * 1024);
     expect(bigRaw.byteLength).toBeGreaterThan(64 * 1024);
     const failures: string[] = [];
-    for (const [name, sample] of [['zstd', big], ['raw', bigRaw]] as const) {
+    for (const [name, sample] of [
+      ['zstd', big],
+      ['raw', bigRaw],
+    ] as const) {
       for (let k = 0; k < 150; k++) {
         const flipped = sample.slice();
         const bit = Math.floor(next() * sample.byteLength * 8);
@@ -148,8 +172,11 @@ describe('corrupt input', () => {
         const a = await codeOfAsync(() => decodeAsync(flipped));
         if (!a.startsWith('E_SERIALIZE_')) failures.push(`${name} async bit ${bit}: ${a}`);
         const cut = sample.subarray(0, Math.floor(next() * sample.byteLength));
-        const s = await codeOfAsync(() => decodeStream([cut.subarray(0, 1000), cut.subarray(1000)]));
-        if (!s.startsWith('E_SERIALIZE_')) failures.push(`${name} stream cut ${cut.byteLength}: ${s}`);
+        const s = await codeOfAsync(() =>
+          decodeStream([cut.subarray(0, 1000), cut.subarray(1000)]),
+        );
+        if (!s.startsWith('E_SERIALIZE_'))
+          failures.push(`${name} stream cut ${cut.byteLength}: ${s}`);
       }
     }
     expect(failures).toEqual([]);

@@ -64,7 +64,8 @@ export interface ParsedHeader {
 
 function describeInput(bytes: unknown): string {
   if (bytes === null) return 'null';
-  if (typeof bytes === 'object') return (bytes as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+  if (typeof bytes === 'object')
+    return (bytes as { constructor?: { name?: string } }).constructor?.name ?? 'object';
   return typeof bytes;
 }
 
@@ -91,7 +92,10 @@ export function parseHeader(bytes: Uint8Array, maxBytes: number): ParsedHeader {
   const flags = bytes[3] ?? 0;
   const codec = flags & 0x03;
   const dictionary = (flags & FLAG_DICTIONARY) !== 0;
-  if (n > 3 && ((flags & ~0x07) !== 0 || codec > CODEC_ZSTD || (dictionary && codec !== CODEC_ZSTD))) {
+  if (
+    n > 3 &&
+    ((flags & ~0x07) !== 0 || codec > CODEC_ZSTD || (dictionary && codec !== CODEC_ZSTD))
+  ) {
     throw new CorruptError(`invalid flags byte 0x${flags.toString(16).padStart(2, '0')}`);
   }
   if (n < HEADER_BYTES) {
@@ -102,16 +106,25 @@ export function parseHeader(bytes: Uint8Array, maxBytes: number): ParsedHeader {
   // A zstd frame is never longer than the bound of its content, and the content is limited to maxBytes.
   const limit = codec === CODEC_RAW ? maxBytes : binding.compressBound(maxBytes) + 64;
   if (bodyLength > limit) {
-    throw new TooLargeError(`body is ${bodyLength} bytes, over the limit ${limit} implied by maxBytes ${maxBytes}`);
+    throw new TooLargeError(
+      `body is ${bodyLength} bytes, over the limit ${limit} implied by maxBytes ${maxBytes}`,
+    );
   }
-  return { codec: codec as ParsedHeader['codec'], dictionary, bodyLength, crc: view.getUint32(8, true) };
+  return {
+    codec: codec as ParsedHeader['codec'],
+    dictionary,
+    bodyLength,
+    crc: view.getUint32(8, true),
+  };
 }
 
 /** Checks that `bytes` holds exactly header + body; returns the body (CRC not yet checked). */
 export function bodyOf(bytes: Uint8Array, header: ParsedHeader): Uint8Array {
   const available = bytes.byteLength - HEADER_BYTES;
   if (available < header.bodyLength) {
-    throw new TruncatedError(`body declares ${header.bodyLength} bytes but only ${available} are present`);
+    throw new TruncatedError(
+      `body declares ${header.bodyLength} bytes but only ${available} are present`,
+    );
   }
   if (available > header.bodyLength) {
     throw new CorruptError(`${available - header.bodyLength} unexpected bytes after the body`);
@@ -134,14 +147,16 @@ export function checkCrc(actual: number, expected: number): void {
  */
 export function checkZstdFrameHeader(frame: Uint8Array, maxBytes: number): number | null {
   for (let i = 0; i < 4 && i < frame.byteLength; i++) {
-    if (frame[i] !== ZSTD_FRAME_MAGIC[i]) throw new CorruptError('payload is not a zstd frame (bad frame magic)');
+    if (frame[i] !== ZSTD_FRAME_MAGIC[i])
+      throw new CorruptError('payload is not a zstd frame (bad frame magic)');
   }
   if (frame.byteLength < 6) throw new TruncatedError('zstd frame header is truncated');
   const descriptor = frame[4] ?? 0;
   if ((descriptor & 0x04) === 0) {
     throw new CorruptError('zstd frame has no content checksum (the format requires one)');
   }
-  if ((descriptor & 0x08) !== 0) throw new CorruptError('zstd frame descriptor has its reserved bit set');
+  if ((descriptor & 0x08) !== 0)
+    throw new CorruptError('zstd frame descriptor has its reserved bit set');
   let size: number | null;
   try {
     size = binding.getFrameContentSize(frame);
@@ -149,7 +164,9 @@ export function checkZstdFrameHeader(frame: Uint8Array, maxBytes: number): numbe
     throw new TruncatedError('zstd frame header is truncated or invalid', { cause });
   }
   if (size !== null && size > maxBytes) {
-    throw new TooLargeError(`zstd frame declares ${size} decompressed bytes, over maxBytes ${maxBytes}`);
+    throw new TooLargeError(
+      `zstd frame declares ${size} decompressed bytes, over maxBytes ${maxBytes}`,
+    );
   }
   return size;
 }
@@ -158,7 +175,8 @@ export function checkZstdFrameHeader(frame: Uint8Array, maxBytes: number): numbe
 export function zstdError(cause: unknown, what: string): SerializeError {
   if (cause instanceof SerializeError) return cause;
   const message = cause instanceof Error ? cause.message : String(cause);
-  if (/checksum/i.test(message)) return new ChecksumError(`${what}: zstd content checksum mismatch`, { cause });
+  if (/checksum/i.test(message))
+    return new ChecksumError(`${what}: zstd content checksum mismatch`, { cause });
   if (/Src size is incorrect/i.test(message)) {
     return new TruncatedError(`${what}: zstd frame is truncated (${message})`, { cause });
   }
@@ -208,7 +226,8 @@ export class Zstd {
   /** Compresses `src` into a new exact-size buffer that starts with the sealed 12-byte header. */
   compressFramed(src: Uint8Array): Uint8Array {
     const bound = binding.compressBound(src.byteLength) + HEADER_BYTES;
-    if (this.#scratch.byteLength < bound) this.#scratch = new Uint8Array(Math.max(bound, 64 * 1024));
+    if (this.#scratch.byteLength < bound)
+      this.#scratch = new Uint8Array(Math.max(bound, 64 * 1024));
     const written = this.#cctx.compress2(this.#scratch.subarray(HEADER_BYTES), src);
     const out = seal(
       this.#scratch.slice(0, HEADER_BYTES + written),
@@ -222,7 +241,9 @@ export class Zstd {
   /** Decompresses one complete zstd frame whose header says `dictionary`, bounded by `maxBytes`. */
   decompress(frame: Uint8Array, dictionary: boolean, maxBytes: number): Uint8Array {
     if (dictionary && this.#ddict === undefined) {
-      throw new DictionaryError('value was compressed with a zstd dictionary but no dictionary is configured');
+      throw new DictionaryError(
+        'value was compressed with a zstd dictionary but no dictionary is configured',
+      );
     }
     const size = checkZstdFrameHeader(frame, maxBytes);
     let frameSize: number;
@@ -232,7 +253,9 @@ export class Zstd {
       throw zstdError(cause, 'decode');
     }
     if (frameSize !== frame.byteLength) {
-      throw new CorruptError(`${frame.byteLength - frameSize} unexpected bytes after the zstd frame`);
+      throw new CorruptError(
+        `${frame.byteLength - frameSize} unexpected bytes after the zstd frame`,
+      );
     }
     if (size === null) return this.#decompressUnknownSize(frame, dictionary, maxBytes);
     const out = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
@@ -277,7 +300,11 @@ export class StreamDecompressor {
    * `dictionary`: the dictionary bytes when the frame was flagged as using one. `expectedSize`: the frame's
    * declared content size (already checked against maxBytes), or null.
    */
-  constructor(dictionary: Uint8Array | undefined, maxBytes: number, expectedSize: number | null = null) {
+  constructor(
+    dictionary: Uint8Array | undefined,
+    maxBytes: number,
+    expectedSize: number | null = null,
+  ) {
     this.#maxBytes = maxBytes;
     this.#expected = expectedSize;
     this.#whole = expectedSize === null ? undefined : new Uint8Array(expectedSize);
@@ -303,7 +330,8 @@ export class StreamDecompressor {
     let produced = 0;
     for (;;) {
       if (this.#done) {
-        if (src.byteLength > 0) throw new CorruptError(`${src.byteLength} unexpected bytes after the zstd frame`);
+        if (src.byteLength > 0)
+          throw new CorruptError(`${src.byteLength} unexpected bytes after the zstd frame`);
         return src;
       }
       if (src.byteLength === 0 && !this.#outFull) return src;
@@ -324,7 +352,9 @@ export class StreamDecompressor {
       if (written > 0) {
         if (dst === this.#scratch) {
           if (this.#whole !== undefined) {
-            throw new CorruptError(`zstd frame produces more than its declared ${this.#expected} bytes`);
+            throw new CorruptError(
+              `zstd frame produces more than its declared ${this.#expected} bytes`,
+            );
           }
           this.#chunks.push(dst.slice(0, written));
         }
@@ -338,7 +368,8 @@ export class StreamDecompressor {
       src = src.subarray(consumed);
       if (remaining === 0) this.#done = true;
       else if (written === 0 && consumed === 0) {
-        if (src.byteLength > 0) throw new CorruptError('zstd decoder made no progress on its input');
+        if (src.byteLength > 0)
+          throw new CorruptError('zstd decoder made no progress on its input');
         this.#outFull = false;
       }
     }
@@ -346,10 +377,13 @@ export class StreamDecompressor {
 
   /** Returns the whole decompressed payload; throws TRUNCATED if the frame did not end. */
   finish(): Uint8Array {
-    if (!this.#done) throw new TruncatedError('zstd frame is truncated (input ended inside the frame)');
+    if (!this.#done)
+      throw new TruncatedError('zstd frame is truncated (input ended inside the frame)');
     if (this.#whole !== undefined) {
       if (this.#total !== this.#whole.byteLength) {
-        throw new CorruptError(`zstd frame declared ${this.#expected} bytes but produced ${this.#total}`);
+        throw new CorruptError(
+          `zstd frame declared ${this.#expected} bytes but produced ${this.#total}`,
+        );
       }
       return this.#whole;
     }

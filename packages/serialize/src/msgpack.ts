@@ -156,7 +156,9 @@ export function uninitializedBuffer(n: number): ArrayBuffer {
  */
 function copyAligned(data: Uint8Array, elementBytes: number, name: string): ArrayBuffer {
   if (data.byteLength % elementBytes !== 0) {
-    throw new CorruptError(`${name} extension length ${data.byteLength} is not a multiple of ${elementBytes}`);
+    throw new CorruptError(
+      `${name} extension length ${data.byteLength} is not a multiple of ${elementBytes}`,
+    );
   }
   const buffer = uninitializedBuffer(data.byteLength);
   new Uint8Array(buffer).set(data);
@@ -207,7 +209,10 @@ function registerExtensions(): void {
   addExtension({ type: ExtType.Map, unpack: readMarker(MAP_MARK) });
   addExtension({ type: ExtType.Set, unpack: readMarker(SET_MARK) });
   addExtension({ type: ExtType.BigInt, unpack: readBigInt });
-  addExtension({ type: ExtType.ArrayBuffer, unpack: (d: Uint8Array) => copyAligned(d, 1, 'ArrayBuffer') });
+  addExtension({
+    type: ExtType.ArrayBuffer,
+    unpack: (d: Uint8Array) => copyAligned(d, 1, 'ArrayBuffer'),
+  });
   for (const [type, Ctor] of TYPED_ARRAYS) {
     const size = Ctor.BYTES_PER_ELEMENT;
     addExtension({ type, unpack: (d: Uint8Array) => new Ctor(copyAligned(d, size, Ctor.name)) });
@@ -232,7 +237,8 @@ const UINT64_END = 2n ** 64n;
 function bigIntBytes(value: bigint): Uint8Array {
   // Smallest big-endian two's complement representation.
   let byteLength = 1;
-  while (value < -(1n << BigInt(byteLength * 8 - 1)) || value >= 1n << BigInt(byteLength * 8 - 1)) byteLength++;
+  while (value < -(1n << BigInt(byteLength * 8 - 1)) || value >= 1n << BigInt(byteLength * 8 - 1))
+    byteLength++;
   const unsigned = value < 0n ? value + (1n << BigInt(byteLength * 8)) : value;
   return Buffer.from(unsigned.toString(16).padStart(byteLength * 2, '0'), 'hex');
 }
@@ -241,7 +247,9 @@ function typedExt(view: ArrayBufferView): number {
   const exact = TYPED_EXT.get(view.constructor);
   if (exact !== undefined) return exact;
   for (const [type, Ctor] of TYPED_ARRAYS) if (view instanceof Ctor) return type;
-  throw new UnsupportedTypeError(`cannot encode a ${view.constructor.name}: only typed arrays are supported`);
+  throw new UnsupportedTypeError(
+    `cannot encode a ${view.constructor.name}: only typed arrays are supported`,
+  );
 }
 
 /**
@@ -258,7 +266,9 @@ export function prepare(value: unknown, depth: number): unknown {
     case 'undefined':
       return value;
     case 'bigint':
-      return value >= INT64_MIN && value < UINT64_END ? value : new ExtBox(ExtType.BigInt, bigIntBytes(value));
+      return value >= INT64_MIN && value < UINT64_END
+        ? value
+        : new ExtBox(ExtType.BigInt, bigIntBytes(value));
     case 'object':
       return value === null ? null : prepareObject(value, depth);
     default:
@@ -268,7 +278,9 @@ export function prepare(value: unknown, depth: number): unknown {
 
 function prepareObject(value: object, depth: number): unknown {
   if (depth >= MAX_DEPTH) {
-    throw new UnsupportedTypeError(`value nests deeper than ${MAX_DEPTH} levels (or contains a cycle)`);
+    throw new UnsupportedTypeError(
+      `value nests deeper than ${MAX_DEPTH} levels (or contains a cycle)`,
+    );
   }
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
@@ -277,9 +289,11 @@ function prepareObject(value: object, depth: number): unknown {
     for (const key in obj) {
       const child = obj[key];
       // Fast path: strings, booleans and numbers other than -0 are written as they are.
-      if (typeof child === 'number' ? child !== 0 || 1 / child > 0 : typeof child === 'string') continue;
+      if (typeof child === 'number' ? child !== 0 || 1 / child > 0 : typeof child === 'string')
+        continue;
       // msgpackr renames a decoded "__proto__" key (prototype-pollution guard): refuse rather than change it.
-      if (key === '__proto__') throw new UnsupportedTypeError('cannot encode an own "__proto__" key');
+      if (key === '__proto__')
+        throw new UnsupportedTypeError('cannot encode an own "__proto__" key');
       const prepared = prepare(child, depth + 1);
       if (prepared !== child) {
         out ??= { ...obj };
@@ -292,12 +306,14 @@ function prepareObject(value: object, depth: number): unknown {
     return out ?? value;
   }
   if (Array.isArray(value)) {
-    if (proto !== Array.prototype) throw new UnsupportedTypeError('cannot encode an Array subclass');
+    if (proto !== Array.prototype)
+      throw new UnsupportedTypeError('cannot encode an Array subclass');
     const arr = value as unknown[];
     let out: unknown[] | undefined;
     for (let i = 0; i < arr.length; i++) {
       const child = arr[i];
-      if (typeof child === 'number' ? child !== 0 || 1 / child > 0 : typeof child === 'string') continue;
+      if (typeof child === 'number' ? child !== 0 || 1 / child > 0 : typeof child === 'string')
+        continue;
       const prepared = prepare(child, depth + 1);
       if (prepared !== child) {
         out ??= arr.slice();
@@ -313,7 +329,8 @@ function prepareObject(value: object, depth: number): unknown {
   if (value instanceof Date) return value;
   if (value instanceof Map) {
     const flat: unknown[] = [MAP_MARK_BOX];
-    for (const [k, v] of value as Map<unknown, unknown>) flat.push(prepare(k, depth + 1), prepare(v, depth + 1));
+    for (const [k, v] of value as Map<unknown, unknown>)
+      flat.push(prepare(k, depth + 1), prepare(v, depth + 1));
     return flat;
   }
   if (value instanceof Set) {
@@ -338,7 +355,9 @@ export function packPrepared(prepared: unknown, reserve: number): Uint8Array {
     return reserve > 0 ? packr.pack(prepared, 2048 | reserve) : packr.pack(prepared);
   } catch (cause) {
     if (cause instanceof UnsupportedTypeError) throw cause;
-    throw new UnsupportedTypeError(`MessagePack encoding failed: ${(cause as Error).message}`, { cause });
+    throw new UnsupportedTypeError(`MessagePack encoding failed: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 

@@ -65,13 +65,21 @@ export function resolveOptions(opts: SerializeOptions | undefined): ResolvedSeri
     );
   }
   const maxBytes = opts?.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_MAX_BYTES) {
+  if (
+    typeof maxBytes !== 'number' ||
+    !Number.isInteger(maxBytes) ||
+    maxBytes < 1 ||
+    maxBytes > MAX_MAX_BYTES
+  ) {
     throw new InvalidOptionError(
       `maxBytes must be an integer from 1 to ${MAX_MAX_BYTES}, got ${describe(maxBytes)}`,
     );
   }
   const dictionary = opts?.dictionary;
-  if (dictionary !== undefined && (!(dictionary instanceof Uint8Array) || dictionary.byteLength === 0)) {
+  if (
+    dictionary !== undefined &&
+    (!(dictionary instanceof Uint8Array) || dictionary.byteLength === 0)
+  ) {
     throw new InvalidOptionError(
       `dictionary must be a non-empty Uint8Array, got ${describe(dictionary)}`,
     );

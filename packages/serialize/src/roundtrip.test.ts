@@ -35,19 +35,33 @@ function assertNumbersIdentical(a: unknown, b: unknown): void {
     const am = [...(a as Set<unknown>)];
     [...b].forEach((v, i) => assertNumbersIdentical(am[i], v));
   } else if (ArrayBuffer.isView(b)) {
-    expect(Buffer.from((a as Uint8Array).buffer, (a as Uint8Array).byteOffset, (a as Uint8Array).byteLength)).toEqual(
-      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-    );
-  } else if (b !== null && typeof b === 'object' && !(b instanceof Date) && !(b instanceof ArrayBuffer)) {
-    for (const k of Object.keys(b)) assertNumbersIdentical((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]);
+    expect(
+      Buffer.from(
+        (a as Uint8Array).buffer,
+        (a as Uint8Array).byteOffset,
+        (a as Uint8Array).byteLength,
+      ),
+    ).toEqual(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  } else if (
+    b !== null &&
+    typeof b === 'object' &&
+    !(b instanceof Date) &&
+    !(b instanceof ArrayBuffer)
+  ) {
+    for (const k of Object.keys(b))
+      assertNumbersIdentical((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]);
   }
 }
 
 const typedArrayArb = fc.oneof(
   fc.array(fc.integer({ min: -128, max: 127 }), { maxLength: 20 }).map((a) => Int8Array.from(a)),
   fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 20 }).map((a) => Uint8Array.from(a)),
-  fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 20 }).map((a) => Uint8ClampedArray.from(a)),
-  fc.array(fc.integer({ min: -32768, max: 32767 }), { maxLength: 20 }).map((a) => Int16Array.from(a)),
+  fc
+    .array(fc.integer({ min: 0, max: 255 }), { maxLength: 20 })
+    .map((a) => Uint8ClampedArray.from(a)),
+  fc
+    .array(fc.integer({ min: -32768, max: 32767 }), { maxLength: 20 })
+    .map((a) => Int16Array.from(a)),
   fc.array(fc.integer({ min: 0, max: 65535 }), { maxLength: 20 }).map((a) => Uint16Array.from(a)),
   fc.array(fc.integer(), { maxLength: 20 }).map((a) => Int32Array.from(a)),
   fc.array(fc.nat(), { maxLength: 20 }).map((a) => Uint32Array.from(a)),
@@ -78,7 +92,14 @@ const leafArb = fc.oneof(
 const keyArb = fc.string().filter((k) => k !== '__proto__');
 
 const { value: valueArb } = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leafArb, tie('array'), tie('object'), tie('map'), tie('set')),
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leafArb,
+    tie('array'),
+    tie('object'),
+    tie('map'),
+    tie('set'),
+  ),
   array: fc.array(tie('value'), { maxLength: 6 }),
   object: fc.dictionary(keyArb, tie('value'), { maxKeys: 6, noNullPrototype: true }),
   map: fc.array(fc.tuple(tie('value'), tie('value')), { maxLength: 4 }).map((e) => new Map(e)),
@@ -173,7 +194,14 @@ describe('round trip', () => {
     }
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    for (const bad of [() => 1, Symbol('s'), new Point(), cyclic, new DataView(new ArrayBuffer(1)), new WeakMap()]) {
+    for (const bad of [
+      () => 1,
+      Symbol('s'),
+      new Point(),
+      cyclic,
+      new DataView(new ArrayBuffer(1)),
+      new WeakMap(),
+    ]) {
       expect(() => encode({ v: bad })).toThrow(
         expect.objectContaining({ code: 'E_SERIALIZE_UNSUPPORTED_TYPE' }) as Error,
       );
@@ -182,35 +210,54 @@ describe('round trip', () => {
 
   it('uses a zstd dictionary when configured, and refuses to decode such bytes without it', () => {
     const dictionary = new TextEncoder().encode(
-      '{"symbol":"BTCUSD","exchange":"binance","interval":"1m","open","high","low","close","volume"}'.repeat(20),
+      '{"symbol":"BTCUSD","exchange":"binance","interval":"1m","open","high","low","close","volume"}'.repeat(
+        20,
+      ),
     );
     const withDict = createCodec({ dictionary, thresholdBytes: 0 });
     const plain = createCodec({ thresholdBytes: 0 });
-    const value = { symbol: 'BTCUSD', exchange: 'binance', interval: '1m', fields: ['open', 'high', 'low', 'close', 'volume'] };
+    const value = {
+      symbol: 'BTCUSD',
+      exchange: 'binance',
+      interval: '1m',
+      fields: ['open', 'high', 'low', 'close', 'volume'],
+    };
     const a = withDict.encode(value);
     const b = plain.encode(value);
     expect(a[3]).toBe(1 | 4);
     expect(a.byteLength).toBeLessThan(b.byteLength);
     expect(withDict.decode(a)).toEqual(value);
-    expect(() => plain.decode(a)).toThrow(expect.objectContaining({ code: 'E_SERIALIZE_DICTIONARY' }) as Error);
-    const other = createCodec({ dictionary: new TextEncoder().encode('something else entirely '.repeat(50)) });
+    expect(() => plain.decode(a)).toThrow(
+      expect.objectContaining({ code: 'E_SERIALIZE_DICTIONARY' }) as Error,
+    );
+    const other = createCodec({
+      dictionary: new TextEncoder().encode('something else entirely '.repeat(50)),
+    });
     expect(() => other.decode(a)).toThrow(SerializeError);
   });
 
   it('honours the compression level (different levels give different frames that decode the same)', () => {
-    const rows = Array.from({ length: 2000 }, (_, i) => ({ t: i * 60, c: 100 + (i % 37) / 8, s: 'BTCUSD' }));
+    const rows = Array.from({ length: 2000 }, (_, i) => ({
+      t: i * 60,
+      c: 100 + (i % 37) / 8,
+      s: 'BTCUSD',
+    }));
     const raw = createCodec({ thresholdBytes: Infinity }).encode(rows).subarray(12);
     for (const level of [1, 19]) {
       const framed = createCodec({ level }).encode(rows);
       // The frame is exactly what zstd itself produces at that level with the content checksum on.
-      expect(Buffer.from(framed.subarray(12))).toEqual(zstdCompress(raw, { compressionLevel: level, checksumFlag: true }));
+      expect(Buffer.from(framed.subarray(12))).toEqual(
+        zstdCompress(raw, { compressionLevel: level, checksumFlag: true }),
+      );
       expect(decode(framed)).toEqual(rows);
     }
   });
 
   it('refuses an own "__proto__" key rather than decode it under another name', () => {
     const o = JSON.parse('{"__proto__": 1}') as unknown;
-    expect(() => encode(o)).toThrow(expect.objectContaining({ code: 'E_SERIALIZE_UNSUPPORTED_TYPE' }) as Error);
+    expect(() => encode(o)).toThrow(
+      expect.objectContaining({ code: 'E_SERIALIZE_UNSUPPORTED_TYPE' }) as Error,
+    );
   });
 
   it('validates options at construction, naming the option and value', () => {
@@ -225,7 +272,9 @@ describe('round trip', () => {
 
   it('refuses to encode more than maxBytes', () => {
     const codec = createCodec({ maxBytes: 1000 });
-    expect(() => codec.encode('x'.repeat(2000))).toThrow(expect.objectContaining({ code: 'E_SERIALIZE_TOO_LARGE' }) as Error);
+    expect(() => codec.encode('x'.repeat(2000))).toThrow(
+      expect.objectContaining({ code: 'E_SERIALIZE_TOO_LARGE' }) as Error,
+    );
   });
 
   it('codec methods work when destructured', () => {
@@ -238,7 +287,8 @@ describe('round trip', () => {
     const bytes = encode(value);
     const readable = Readable.from(
       (function* () {
-        for (let i = 0; i < bytes.byteLength; i += 777) yield Buffer.from(bytes.subarray(i, i + 777));
+        for (let i = 0; i < bytes.byteLength; i += 777)
+          yield Buffer.from(bytes.subarray(i, i + 777));
       })(),
     );
     expectSame(await decodeStream(readable), value);

@@ -99,7 +99,9 @@ export async function decodeStreamImpl(core: CodecCore, source: ByteSource): Pro
     bufferedBytes = 0;
     header = parseHeader(head, maxBytes);
     if (header.dictionary && dictionary === undefined) {
-      throw new DictionaryError('value was compressed with a zstd dictionary but no dictionary is configured');
+      throw new DictionaryError(
+        'value was compressed with a zstd dictionary but no dictionary is configured',
+      );
     }
     await body(header, head.subarray(HEADER_BYTES));
   }
@@ -109,7 +111,9 @@ export async function decodeStreamImpl(core: CodecCore, source: ByteSource): Pro
     throw new TruncatedError('stream ended inside the header');
   }
   if (bodySeen < header.bodyLength) {
-    throw new TruncatedError(`body declares ${header.bodyLength} bytes but the stream ended after ${bodySeen}`);
+    throw new TruncatedError(
+      `body declares ${header.bodyLength} bytes but the stream ended after ${bodySeen}`,
+    );
   }
   checkCrc(crc, header.crc);
   let payload: Uint8Array;
@@ -119,7 +123,11 @@ export async function decodeStreamImpl(core: CodecCore, source: ByteSource): Pro
     if (decompressor === undefined) {
       const frame = take();
       const size = checkZstdFrameHeader(frame, maxBytes);
-      decompressor = new StreamDecompressor(header.dictionary ? dictionary : undefined, maxBytes, size);
+      decompressor = new StreamDecompressor(
+        header.dictionary ? dictionary : undefined,
+        maxBytes,
+        size,
+      );
       await feed(decompressor, frame);
     }
     payload = decompressor.finish();

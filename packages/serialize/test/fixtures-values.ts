@@ -1,16 +1,24 @@
 /** Values whose encoded bytes are committed under test/fixtures (see make-fixtures.ts). */
-export function fixtureValues(): Record<string, { value: unknown; options?: { thresholdBytes?: number } }> {
+export function fixtureValues(): Record<
+  string,
+  { value: unknown; options?: { thresholdBytes?: number } }
+> {
   const prices = new Float64Array(256);
   for (let i = 0; i < prices.length; i++) prices[i] = 100 + Math.sin(i / 10) * 5 + i / 100;
   return {
-    'small-object': { value: { symbol: 'BTCUSD', price: 42_000.5, qty: 3, side: 'buy', ok: true, none: null } },
+    'small-object': {
+      value: { symbol: 'BTCUSD', price: 42_000.5, qty: 3, side: 'buy', ok: true, none: null },
+    },
     'special-numbers': { value: [NaN, -0, Infinity, -Infinity, 0, 1.5, -7, 2 ** 53] },
-    'types': {
+    types: {
       value: {
         date: new Date(Date.UTC(2026, 10, 26, 12, 0, 0, 123)),
         big: 2n ** 64n + 5n,
         small: -42n,
-        map: new Map<unknown, unknown>([['a', 1], [2, 'b']]),
+        map: new Map<unknown, unknown>([
+          ['a', 1],
+          [2, 'b'],
+        ]),
         set: new Set(['x', 'y']),
         undef: undefined,
         f32: new Float32Array([1.5, -2.25]),

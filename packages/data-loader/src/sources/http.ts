@@ -55,7 +55,10 @@ function header(value: string | string[] | undefined): string | null {
  */
 export function httpSource(options: HttpSourceOptions): Source {
   const format = options.format ?? 'auto';
-  const headers = { accept: 'application/vnd.peaktrade.ohlcv, application/json;q=0.9, text/csv;q=0.8', ...options.headers };
+  const headers = {
+    accept: 'application/vnd.peaktrade.ohlcv, application/json;q=0.9, text/csv;q=0.8',
+    ...options.headers,
+  };
   const userFetch = options.fetch;
   const dispatcher = options.dispatcher;
   const get = async (url: string, signal: AbortSignal): Promise<RawResponse> => {
@@ -64,11 +67,26 @@ export function httpSource(options: HttpSourceOptions): Source {
       const ok = response.ok;
       // Error bodies are drained (so the connection is reused) but not kept.
       const bytes = new Uint8Array(await response.arrayBuffer());
-      return { status: response.status, contentType: response.headers.get('content-type'), retryAfter: response.headers.get('retry-after'), body: ok ? bytes : undefined, pooled: undefined };
+      return {
+        status: response.status,
+        contentType: response.headers.get('content-type'),
+        retryAfter: response.headers.get('retry-after'),
+        body: ok ? bytes : undefined,
+        pooled: undefined,
+      };
     }
-    const response = await request(url, { method: 'GET', headers, signal, ...(dispatcher ? { dispatcher } : {}) });
+    const response = await request(url, {
+      method: 'GET',
+      headers,
+      signal,
+      ...(dispatcher ? { dispatcher } : {}),
+    });
     const ok = response.statusCode >= 200 && response.statusCode < 300;
-    const meta = { status: response.statusCode, contentType: header(response.headers['content-type']), retryAfter: header(response.headers['retry-after']) };
+    const meta = {
+      status: response.statusCode,
+      contentType: header(response.headers['content-type']),
+      retryAfter: header(response.headers['retry-after']),
+    };
     const length = Number(header(response.headers['content-length']) ?? Number.NaN);
     if (!ok || !Number.isSafeInteger(length)) {
       const bytes = new Uint8Array(await response.body.arrayBuffer());
@@ -79,7 +97,8 @@ export function httpSource(options: HttpSourceOptions): Source {
     let offset = 0;
     try {
       for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        if (offset + chunk.length > buffer.length) throw new Error(`body longer than its Content-Length (${length})`);
+        if (offset + chunk.length > buffer.length)
+          throw new Error(`body longer than its Content-Length (${length})`);
         chunk.copy(buffer, offset);
         offset += chunk.length;
       }
@@ -96,7 +115,8 @@ export function httpSource(options: HttpSourceOptions): Source {
     async load(symbol, { signal }) {
       const url = String(options.url(symbol));
       const response = await get(url, signal);
-      if (response.body === undefined) throw new HttpStatusError(url, response.status, parseRetryAfter(response.retryAfter));
+      if (response.body === undefined)
+        throw new HttpStatusError(url, response.status, parseRetryAfter(response.retryAfter));
       const kind = format === 'auto' ? formatOf(response.contentType) : format;
       try {
         // Every parser copies what it keeps, so the body buffer is free again afterwards.

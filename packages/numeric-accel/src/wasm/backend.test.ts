@@ -61,7 +61,8 @@ describe('wasmArray: zero-copy arrays in the WASM backend memory', () => {
     // rollingMean did not clear the 1.3× bar on resident data, so auto keeps it on JS
     expect(na.rollingMean(x, { window: 20, out })).toBe(out);
     worst = 0;
-    for (let i = 19; i < n; i++) worst = Math.max(worst, Math.abs(out[i]! - jsMean[i]!) / jsMean[i]!);
+    for (let i = 19; i < n; i++)
+      worst = Math.max(worst, Math.abs(out[i]! - jsMean[i]!) / jsMean[i]!);
     expect(worst).toBeLessThan(1e-12);
     expect(wasmCallCount() - before).toBe(3);
   });

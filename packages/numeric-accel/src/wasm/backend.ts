@@ -19,7 +19,17 @@ interface WasmApi {
 export interface WasmKernels {
   readonly memory: WasmMemory;
   sum(p: number, n: number): number;
-  rolling_moments(x: number, out: number, l0: number, h: number, w: number, mode: number, invW: number, invDen: number, block: number): number;
+  rolling_moments(
+    x: number,
+    out: number,
+    l0: number,
+    h: number,
+    w: number,
+    mode: number,
+    invW: number,
+    invDen: number,
+    block: number,
+  ): number;
   ema_lanes(x: number, out: number, s0: number, q: number, start: number, b: number): number;
 }
 
@@ -87,7 +97,8 @@ export function useWasm(kernel: WasmKernel, x: Float64Array, out?: Float64Array)
   if (backend === 'js') return false;
   if (backend === 'auto') {
     const resident = isResident(x) && (out === undefined || isResident(out));
-    if (resident ? !WASM_AUTO_RESIDENT[kernel] : !WASM_AUTO[kernel] || x.length < AUTO_MIN_LENGTH) return false;
+    if (resident ? !WASM_AUTO_RESIDENT[kernel] : !WASM_AUTO[kernel] || x.length < AUTO_MIN_LENGTH)
+      return false;
   }
   return wasmKernels() !== undefined;
 }
@@ -151,7 +162,11 @@ export function releaseWasmArrays(): void {
  * are used in place; others are copied into a staging area above the arena. `copyOut` says whether the
  * caller must copy results back with {@link unstage}.
  */
-export function stage(k: WasmKernels, x: Float64Array, out?: Float64Array): { xp: number; op: number; copyOut: boolean } {
+export function stage(
+  k: WasmKernels,
+  x: Float64Array,
+  out?: Float64Array,
+): { xp: number; op: number; copyOut: boolean } {
   calls++;
   const bytes = x.length * 8;
   let next = align(top);
@@ -169,7 +184,13 @@ export function stage(k: WasmKernels, x: Float64Array, out?: Float64Array): { xp
 }
 
 /** Copies `out[from, to)` back from the staged output area at `op`. */
-export function unstage(k: WasmKernels, op: number, out: Float64Array, from: number, to: number): void {
+export function unstage(
+  k: WasmKernels,
+  op: number,
+  out: Float64Array,
+  from: number,
+  to: number,
+): void {
   if (to <= from) return;
   out.set(new Float64Array(k.memory.buffer, op + from * 8, to - from), from);
 }
