@@ -109,7 +109,7 @@ export default defineBenchSuite({
               if (failures.size > 0 || data.size !== 100)
                 throw new Error(`HTTP load failed: ${[...failures.values()][0]?.message}`);
             },
-            { name: `http 100x10k ${variant}`, timeMs: Math.max(ctx.timeMs, 1000), warmup: 2 },
+            { name: `http 100x10k ${variant}`, timeMs: Math.max(ctx.timeMs, 2000), warmup: 5 },
           );
           const kb = Math.round(payloads.reduce((n, [, p]) => n + p.length, 0) / 100 / 1024);
           out.push(
