@@ -133,21 +133,14 @@ export const targets: readonly Target[] = [
     'gating',
   ),
 
-  // #5 cache-redis (skipped without Redis)
+  // #5 cache-redis (skipped without Redis). The goal is max(10%, 5 µs); with a loopback round
+  // trip of about 85 µs the 10% bound is the larger, so it is stated as a ratio.
   goal(
     'cache-redis.get.vsRaw',
-    'L2 get / raw ioredis GET + decode (≤ 10% or ≤ 5 µs)',
+    'L2 get / raw ioredis GET + decode (overhead ≤ max(10%, 5 µs))',
     '<=',
     1.1,
     'x',
-    5,
-  ),
-  goal(
-    'cache-redis.get.overheadUs',
-    'L2 get overhead over raw GET + decode (≤ 5 µs or ≤ 10%)',
-    '<=',
-    5,
-    'us',
     5,
   ),
 
