@@ -771,6 +771,12 @@ function spanStops(
   return t;
 }
 
+/**
+ * Variances below this fraction of the mean square count as zero: about 64 ulps of the one-pass
+ * formula's cancellation error. Shared with the reference engine in the tests. @internal
+ */
+export const ZERO_VARIANCE_RATIO = 64 * Number.EPSILON;
+
 /** Turn a finished run's accumulators into {@link Metrics}. @internal */
 export function finalizeMetrics(st: ExecState, o: ResolvedOptions, n: number): Metrics {
   const init = o.initialCapital;
@@ -788,7 +794,11 @@ export function finalizeMetrics(st: ExecState, o: ResolvedOptions, n: number): M
   const s1 = st.sumX - z * k;
   const s2 = st.sumX2 + z * k * k;
   const varR = nR > 1 ? (s2 - (s1 * s1) / nR) / (nR - 1) : 0;
-  const sd = varR > 0 ? Math.sqrt(varR) : 0;
+  // A variance this small next to the returns' mean square is rounding noise (the returns are
+  // constant to double precision): report zero volatility and no Sharpe rather than a ratio of noise.
+  // s1 and s2 are sums of (r − shift); Σr² = s2 + 2·shift·s1 + nR·shift².
+  const meanSquare = nR > 1 ? (s2 + 2 * k * s1 + nR * k * k) / (nR - 1) : 0;
+  const sd = nR > 1 && varR > ZERO_VARIANCE_RATIO * meanSquare ? Math.sqrt(varR) : 0;
   const dsd = Math.sqrt(st.sumD2 / nR);
   const ann = Math.sqrt(ppy);
   const pf = st.grossLoss > 0 ? st.grossProfit / st.grossLoss : st.grossProfit > 0 ? Infinity : 0;

@@ -4,6 +4,7 @@
  * sees bars one at a time and recomputes its indicators from the history it kept, and a broker
  * object fills orders. Written for clarity, not speed. Not shipped in dist.
  */
+import { ZERO_VARIANCE_RATIO } from '../src/engine.js';
 import type {
   BacktestOptions,
   ExitReason,
@@ -343,7 +344,10 @@ function naiveMetrics(
   }
   const m = mean(returns);
   const variance = returns.reduce((s, r) => s + (r - m) ** 2, 0) / (returns.length - 1);
-  const sd = returns.length > 1 ? Math.sqrt(variance) : 0;
+  const meanSquare = returns.reduce((s, r) => s + r * r, 0) / (returns.length - 1);
+  // Same rule as the engine: a variance that is rounding noise next to the mean square is zero.
+  const sd =
+    returns.length > 1 && variance > ZERO_VARIANCE_RATIO * meanSquare ? Math.sqrt(variance) : 0;
   const downside = Math.sqrt(returns.reduce((s, r) => s + Math.min(r, 0) ** 2, 0) / returns.length);
   let peak = initial;
   let peakAt = 0;
