@@ -1,5 +1,8 @@
 // Shared vitest project preset. A package's vitest.config.ts calls peaktradeProject(name).
+import { fileURLToPath } from 'node:url';
 import { defineProject, mergeConfig } from 'vitest/config';
+
+const fastCheckSeed = fileURLToPath(new URL('./fast-check-seed.js', import.meta.url));
 
 /**
  * Build a vitest project config for one workspace package.
@@ -15,6 +18,7 @@ export function peaktradeProject(name, overrides = {}) {
         environment: 'node',
         testTimeout: 30_000,
         hookTimeout: 60_000,
+        setupFiles: [fastCheckSeed],
       },
     }),
     overrides,
