@@ -61,7 +61,6 @@ export default defineBenchSuite({
       connection: url,
       queueName: queue,
       keyPrefix: prefix,
-      chunkSize: Math.max(10, pairs / 20),
     });
     const pool = new WorkerPool({ maxWorkers: 2, minWorkers: 2 });
     const out: Measurement[] = [];
@@ -70,7 +69,7 @@ export default defineBenchSuite({
         if (outcomes.length !== pairs || !outcomes.every((o) => o.ok))
           throw new Error('sweep lost or failed strategies');
       };
-      const iterations = ctx.quick ? 2 : 3;
+      const iterations = ctx.quick ? 3 : 7;
       ctx.log(`local pool, ${pairs} pairs × ${bars} bars`);
       const local = await benchmark(
         async () =>

@@ -30,7 +30,11 @@ export interface BullmqBackendOptions {
   readonly queueName?: string;
   /** Prefix of this package's own keys (datasets, run results, worker registry). Default `peaktrade`. */
   readonly keyPrefix?: string;
-  /** Strategies per job when `parallelBacktest` gives no `chunkSize` (default 25). */
+  /**
+   * Strategies per job when `parallelBacktest` gives no `chunkSize`. Default: automatic, about
+   * four jobs per job slot of the live workers (their `--concurrency` summed), so per-job overhead
+   * is amortised and a slow or lost worker still leaves work to rebalance.
+   */
   readonly chunkSize?: number;
   /** Attempts per job, the first included (default 3). */
   readonly attempts?: number;
@@ -92,7 +96,8 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
   if (typeof queueName !== 'string' || !/^[\w.-]+$/.test(queueName))
     throw new BullmqOptionError('queueName', queueName, 'letters, digits, _ . -');
   const prefix = options.keyPrefix ?? 'peaktrade';
-  const defaultChunk = positiveInt('chunkSize', options.chunkSize ?? 25);
+  const fixedChunk =
+    options.chunkSize === undefined ? undefined : positiveInt('chunkSize', options.chunkSize);
   const attempts = positiveInt('attempts', options.attempts ?? 3);
   const backoffMs = options.backoffMs ?? 500;
   const dataTtlMs = positiveInt('dataTtlMs', options.dataTtlMs ?? 3_600_000);
@@ -143,15 +148,17 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
     return found;
   }
 
-  async function waitForWorker(redis: Redis, exportName: string): Promise<void> {
+  async function waitForWorker(redis: Redis, exportName: string): Promise<WorkerInfo[]> {
     const end = performance.now() + waitForWorkersMs;
     for (;;) {
       const workers = await liveWorkers(redis);
-      if (workers.some((w) => w.exports.includes(exportName))) return;
-      if (performance.now() >= end)
+      const offering = workers.filter((w) => w.exports.includes(exportName));
+      if (offering.length > 0) return offering;
+      if (performance.now() >= end) {
         throw new NoWorkersError(queueName, exportName, waitForWorkersMs, [
           ...new Set(workers.flatMap((w) => w.exports)),
         ]);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -172,7 +179,7 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
       if (signal?.aborted) throw new AbortError('parallelBacktest (bullmq)');
       const { redis, queue, events, target } = await open();
       const exportName = request.backtestFn.export;
-      await waitForWorker(redis, exportName);
+      const offering = await waitForWorker(redis, exportName);
       stats.runs++;
       const n = strategies.length;
       if (n === 0) return [];
@@ -189,7 +196,8 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
         'PX',
         runTtl,
       );
-      const chunk = request.chunkSize ?? defaultChunk;
+      const slots = offering.reduce((sum, w) => sum + w.concurrency, 0);
+      const chunk = request.chunkSize ?? fixedChunk ?? Math.max(1, Math.ceil(n / (slots * 4)));
       const optionsB64 = Buffer.from(codec.encode(request.options)).toString('base64');
       const jobs = [];
       for (let start = 0; start < n; start += chunk) {

@@ -106,6 +106,28 @@ describe('bullmqBackend with two real worker processes', () => {
     ).rejects.toBeInstanceOf(StrategyFailedError);
   });
 
+  it('discards the results of a task that writes to the shared market data', async () => {
+    const quick = bullmqBackend({
+      connection: redis!.url,
+      queueName: queue,
+      keyPrefix: prefix,
+      backoffMs: 50,
+    });
+    const outcomes = await parallelBacktest(
+      strategies.slice(0, 5),
+      data,
+      { module: tasksModule, export: 'mutate' },
+      { backend: quick },
+    );
+    expect(outcomes.every((o) => !o.ok)).toBe(true);
+    for (const o of outcomes)
+      expect(o.ok ? '' : o.error.message).toContain('modified the shared market data');
+    // Clean data again afterwards: the same strategies through the well-behaved export agree with the serial run.
+    const clean = await parallelBacktest(strategies.slice(0, 5), data, fn, { backend: quick });
+    expect(clean.map((o) => (o.ok ? o.value : o.error.message))).toEqual(serial.slice(0, 5));
+    await quick.close();
+  });
+
   it('survives kill -9 of a worker mid-run: every result arrives exactly once', async () => {
     const extra = await startWorkerProcess(workerArgs(redis!.url));
     const slowFn = { module: tasksModule, export: 'slow' };

@@ -93,8 +93,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       ? { maxWorkers: options.threads, minWorkers: options.threads }
       : {},
   );
-  const backend = localBackend({ pool });
-  const datasets = new Map<string, Promise<SharedColumns>>();
+  // The pool's own before/after checksum per run would read each dataset twice per job; the
+  // worker checksums a dataset once when it arrives and checks it after every job instead.
+  const backend = localBackend({ pool, verifyData: false });
+  const datasets = new Map<string, Promise<{ columns: SharedColumns; checksum: string }>>();
   const maxDatasets = options.maxDatasets ?? 4;
   let downloads = 0;
   let jobsDone = 0;
@@ -114,29 +116,32 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const heartbeat = setInterval(() => void advertise(), 2_000);
   heartbeat.unref();
 
-  const dataset = (hash: string): Promise<SharedColumns> => {
+  const dataset = (hash: string): Promise<{ columns: SharedColumns; checksum: string }> => {
     let found = datasets.get(hash);
     if (found) {
       datasets.delete(hash);
       datasets.set(hash, found); // most recently used last
       return found;
     }
-    found = downloadDataset(redis, prefix, hash).then((cols) => {
+    found = downloadDataset(redis, prefix, hash).then((columns) => {
       downloads++;
-      log(`downloaded dataset ${hash.slice(0, 12)}… (${cols.byteLength} bytes)`);
-      return cols;
+      log(`downloaded dataset ${hash.slice(0, 12)}… (${columns.byteLength} bytes)`);
+      return { columns, checksum: columns.checksum() };
     });
     found.catch(() => datasets.delete(hash));
     datasets.set(hash, found);
     while (datasets.size > maxDatasets) {
       const oldest = datasets.keys().next().value as string;
-      void datasets.get(oldest)?.then(
-        (c) => c.release(),
-        () => {},
-      );
-      datasets.delete(oldest);
+      evict(oldest);
     }
     return found;
+  };
+  const evict = (hash: string) => {
+    void datasets.get(hash)?.then(
+      (d) => d.columns.release(),
+      () => {},
+    );
+    datasets.delete(hash);
   };
 
   const processor = async (job: Job<ChunkJob>) => {
@@ -148,7 +153,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         `module ${options.module} has no export "${data.exportName}" (exports: ${exportsList.join(', ')})`,
       );
     }
-    const shared = await dataset(data.dataset);
+    const { columns: shared, checksum } = await dataset(data.dataset);
     const strategies = codec.decode(Buffer.from(data.strategies, 'base64')) as unknown[];
     const backtestOptions = codec.decode(Buffer.from(data.options, 'base64'));
     const controller = new AbortController();
@@ -166,6 +171,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         { module: moduleUrl, export: data.exportName },
         { backend, backtestOptions, signal: controller.signal },
       );
+      if (shared.checksum() !== checksum) {
+        // A task wrote to the read-only market data: these results cannot be trusted, and the copy
+        // is dropped so the retry (here or on another worker) starts from clean data.
+        evict(data.dataset);
+        throw new Error(
+          `a task of export "${data.exportName}" modified the shared market data (dataset ${data.dataset.slice(0, 12)}…); its results were discarded`,
+        );
+      }
       const resultsKey = keys.runResults(prefix, data.runId);
       const pipeline = redis.pipeline();
       for (const o of outcomes) {
@@ -216,11 +229,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         await worker.close(force);
         await redis.unlink(registryKey).catch(() => {});
         await pool.close({ force });
-        for (const d of datasets.values())
-          void d.then(
-            (c) => c.release(),
-            () => {},
-          );
+        for (const hash of [...datasets.keys()]) evict(hash);
         if (owned) await redis.quit().catch(() => redis.disconnect());
       })()),
   };
