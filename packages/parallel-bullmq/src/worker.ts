@@ -96,7 +96,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   // The pool's own before/after checksum per run would read each dataset twice per job; the
   // worker checksums a dataset once when it arrives and checks it after every job instead.
   const backend = localBackend({ pool, verifyData: false });
-  const datasets = new Map<string, Promise<{ columns: SharedColumns; checksum: string }>>();
+  /** A cached dataset. Jobs using it hold a reference; it is released when evicted and unused. */
+  interface CachedDataset {
+    readonly columns: SharedColumns;
+    readonly checksum: string;
+    users: number;
+    evicted: boolean;
+  }
+  const datasets = new Map<string, Promise<CachedDataset>>();
   const maxDatasets = options.maxDatasets ?? 4;
   let downloads = 0;
   let jobsDone = 0;
@@ -116,7 +123,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const heartbeat = setInterval(() => void advertise(), 2_000);
   heartbeat.unref();
 
-  const dataset = (hash: string): Promise<{ columns: SharedColumns; checksum: string }> => {
+  const dataset = (hash: string): Promise<CachedDataset> => {
     let found = datasets.get(hash);
     if (found) {
       datasets.delete(hash);
@@ -126,7 +133,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     found = downloadDataset(redis, prefix, hash).then((columns) => {
       downloads++;
       log(`downloaded dataset ${hash.slice(0, 12)}… (${columns.byteLength} bytes)`);
-      return { columns, checksum: columns.checksum() };
+      return { columns, checksum: columns.checksum(), users: 0, evicted: false };
     });
     found.catch(() => datasets.delete(hash));
     datasets.set(hash, found);
@@ -137,11 +144,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     return found;
   };
   const evict = (hash: string) => {
-    void datasets.get(hash)?.then(
-      (d) => d.columns.release(),
+    const entry = datasets.get(hash);
+    datasets.delete(hash);
+    void entry?.then(
+      (d) => {
+        d.evicted = true;
+        // Jobs still running on it keep it until they finish (see the processor's finally).
+        if (d.users === 0) d.columns.release();
+      },
       () => {},
     );
-    datasets.delete(hash);
   };
 
   const processor = async (job: Job<ChunkJob>) => {
@@ -153,7 +165,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         `module ${options.module} has no export "${data.exportName}" (exports: ${exportsList.join(', ')})`,
       );
     }
-    const { columns: shared, checksum } = await dataset(data.dataset);
+    const cachedData = await dataset(data.dataset);
+    const { columns: shared, checksum } = cachedData;
     const strategies = codec.decode(Buffer.from(data.strategies, 'base64')) as unknown[];
     const backtestOptions = codec.decode(Buffer.from(data.options, 'base64'));
     const controller = new AbortController();
@@ -164,6 +177,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         () => {},
       );
     }, 200);
+    cachedData.users++;
     try {
       const outcomes = await parallelBacktest(
         strategies,
@@ -200,6 +214,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       throw error;
     } finally {
       clearInterval(watch);
+      cachedData.users--;
+      if (cachedData.evicted && cachedData.users === 0) cachedData.columns.release();
     }
   };
 
