@@ -10,6 +10,8 @@ import { DiskTier } from '@peaktrade/cache-disk';
 import { RedisTier } from '@peaktrade/cache-redis';
 import { WorkerPool, taskRef } from '@peaktrade/parallel';
 import type { StressOutcome } from './report.js';
+// The same function the workers run, called here to check their answers.
+import { spin } from './stress-tasks.js';
 
 /** Settings of the stress runs. */
 export interface StressSettings {
@@ -162,12 +164,7 @@ const runs: StressRun[] = [
       const ok = settled.filter((s) => s.ok);
       const aborted = settled.filter((s) => !s.ok && (s.e as Error).name === 'AbortError').length;
       const other = settled.length - ok.length - aborted;
-      const expected = (i: number) => {
-        let acc = i;
-        for (let j = 0; j < 20_000; j++) acc = (acc * 1_103_515_245 + 12_345) % 2_147_483_648;
-        return acc;
-      };
-      const wrong = settled.filter((s, i) => s.ok && s.v !== expected(i)).length;
+      const wrong = settled.filter((s, i) => s.ok && s.v !== spin(i)).length;
       await pool.close();
       const metrics = pool.metrics();
       check(other === 0, `${other} tasks failed with something other than AbortError`);

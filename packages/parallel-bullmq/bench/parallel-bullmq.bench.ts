@@ -1,8 +1,6 @@
 // The 1,000-pair SMA sweep over 100k bars: BullMQ with 2 worker processes on this machine,
 // against the local piscina backend with 2 threads, in the same run.
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { generateOhlcv } from '@peaktrade/backtest';
 import {
   benchmark,
@@ -13,16 +11,7 @@ import {
 import { SharedColumns, WorkerPool, localBackend, parallelBacktest } from '@peaktrade/parallel';
 import { deleteKeys } from '@peaktrade/test-redis';
 import { bullmqBackend } from '../src/index.js';
-
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-function startWorker(args: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => d.toString().includes('ready ') && resolve(child));
-    child.once('exit', (code) => reject(new Error(`peaktrade-worker exited with ${code}`)));
-  });
-}
+import { startWorkerProcess } from '../test/workers.js';
 
 export default defineBenchSuite({
   name: 'parallel-bullmq',
@@ -56,7 +45,7 @@ export default defineBenchSuite({
       '--concurrency',
       '1',
     ];
-    const workers = await Promise.all([startWorker(args), startWorker(args)]);
+    const workers = await Promise.all([startWorkerProcess(args), startWorkerProcess(args)]);
     const backend = bullmqBackend({
       connection: url,
       queueName: queue,
@@ -114,7 +103,7 @@ export default defineBenchSuite({
     } finally {
       await backend.close();
       await pool.close();
-      for (const w of workers) w.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.stop('SIGKILL')));
       await deleteKeys(url, `${prefix}:*`, `bull:${queue}:*`);
     }
   },

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createCodec } from '@peaktrade/serialize';
 import {
   AbortError,
+  deserializeError,
   StrategyFailedError,
   type BackendOutcome,
   type BacktestRequest,
@@ -17,7 +18,6 @@ import {
   RunLostError,
   RedisUnavailableError,
 } from './errors.js';
-import { deserializeError } from './outcome.js';
 import { keys, type ChunkJob, type StoredOutcome, type WorkerInfo } from './protocol.js';
 
 const codec = createCodec({ level: 1 });

@@ -1,4 +1,4 @@
-import type { SerializedStrategyError } from './outcome.js';
+import type { SerializedError } from '@peaktrade/parallel';
 
 /** Redis key names shared by the backend and the workers. `p` is the key prefix. */
 export const keys = {
@@ -40,4 +40,4 @@ export interface WorkerInfo {
 /** One strategy's stored outcome (serialized with @peaktrade/serialize). */
 export type StoredOutcome =
   | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly error: SerializedStrategyError };
+  | { readonly ok: false; readonly error: SerializedError };

@@ -8,13 +8,13 @@ import {
   WorkerPool,
   localBackend,
   parallelBacktest,
+  serializeError,
   type SharedColumns,
 } from '@peaktrade/parallel';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { connect, type ConnectionInput } from './connection.js';
 import { downloadDataset } from './dataset.js';
 import { BullmqOptionError, WorkerModuleError } from './errors.js';
-import { serializeError } from './outcome.js';
 import { keys, type ChunkJob, type StoredOutcome, type WorkerInfo } from './protocol.js';
 
 const codec = createCodec({ level: 1 });

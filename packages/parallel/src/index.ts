@@ -40,6 +40,8 @@ export {
   TaskLoadError,
   SharedDataMutatedError,
   StrategyFailedError,
+  serializeError,
+  deserializeError,
   errors,
 } from './errors.js';
 export type { SerializedError } from './errors.js';
