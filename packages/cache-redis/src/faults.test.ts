@@ -65,11 +65,19 @@ async function admin<T>(fn: (r: Redis) => Promise<T>): Promise<T> {
 const KEYS = 20;
 const valueOf = (i: number) => ({ i, px: new Float64Array([i, i * 2]) });
 
-/** Steady reads for `ms`, one new read every 4 ms; records each read's latency, errors and wrong values. */
+/**
+ * Steady reads for `ms`, one new read every 4 ms; records each read's latency, errors and wrong
+ * values, and the event loop's worst lateness over the run (`lag`): how much later than asked a
+ * 4 ms sleep woke up. A read cannot come back sooner than the loop lets it, so the latency bound
+ * below is the timeout plus a fixed 10 ms plus that measured lag: on a quiet machine the lag is
+ * about a millisecond; on a loaded CI machine it is what it is, and the bound still separates a
+ * timed-out read (about 50 ms) from one that waited out the fault (300 ms or more).
+ */
 async function steadyLoad(ms: number, during: () => Promise<void>) {
   const latencies: number[] = [];
   const errors: unknown[] = [];
   let wrong = 0;
+  let lag = 0;
   const inflight: Promise<void>[] = [];
   let stop = false;
   const loop = (async () => {
@@ -89,7 +97,9 @@ async function steadyLoad(ms: number, during: () => Promise<void>) {
             },
           ),
       );
+      const slept = performance.now();
       await delay(4);
+      lag = Math.max(lag, performance.now() - slept - 4);
     }
   })();
   await during();
@@ -98,7 +108,8 @@ async function steadyLoad(ms: number, during: () => Promise<void>) {
   await loop;
   await Promise.all(inflight);
   latencies.sort((a, b) => a - b);
-  return { errors, wrong, max: latencies[latencies.length - 1] ?? 0, count: latencies.length };
+  const max = latencies[latencies.length - 1] ?? 0;
+  return { errors, wrong, max, count: latencies.length, bound: TIMEOUT_MS + 10 + lag };
 }
 
 beforeAll(async () => {
@@ -133,14 +144,14 @@ async function expectNothingLost(): Promise<void> {
 }
 
 describe('Redis faults under a steady read load', () => {
-  it('CLIENT PAUSE: no caller sees an error, reads return within timeout + 10 ms, nothing is lost', async () => {
+  it('CLIENT PAUSE: no caller sees an error, reads return within timeout + 10 ms + loop lag, nothing is lost', async () => {
     const result = await steadyLoad(500, () =>
       admin((r) => r.client('PAUSE', 300, 'ALL')).then(() => undefined),
     );
     expect(result.errors).toEqual([]);
     expect(result.wrong).toBe(0);
     expect(result.count).toBeGreaterThan(50);
-    expect(result.max).toBeLessThanOrEqual(TIMEOUT_MS + 10);
+    expect(result.max).toBeLessThanOrEqual(result.bound);
     await expectNothingLost();
   });
 
@@ -153,7 +164,7 @@ describe('Redis faults under a steady read load', () => {
     });
     expect(result.errors).toEqual([]);
     expect(result.wrong).toBe(0);
-    expect(result.max).toBeLessThanOrEqual(TIMEOUT_MS + 10);
+    expect(result.max).toBeLessThanOrEqual(result.bound);
     expect(breakerStates).toContain('open');
     expect(breakerStates[breakerStates.length - 1]).toBe('closed');
     await expectNothingLost();
@@ -168,7 +179,7 @@ describe('Redis faults under a steady read load', () => {
     });
     expect(result.errors).toEqual([]);
     expect(result.wrong).toBe(0);
-    expect(result.max).toBeLessThanOrEqual(TIMEOUT_MS + 10);
+    expect(result.max).toBeLessThanOrEqual(result.bound);
     expect(breakerStates).toContain('open');
     expect(await eventually(() => tier.stats().breaker === 'closed', 3000)).toBe(true);
     await expectNothingLost();
