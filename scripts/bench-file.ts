@@ -25,7 +25,13 @@ try {
     tmpDir,
     log: (message: string) => console.error(`[${mod.default.name}] ${message}`),
   });
-  console.table(measurements);
+  console.table(
+    (measurements as { id: string; value: number; unit: string }[]).map(({ id, value, unit }) => ({
+      id,
+      value: Number(value.toPrecision(4)),
+      unit,
+    })),
+  );
 } finally {
   rmSync(tmpDir, { recursive: true, force: true });
 }

@@ -75,9 +75,11 @@ export class KeyedRateLimiter {
     // Reserve the token now (the balance may go negative); later callers queue behind us.
     bucket.tokens -= 1;
     if (bucket.tokens >= 0) return;
-    const waitMs = -bucket.tokens / this.#ratePerMs;
+    // Sleep until the reserved token's time comes, checking the clock on waking: a timer can fire up to
+    // a millisecond before its time by performance.now(), and a request must never start early.
+    const due = now - bucket.tokens / this.#ratePerMs;
     try {
-      await this.#sleep(waitMs, signal);
+      for (let t = now; t < due; t = this.#now()) await this.#sleep(due - t, signal);
     } catch (error) {
       bucket.tokens += 1; // give the reservation back
       throw error;

@@ -184,11 +184,15 @@ describe('KeyedRateLimiter (fake clock)', () => {
         now: () => now,
         sleep: (ms) => {
           waits.push(ms);
-          return Promise.resolve();
+          const wake = now + ms;
+          return Promise.resolve().then(() => {
+            now = Math.max(now, wake);
+          });
         },
       },
     );
-    for (let i = 0; i < 5; i++) await limiter.acquire('host-a');
+    // Five at once: two from the burst, the rest reserved 200 ms apart, in arrival order.
+    await Promise.all(Array.from({ length: 5 }, () => limiter.acquire('host-a')));
     expect(waits.map(Math.round)).toEqual([200, 400, 600]);
     await limiter.acquire('host-b');
     expect(waits).toHaveLength(3);
@@ -196,6 +200,28 @@ describe('KeyedRateLimiter (fake clock)', () => {
     waits.length = 0;
     for (let i = 0; i < 3; i++) await limiter.acquire('host-a');
     expect(waits.map(Math.round)).toEqual([200]);
+  });
+
+  it('sleeps again when a timer wakes before the reserved time, so no request starts early', async () => {
+    let now = 0;
+    const waits: number[] = [];
+    const limiter = new KeyedRateLimiter(
+      { ratePerSec: 10, burst: 1 },
+      {
+        now: () => now,
+        sleep: (ms) => {
+          waits.push(ms);
+          now += ms > 1 ? ms - 0.9 : ms; // a timer that fires 0.9 ms early
+          return Promise.resolve();
+        },
+      },
+    );
+    await limiter.acquire('h');
+    await limiter.acquire('h');
+    expect(now).toBeGreaterThanOrEqual(100);
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toBeCloseTo(100, 9);
+    expect(waits[1]).toBeCloseTo(0.9, 9);
   });
 
   it('refuses a non-positive rate', () => {

@@ -6,6 +6,7 @@
  *  - the longest event-loop block during encodeAsync/decodeAsync of payloads over 1 MiB.
  */
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
+import { crc32 } from 'node:zlib';
 import {
   createRng,
   defineBenchSuite,
@@ -222,6 +223,9 @@ export default defineBenchSuite({
       'serialize.columns',
       {
         memcpy: () => new Uint8Array(flat),
+        // The least any checksummed encode+decode can do: copy the bytes out once, and CRC-32 them on
+        // each side (zlib's native crc32, the fastest checksum Node ships).
+        floor: () => crc32(new Uint8Array(flat), crc32(flat)),
         serialize: () => decode(encode(cols)),
         'serialize.raw': () => raw.decode(raw.encode(cols)),
         v8: () => v8Deserialize(v8Serialize(cols)) as unknown,
@@ -240,6 +244,12 @@ export default defineBenchSuite({
         '5x10k Float64Array encode+decode (default: zstd-3) / one memcpy',
         colSuite,
         'serialize',
+      ),
+      ratioMeasurement(
+        'serialize.columns.floor.ratio',
+        '5x10k Float64Array: one copy + a CRC-32 on each side (floor of any checksummed format) / one memcpy',
+        colSuite,
+        'floor',
       ),
       ratioMeasurement(
         'serialize.columns.v8.ratio',

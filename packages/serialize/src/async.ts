@@ -13,7 +13,7 @@ import {
   TruncatedError,
   UnsupportedTypeError,
 } from './errors.js';
-import { CODEC_RAW, CODEC_ZSTD, FLAG_DICTIONARY, HEADER_BYTES } from './format.js';
+import { CODEC_RAW, CODEC_ZSTD, ExtType, FLAG_DICTIONARY, HEADER_BYTES } from './format.js';
 import {
   StreamDecompressor,
   bodyOf,
@@ -29,6 +29,7 @@ import {
   SET_MARK,
   MAX_DEPTH,
   SET_MARK_BOX,
+  extHeader,
   packValue,
   restoreContainer,
   skipValue,
@@ -38,6 +39,16 @@ import {
   unpackSequence,
   unpackValue,
 } from './msgpack.js';
+import {
+  TABLE_MIN_ROWS,
+  buildRows,
+  columnData,
+  fillRows,
+  packKeyList,
+  readKeyList,
+  rowFactory,
+  tableKeysOf,
+} from './table.js';
 
 /** CPU time per slice before yielding, in ms. */
 export const SLICE_MS = 2;
@@ -47,6 +58,8 @@ const STEP_BYTES = 32 * 1024;
 const PIECE_COST = 512;
 /** Encoded values larger than this many bytes are decoded piecewise. */
 const BIG_SPAN = 64 * 1024;
+/** Table values (rows × keys) checked, filled or rebuilt per step. */
+const TABLE_STEP_VALUES = 64 * 1024;
 /** Byte size of one batch of consecutive small values decoded together. */
 const BATCH_BYTES = 16 * 1024;
 
@@ -106,14 +119,6 @@ function containerHeader(
   const out = new Uint8Array(5);
   out[0] = b32;
   new DataView(out.buffer).setUint32(1, count);
-  return out;
-}
-
-function extHeader(length: number, type: number): Uint8Array {
-  const out = new Uint8Array(6);
-  out[0] = 0xc9;
-  new DataView(out.buffer).setUint32(1, length);
-  out[5] = type;
   return out;
 }
 
@@ -191,7 +196,29 @@ class PiecePacker {
     await this.#slicer.step();
   }
 
+  /**
+   * Writes `arr` as a Table extension when every row qualifies (the same test as the one-shot encoder,
+   * run in slices). Returns false, having written nothing, when it does not.
+   */
+  async #packTable(arr: unknown[]): Promise<boolean> {
+    const keys = arr.length >= TABLE_MIN_ROWS ? tableKeysOf(arr[0]) : undefined;
+    if (keys === undefined) return false;
+    const n = arr.length;
+    const rowsPerStep = Math.max(1, Math.floor(TABLE_STEP_VALUES / keys.length));
+    const columns = new Float64Array(n * keys.length);
+    for (let from = 0; from < n; from += rowsPerStep) {
+      if (!fillRows(arr, keys, columns, from, Math.min(n, from + rowsPerStep))) return false;
+      await this.#slicer.step();
+    }
+    const head = packKeyList(keys);
+    this.#push(extHeader(head.byteLength + columns.byteLength, ExtType.Table));
+    this.#push(head);
+    this.#push(new Uint8Array(columns.buffer));
+    return true;
+  }
+
   async #packArray(arr: unknown[], depth: number): Promise<void> {
+    if (await this.#packTable(arr)) return;
     this.#push(containerHeader(arr.length, 0x90, 0xdc, 0xdd, 0xffffffff));
     let batch: unknown[] = [];
     let cost = 0;
@@ -218,7 +245,7 @@ class PiecePacker {
 
   async #flushArray(batch: unknown[], depth: number): Promise<void> {
     if (batch.length === 0) return;
-    const packed = packValue(batch, 0, depth);
+    const packed = packValue(batch, 0, depth, false);
     this.#push(packed.subarray(headerLength(packed)));
     await this.#slicer.step();
   }
@@ -432,6 +459,13 @@ async function decodeAt(
     }
     return [obj, end];
   }
+  if ((t === 0xc8 || t === 0xc9) && b[pos + (t === 0xc8 ? 3 : 5)] === ExtType.Table) {
+    need(t === 0xc8 ? 4 : 6);
+    const start = pos + (t === 0xc8 ? 4 : 6);
+    const end = start + (t === 0xc8 ? dv.getUint16(pos + 1) : dv.getUint32(pos + 1));
+    if (end > b.byteLength) throw new TruncatedError('Table extension ends early');
+    return [await readTableSliced(b.subarray(start, end), slicer), end];
+  }
   if (t === 0xc9) {
     need(6);
     const length = dv.getUint32(pos + 1);
@@ -460,6 +494,22 @@ async function decodeAt(
   const value = unpackValue(b.subarray(pos, end));
   await slicer.step();
   return [value, end];
+}
+
+/** A Table extension's rows, rebuilt a step at a time (same result as the one-shot reader). */
+async function readTableSliced(data: Uint8Array, slicer: Slicer): Promise<unknown[]> {
+  const { keys, offset } = readKeyList(data);
+  const columns = columnData(data, offset);
+  await slicer.step();
+  const n = columns.length / keys.length;
+  const make = rowFactory(keys);
+  const rows = new Array<unknown>(n);
+  const rowsPerStep = Math.max(1, Math.floor(TABLE_STEP_VALUES / keys.length));
+  for (let from = 0; from < n; from += rowsPerStep) {
+    buildRows(make, columns, n, from, Math.min(n, from + rowsPerStep), rows);
+    await slicer.step();
+  }
+  return rows;
 }
 
 /** Decodes `count` consecutive values starting at `pos` into `out`, batching small ones. */

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import binding from 'zstd-napi/binding.js';
 import { describe, expect, it } from 'vitest';
 import { createCodec, decode, decodeAsync, decodeStream, encode, SerializeError } from './index.js';
@@ -61,7 +61,8 @@ describe('corrupt input', () => {
     expect(codeOf(() => decode(new TextEncoder().encode('{"json":true}')))).toBe(
       'E_SERIALIZE_BAD_MAGIC',
     );
-    expect(codeOf(() => decode(withByte(raw, 2, 2)))).toBe('E_SERIALIZE_UNSUPPORTED_VERSION');
+    expect(codeOf(() => decode(withByte(raw, 2, 1)))).toBe('E_SERIALIZE_UNSUPPORTED_VERSION');
+    expect(codeOf(() => decode(withByte(raw, 2, 3)))).toBe('E_SERIALIZE_UNSUPPORTED_VERSION');
     expect(codeOf(() => decode(withByte(raw, 3, 0x80)))).toBe('E_SERIALIZE_CORRUPT');
     expect(codeOf(() => decode(raw.subarray(0, raw.byteLength - 1)))).toBe('E_SERIALIZE_TRUNCATED');
     expect(codeOf(() => decode(zstd.subarray(0, zstd.byteLength - 1)))).toBe(
@@ -103,7 +104,7 @@ describe('corrupt input', () => {
     const [, written] = cctx.compressStream2(out.subarray(4), payload, binding.EndDirective.end);
     const bytes = out.slice(0, 12 + written);
     bytes.copyWithin(12, 4, 4 + written);
-    bytes.set([0x50, 0x54, 1, 1]);
+    bytes.set([0x50, 0x54, 2, 1]);
     const view = new DataView(bytes.buffer);
     view.setUint32(4, written, true);
     view.setUint32(8, crc32(bytes.subarray(12)), true);

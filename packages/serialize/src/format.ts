@@ -1,5 +1,5 @@
 /**
- * Byte-level constants of the serialized format (version 1). See README "Format" for the layout.
+ * Byte-level constants of the serialized format (version 2). See README "Format" for the layout.
  * @module
  */
 
@@ -8,7 +8,7 @@ export const MAGIC_0 = 0x50;
 /** Second byte of every serialized value: ASCII `T`. */
 export const MAGIC_1 = 0x54;
 /** The only format version this build writes and reads. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** Flags byte, bits 0-1: the body is raw MessagePack. */
 export const CODEC_RAW = 0;
@@ -35,6 +35,12 @@ export const ExtType = {
   Set: 0x02,
   /** `BigInt` outside the int 64 / uint 64 range: data is big-endian two's complement. */
   BigInt: 0x03,
+  /**
+   * An array of 16 or more plain objects with the same keys in the same order and only number values:
+   * data is the MessagePack array of the keys, then each key's column of float 64 values (little-endian),
+   * column after column. Decodes to the array of objects.
+   */
+  Table: 0x05,
   /** `ArrayBuffer`: data is the bytes. */
   ArrayBuffer: 0x04,
   /** `Int8Array`: data is the raw elements (1 byte each). */

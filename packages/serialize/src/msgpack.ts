@@ -8,6 +8,7 @@
 import { Packr, Unpackr, addExtension } from 'msgpackr';
 import { CorruptError, TruncatedError, UnsupportedTypeError } from './errors.js';
 import { ExtType } from './format.js';
+import { packKeyList, readTable, tableOf } from './table.js';
 
 /** Deepest nesting `encode` accepts; deeper input (or a cycle) throws `E_SERIALIZE_UNSUPPORTED_TYPE`. */
 export const MAX_DEPTH = 512;
@@ -16,14 +17,30 @@ export const MAX_DEPTH = 512;
 class NegZeroBox {}
 const NEG_ZERO = new NegZeroBox();
 
-/** A value already turned into extension bytes: written as ext 8/16/32 with `type` and `bytes`. */
+/**
+ * A value already turned into extension bytes: written as ext 8/16/32 with `type` and the data `bytes`
+ * followed by `tail` (a second part, so a table's columns are not copied once more to be joined).
+ */
 class ExtBox {
   readonly type: number;
   readonly bytes: Uint8Array;
-  constructor(type: number, bytes: Uint8Array) {
+  readonly tail: Uint8Array | undefined;
+  constructor(type: number, bytes: Uint8Array, tail?: Uint8Array) {
     this.type = type;
     this.bytes = bytes;
+    this.tail = tail;
   }
+}
+
+/** The ext 8/16/32 header for `length` bytes of data of extension `type` (as msgpackr writes it). */
+export function extHeader(length: number, type: number): Uint8Array {
+  if (length < 0x100) return Uint8Array.of(0xc7, length, type);
+  if (length < 0x10000) return Uint8Array.of(0xc8, length >> 8, length & 0xff, type);
+  const out = new Uint8Array(6);
+  out[0] = 0xc9;
+  new DataView(out.buffer).setUint32(1, length);
+  out[5] = type;
+  return out;
 }
 
 /** The empty marker extensions that open a Map or Set array. */
@@ -40,26 +57,22 @@ type AllocateForWrite = (size: number) => WriteTarget;
 
 /** Writes an ext header and the data; returns nothing so msgpackr does not append anything itself. */
 function writeExt(box: ExtBox, allocateForWrite: AllocateForWrite): undefined {
-  const n = box.bytes.byteLength;
-  if (n < 0x100) {
-    const { target, position } = allocateForWrite(3 + n);
+  const n = box.bytes.byteLength + (box.tail?.byteLength ?? 0);
+  const head = n < 0x100 ? 3 : n < 0x10000 ? 4 : 6;
+  const { target, targetView, position } = allocateForWrite(head + n);
+  if (head === 3) {
     target[position] = 0xc7;
     target[position + 1] = n;
-    target[position + 2] = box.type;
-    target.set(box.bytes, position + 3);
-  } else if (n < 0x10000) {
-    const { target, targetView, position } = allocateForWrite(4 + n);
+  } else if (head === 4) {
     target[position] = 0xc8;
     targetView.setUint16(position + 1, n);
-    target[position + 3] = box.type;
-    target.set(box.bytes, position + 4);
   } else {
-    const { target, targetView, position } = allocateForWrite(6 + n);
     target[position] = 0xc9;
     targetView.setUint32(position + 1, n);
-    target[position + 5] = box.type;
-    target.set(box.bytes, position + 6);
   }
+  target[position + head - 1] = box.type;
+  target.set(box.bytes, position + head);
+  if (box.tail !== undefined) target.set(box.tail, position + head + box.bytes.byteLength);
   return undefined;
 }
 
@@ -209,6 +222,7 @@ function registerExtensions(): void {
   addExtension({ type: ExtType.Map, unpack: readMarker(MAP_MARK) });
   addExtension({ type: ExtType.Set, unpack: readMarker(SET_MARK) });
   addExtension({ type: ExtType.BigInt, unpack: readBigInt });
+  addExtension({ type: ExtType.Table, unpack: readTable });
   addExtension({
     type: ExtType.ArrayBuffer,
     unpack: (d: Uint8Array) => copyAligned(d, 1, 'ArrayBuffer'),
@@ -257,7 +271,7 @@ function typedExt(view: ArrayBufferView): number {
  * BigInts, typed arrays, ArrayBuffers, Maps and Sets are replaced by boxes (copy-on-write: untouched
  * subtrees are shared, not copied). Rejects values that would not round-trip.
  */
-export function prepare(value: unknown, depth: number): unknown {
+export function prepare(value: unknown, depth: number, table = true): unknown {
   switch (typeof value) {
     case 'number':
       return value === 0 && 1 / value < 0 ? NEG_ZERO : value;
@@ -270,13 +284,13 @@ export function prepare(value: unknown, depth: number): unknown {
         ? value
         : new ExtBox(ExtType.BigInt, bigIntBytes(value));
     case 'object':
-      return value === null ? null : prepareObject(value, depth);
+      return value === null ? null : prepareObject(value, depth, table);
     default:
       throw new UnsupportedTypeError(`cannot encode a value of type ${typeof value}`);
   }
 }
 
-function prepareObject(value: object, depth: number): unknown {
+function prepareObject(value: object, depth: number, table: boolean): unknown {
   if (depth >= MAX_DEPTH) {
     throw new UnsupportedTypeError(
       `value nests deeper than ${MAX_DEPTH} levels (or contains a cycle)`,
@@ -309,6 +323,10 @@ function prepareObject(value: object, depth: number): unknown {
     if (proto !== Array.prototype)
       throw new UnsupportedTypeError('cannot encode an Array subclass');
     const arr = value as unknown[];
+    const t = table ? tableOf(arr) : undefined;
+    if (t !== undefined) {
+      return new ExtBox(ExtType.Table, packKeyList(t.keys), new Uint8Array(t.columns.buffer));
+    }
     let out: unknown[] | undefined;
     for (let i = 0; i < arr.length; i++) {
       const child = arr[i];
@@ -385,9 +403,13 @@ export function packTransient(value: unknown, reserve: number): Uint8Array {
   }
 }
 
-/** Encodes `value` to plain MessagePack bytes (no header), with this package's extension types. */
-export function packValue(value: unknown, reserve = 0, depth = 0): Uint8Array {
-  return packPrepared(prepare(value, depth), reserve);
+/**
+ * Encodes `value` to plain MessagePack bytes (no header), with this package's extension types.
+ * `table: false` keeps a top-level array from becoming a Table (the sliced encoder's batches of
+ * elements, which are not arrays of the value).
+ */
+export function packValue(value: unknown, reserve = 0, depth = 0, table = true): Uint8Array {
+  return packPrepared(prepare(value, depth, table), reserve);
 }
 
 /** The ext type of a typed array (exported for the sliced encoder). */

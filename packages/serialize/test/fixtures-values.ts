@@ -27,5 +27,13 @@ export function fixtureValues(): Record<
       },
     },
     'compressed-columns': { value: { close: prices, n: prices.length } },
+    // 16 rows with the same keys and number values: the Table extension (0x05), including -0 and NaN.
+    table: {
+      value: Array.from({ length: 16 }, (_, i) => ({
+        t: 1_700_000_000_000 + i * 60_000,
+        px: i === 3 ? -0 : i === 5 ? NaN : 100 + i / 4,
+        qty: i,
+      })),
+    },
   };
 }

@@ -1,8 +1,11 @@
-"""Reads @peaktrade/serialize bytes (format version 1) with stock msgpack + zstandard.
+"""Reads @peaktrade/serialize bytes (format version 2) with stock msgpack + zstandard.
 
-    python3 test/read_peaktrade.py test/fixtures/types.bin
+    python3 test/read_peaktrade.py test/fixtures/types.bin          # prints a summary
+    python3 test/read_peaktrade.py --json test/fixtures/table.bin   # prints the value as JSON
 """
 import datetime
+import json
+import math
 import struct
 import sys
 import zlib
@@ -24,6 +27,14 @@ def ext_hook(code, data):
         return int.from_bytes(data, "big", signed=True)
     if code == 0x04:  # ArrayBuffer
         return bytes(data)
+    if code == 0x05:  # Table: the key list, then one little-endian float 64 column per key
+        unpacker = msgpack.Unpacker(raw=False)
+        unpacker.feed(data)
+        keys = unpacker.unpack()
+        values = data[unpacker.tell():]
+        n = len(values) // (8 * len(keys))
+        cols = [struct.unpack_from(f"<{n}d", values, j * n * 8) for j in range(len(keys))]
+        return [{k: cols[j][i] for j, k in enumerate(keys)} for i in range(n)]
     if code in TYPED:  # typed array: raw little-endian elements (numpy: np.frombuffer(data, "<f8"))
         return [v[0] for v in struct.iter_unpack(TYPED[code], data)]
     if code == 0 and data == b"\x00":
@@ -46,7 +57,7 @@ def restore(v):
 
 def read(buf: bytes):
     assert buf[:2] == b"PT", "bad magic"
-    assert buf[2] == 1, "unsupported version"
+    assert buf[2] == 2, "unsupported version"
     flags = buf[3]
     length, crc = struct.unpack_from("<II", buf, 4)
     body = buf[12:]
@@ -58,8 +69,35 @@ def read(buf: bytes):
     return restore(value)
 
 
+def to_json(v):
+    """A JSON-safe rendering for comparison from another language: special floats as strings."""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Infinity" if v > 0 else "-Infinity"
+        if v == 0 and math.copysign(1, v) < 0:
+            return "-0"
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        return {"__bytes__": list(v)}
+    if isinstance(v, datetime.datetime):
+        return {"__date__": v.isoformat()}
+    if isinstance(v, list) or isinstance(v, tuple):
+        return [to_json(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): to_json(x) for k, x in v.items()}
+    if isinstance(v, int) and abs(v) >= 2**53:
+        return {"__bigint__": str(v)}
+    return v
+
+
 if __name__ == "__main__":
-    for path in sys.argv[1:]:
+    as_json = "--json" in sys.argv
+    for path in [a for a in sys.argv[1:] if a != "--json"]:
         with open(path, "rb") as f:
             value = read(f.read())
-        print(path, repr(value)[:300])
+        if as_json:
+            print(json.dumps(to_json(value)))
+        else:
+            print(path, repr(value)[:300])

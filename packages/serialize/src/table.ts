@@ -1,0 +1,249 @@
+/**
+ * The Table extension (type 0x05): an array of plain objects that all have the same keys, in the same
+ * order, and only number values (OHLCV bars, fills, quotes...) is written once as its key list plus one
+ * little-endian float 64 column per key, instead of repeating every key in every row.
+ *
+ * Ext data layout: a standard MessagePack array of the `m` key strings, then `m × n` float 64 values
+ * (little-endian), column by column: all `n` values of the first key, then of the second, and so on.
+ * `n` is implied by the length. A float 64 holds every JavaScript number exactly (`-0`, NaN, ±Infinity and
+ * integers included), so decoding gives back equal rows with the same key order.
+ * @module
+ */
+import { CorruptError } from './errors.js';
+
+/** Arrays shorter than this are written element by element (the table saves little on a few rows). */
+export const TABLE_MIN_ROWS = 16;
+/** Rows with more keys than this are written element by element. */
+export const TABLE_MAX_KEYS = 256;
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The key list of `first` when it can open a table: a plain object (prototype `Object.prototype`) with
+ * 1..{@link TABLE_MAX_KEYS} own keys, all number values, and no `"__proto__"` key. Otherwise undefined.
+ */
+export function tableKeysOf(first: unknown): string[] | undefined {
+  if (first === null || typeof first !== 'object' || Array.isArray(first)) return undefined;
+  if (Object.getPrototypeOf(first) !== Object.prototype) return undefined;
+  const row = first as Record<string, unknown>;
+  const keys: string[] = [];
+  for (const key in row) {
+    if (typeof row[key] !== 'number' || key === '__proto__' || keys.length === TABLE_MAX_KEYS)
+      return undefined;
+    keys.push(key);
+  }
+  return keys.length > 0 ? keys : undefined;
+}
+
+/**
+ * Checks rows `from..to-1` of `arr` and writes their values into the column-major `columns` (`arr.length`
+ * rows per column) in the same pass. Returns false as soon as a row is not a plain object with exactly
+ * `keys`, in order, all numbers (`columns` is then partly written and must be dropped).
+ */
+export function fillRows(
+  arr: readonly unknown[],
+  keys: readonly string[],
+  columns: Float64Array,
+  from: number,
+  to: number,
+): boolean {
+  const m = keys.length;
+  const n = arr.length;
+  for (let i = from; i < to; i++) {
+    const row = arr[i];
+    if (row === null || typeof row !== 'object' || Object.getPrototypeOf(row) !== Object.prototype)
+      return false;
+    const obj = row as Record<string, unknown>;
+    let j = 0;
+    for (const key in obj) {
+      const v = obj[key];
+      if (j === m || key !== keys[j] || typeof v !== 'number') return false;
+      columns[j * n + i] = v;
+      j++;
+    }
+    if (j !== m) return false;
+  }
+  return true;
+}
+
+/** The key list and the filled columns when all of `arr` can be written as one table, else undefined. */
+export function tableOf(
+  arr: readonly unknown[],
+): { keys: string[]; columns: Float64Array } | undefined {
+  if (arr.length < TABLE_MIN_ROWS) return undefined;
+  const keys = tableKeysOf(arr[0]);
+  if (keys === undefined) return undefined;
+  const columns = new Float64Array(arr.length * keys.length);
+  return fillRows(arr, keys, columns, 0, arr.length) ? { keys, columns } : undefined;
+}
+
+/** MessagePack bytes of an array of strings (fixarray/array 16/array 32 of fixstr/str 8/16/32). */
+export function packKeyList(keys: readonly string[]): Uint8Array {
+  const encoded = keys.map((k) => utf8.encode(k));
+  let size = keys.length < 16 ? 1 : keys.length < 0x10000 ? 3 : 5;
+  for (const e of encoded)
+    size +=
+      e.byteLength +
+      (e.byteLength < 32 ? 1 : e.byteLength < 0x100 ? 2 : e.byteLength < 0x10000 ? 3 : 5);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let p = 0;
+  if (keys.length < 16) out[p++] = 0x90 | keys.length;
+  else if (keys.length < 0x10000) {
+    out[p] = 0xdc;
+    view.setUint16(p + 1, keys.length);
+    p += 3;
+  } else {
+    out[p] = 0xdd;
+    view.setUint32(p + 1, keys.length);
+    p += 5;
+  }
+  for (const e of encoded) {
+    const n = e.byteLength;
+    if (n < 32) out[p++] = 0xa0 | n;
+    else if (n < 0x100) {
+      out[p] = 0xd9;
+      out[p + 1] = n;
+      p += 2;
+    } else if (n < 0x10000) {
+      out[p] = 0xda;
+      view.setUint16(p + 1, n);
+      p += 3;
+    } else {
+      out[p] = 0xdb;
+      view.setUint32(p + 1, n);
+      p += 5;
+    }
+    out.set(e, p);
+    p += n;
+  }
+  return out;
+}
+
+/** The key list and where the float data starts, parsed from the start of a Table extension's data. */
+export function readKeyList(data: Uint8Array): { keys: string[]; offset: number } {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const need = (p: number, n: number): void => {
+    if (p + n > data.byteLength) throw new CorruptError('Table extension ends inside its key list');
+  };
+  need(0, 1);
+  const t = data[0]!;
+  let count: number;
+  let p: number;
+  if (t >= 0x90 && t <= 0x9f) [count, p] = [t & 0x0f, 1];
+  else if (t === 0xdc) {
+    need(0, 3);
+    [count, p] = [view.getUint16(1), 3];
+  } else if (t === 0xdd) {
+    need(0, 5);
+    [count, p] = [view.getUint32(1), 5];
+  } else throw new CorruptError('Table extension does not start with an array of keys');
+  if (count === 0) throw new CorruptError('Table extension has no keys');
+  if (count > TABLE_MAX_KEYS)
+    throw new CorruptError(`Table extension has ${count} keys, over ${TABLE_MAX_KEYS}`);
+  const keys: string[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    need(p, 1);
+    const s = data[p]!;
+    let n: number;
+    if (s >= 0xa0 && s <= 0xbf) [n, p] = [s & 0x1f, p + 1];
+    else if (s === 0xd9) {
+      need(p, 2);
+      [n, p] = [data[p + 1]!, p + 2];
+    } else if (s === 0xda) {
+      need(p, 3);
+      [n, p] = [view.getUint16(p + 1), p + 3];
+    } else if (s === 0xdb) {
+      need(p, 5);
+      [n, p] = [view.getUint32(p + 1), p + 5];
+    } else throw new CorruptError('Table extension key is not a string');
+    need(p, n);
+    let key: string;
+    try {
+      key = utf8Strict.decode(data.subarray(p, p + n));
+    } catch (cause) {
+      throw new CorruptError('Table extension key is not valid UTF-8', { cause });
+    }
+    p += n;
+    if (key === '__proto__' || seen.has(key))
+      throw new CorruptError(
+        `Table extension has an invalid or repeated key ${JSON.stringify(key)}`,
+      );
+    seen.add(key);
+    keys.push(key);
+  }
+  if ((data.byteLength - p) % (8 * count) !== 0) {
+    throw new CorruptError(
+      `Table extension holds ${data.byteLength - p} bytes of values, not a whole number of ${count}-column rows`,
+    );
+  }
+  return { keys, offset: p };
+}
+
+/** The float data after the key list as an aligned Float64Array (a view when aligned, else one copy). */
+export function columnData(data: Uint8Array, offset: number): Float64Array {
+  const start = data.byteOffset + offset;
+  const bytes = data.byteLength - offset;
+  if (start % 8 === 0) return new Float64Array(data.buffer, start, bytes / 8);
+  const copy = new Float64Array(bytes / 8);
+  new Uint8Array(copy.buffer).set(data.subarray(offset));
+  return copy;
+}
+
+type RowFactory = (columns: Float64Array, n: number, i: number) => Record<string, number>;
+
+/** Row builders by key list: an object literal per key set is much faster than keyed stores. */
+const factories = new Map<string, RowFactory>();
+let codeGeneration = true;
+
+function generic(keys: readonly string[]): RowFactory {
+  return (columns, n, i) => {
+    const row: Record<string, number> = {};
+    for (let j = 0; j < keys.length; j++) row[keys[j]!] = columns[j * n + i]!;
+    return row;
+  };
+}
+
+/** A function building row `i` from the column-major data. Keys are JSON-quoted into the source. */
+export function rowFactory(keys: readonly string[]): RowFactory {
+  const id = JSON.stringify(keys);
+  let factory = factories.get(id);
+  if (factory !== undefined) return factory;
+  factory = generic(keys);
+  if (codeGeneration) {
+    try {
+      const fields = keys.map((k, j) => `${JSON.stringify(k)}: c[${j} * n + i]`).join(', ');
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval -- keys are JSON-quoted literals
+      factory = new Function('c', 'n', 'i', `return { ${fields} };`) as RowFactory;
+    } catch {
+      codeGeneration = false; // e.g. --disallow-code-generation-from-strings: keep the generic builder
+    }
+  }
+  if (factories.size >= 256) factories.clear();
+  factories.set(id, factory);
+  return factory;
+}
+
+/** Builds rows `from..to-1` into `out`. */
+export function buildRows(
+  make: RowFactory,
+  columns: Float64Array,
+  n: number,
+  from: number,
+  to: number,
+  out: unknown[],
+): void {
+  for (let i = from; i < to; i++) out[i] = make(columns, n, i);
+}
+
+/** Decodes a whole Table extension's data into its rows. */
+export function readTable(data: Uint8Array): unknown[] {
+  const { keys, offset } = readKeyList(data);
+  const columns = columnData(data, offset);
+  const n = columns.length / keys.length;
+  const rows = new Array<unknown>(n);
+  buildRows(rowFactory(keys), columns, n, 0, n, rows);
+  return rows;
+}
