@@ -151,6 +151,30 @@ export const targets: readonly Target[] = [
   // #7 numeric-accel (1M points)
   goal('numeric-accel.rollingMean.vsSum', 'rollingMean / one sum pass', '<=', 3, 'x', 7),
   goal('numeric-accel.rollingStd.vsSum', 'rollingStd / one sum pass', '<=', 3, 'x', 7),
+  goal(
+    'numeric-accel.rollingStd.wasm.vsSum',
+    'rollingStd on WASM (wasmArray data) / one JS sum pass',
+    '<=',
+    3,
+    'x',
+    7,
+  ),
+  goal(
+    'numeric-accel.smaCrossover.fusedVsUnfused',
+    'smaCrossover: unfused kernel chain time / fused JS time',
+    '>=',
+    1.5,
+    'x',
+    7,
+  ),
+  goal(
+    'numeric-accel.wasm.smaCrossover.resident',
+    'smaCrossover: fused JS time / fused WASM time (wasmArray data; WASM chosen at >= 1.3x)',
+    '>=',
+    1.3,
+    'x',
+    7,
+  ),
   ...NUMERIC_KERNELS.map((k) =>
     goal(`numeric-accel.${k}.vsIdiomatic`, `${k}: speed-up over idiomatic JS`, '>=', 5, 'x', 7),
   ),

@@ -4,6 +4,9 @@
 // - numeric-accel.wasm.<kernel>.speedup: JS time / WASM time on ordinary arrays (copies included)
 // - numeric-accel.wasm.<kernel>.resident: JS time / WASM time on wasmArray() data (no copies)
 //   (backend 'auto' picks WASM only where the matching figure is ≥ 1.3)
+// - numeric-accel.rollingStd.wasm.vsSum: WASM rollingStd on wasmArray() data / the same JS sum pass (goal ≤ 3)
+// - numeric-accel.smaCrossover.*: the fused SMA-crossover backtest (JS and WASM) against the unfused chain of
+//   existing kernels, all in one interleaved suite
 import {
   benchmark,
   defineBenchSuite,
@@ -79,18 +82,39 @@ export default defineBenchSuite({
     const measurements: Measurement[] = [];
     const prev = na.accelSettings();
     na.configureAccel({ backend: 'js' });
+    // the same prices in wasm memory (na.wasmArray), for the WASM figures; undefined without WebAssembly
+    let rx: Float64Array | undefined;
+    let rout: Float64Array | undefined;
+    try {
+      rx = na.wasmArray(N);
+      rx.set(x);
+      rout = na.wasmArray(N);
+    } catch {
+      ctx.log('WebAssembly unavailable: WASM measurements skipped');
+    }
+    const js = (): void => {
+      na.configureAccel({ backend: 'js' });
+    };
 
-    // 1. bandwidth floor: rolling mean / std against one sum pass
+    // 1. bandwidth floor: rolling mean / std against one sum pass (JS backend), plus rollingStd on WASM data
     {
-      const s = await suite(
-        'numeric-accel floor',
-        {
-          sum: () => na.sum(x),
-          rollingMean: () => na.rollingMean(x, { window: W, out }),
-          rollingStd: () => na.rollingStd(x, { window: W, out }),
-        },
-        { baseline: 'sum', timeMs: ctx.quick ? 150 : 600, rounds: ctx.quick ? 4 : 10 },
-      );
+      const floor: Record<string, () => unknown> = {
+        sum: () => (js(), na.sum(x)),
+        rollingMean: () => (js(), na.rollingMean(x, { window: W, out })),
+        rollingStd: () => (js(), na.rollingStd(x, { window: W, out })),
+      };
+      if (rx !== undefined && rout !== undefined) {
+        const [a, o] = [rx, rout];
+        floor.rollingStdWasm = () => {
+          na.configureAccel({ backend: 'auto' });
+          return na.rollingStd(a, { window: W, out: o });
+        };
+      }
+      const s = await suite('numeric-accel floor', floor, {
+        baseline: 'sum',
+        timeMs: ctx.quick ? 150 : 600,
+        rounds: ctx.quick ? 4 : 10,
+      });
       measurements.push(
         timeMeasurement('numeric-accel.sum.1m', 'sum, 1M points (median)', s.results.sum!, 'ms'),
       );
@@ -128,8 +152,19 @@ export default defineBenchSuite({
         ),
         detail: `window ${W}, 1M points, JS backend, baseline: sum()`,
       });
+      if (s.ratios.rollingStdWasm !== undefined) {
+        measurements.push({
+          ...ratioMeasurement(
+            'numeric-accel.rollingStd.wasm.vsSum',
+            'rollingStd on WASM (wasmArray data) / one JS sum pass (goal ≤ 3)',
+            s,
+            'rollingStdWasm',
+          ),
+          detail: `window ${W}, 1M points, backend auto on wasmArray() input and out (runs WASM), baseline: JS sum() over the same values; WASM median ${(s.results.rollingStdWasm!.stats.median / 1e6).toFixed(3)} ms`,
+        });
+      }
       ctx.log(
-        `floor: rollingMean ${s.ratios.rollingMean!.ratio.toFixed(2)}x, rollingStd ${s.ratios.rollingStd!.ratio.toFixed(2)}x of sum`,
+        `floor: rollingMean ${s.ratios.rollingMean!.ratio.toFixed(2)}x, rollingStd ${s.ratios.rollingStd!.ratio.toFixed(2)}x, rollingStd on WASM data ${s.ratios.rollingStdWasm?.ratio.toFixed(2) ?? '-'}x of sum`,
       );
     }
 
@@ -362,15 +397,7 @@ export default defineBenchSuite({
     // 4. WASM on arrays that already live in wasm memory (na.wasmArray): the public API with no copies, under
     // backend 'auto' (which picks WASM for resident arrays only where WASM_AUTO_RESIDENT says so) against JS on
     // ordinary arrays. Forced to 'wasm' here so kernels that auto keeps on JS are measured too.
-    let rx: Float64Array | undefined;
-    try {
-      rx = na.wasmArray(N);
-    } catch {
-      ctx.log('WebAssembly unavailable: resident measurements skipped');
-    }
-    if (rx !== undefined) {
-      rx.set(x);
-      const rout = na.wasmArray(N);
+    if (rx !== undefined && rout !== undefined) {
       const resident: [string, (a: Float64Array, o: Float64Array) => unknown][] = [
         ['sum', (a) => na.sum(a)],
         ['mean', (a) => na.mean(a)],
@@ -406,8 +433,103 @@ export default defineBenchSuite({
         });
         ctx.log(`wasm resident ${kernel}: ${m.value.toFixed(2)}x`);
       }
-      na.releaseWasmArrays();
     }
+
+    // 5. fused SMA-crossover backtest (fast 10, slow 50, long/short, 5 bp cost): fused JS, fused WASM (on
+    // wasmArray() data, and with copies), and the unfused chain of existing kernels, interleaved in one suite
+    {
+      const cross = { fast: 10, slow: 50, allowShort: true, cost: 0.0005 };
+      const fastMa = new Float64Array(N);
+      const slowMa = new Float64Array(N);
+      const pos = new Float64Array(N);
+      const held = new Float64Array(N);
+      const ret = new Float64Array(N);
+      const unfused = (): unknown => {
+        js();
+        na.rollingMean(x, { window: cross.fast, out: fastMa });
+        na.rollingMean(x, { window: cross.slow, out: slowMa });
+        for (let t = 0; t < N; t++) {
+          const d = fastMa[t]! - slowMa[t]!;
+          pos[t] = d > 0 ? 1 : d < 0 ? -1 : 0;
+        }
+        na.shift(pos, { fillValue: 0, out: held });
+        na.pctChange(x, { out: ret });
+        na.diff(pos, { out: fastMa });
+        fastMa[0] = pos[0]!;
+        for (let t = 0; t < N; t++) {
+          const r = ret[t]!;
+          slowMa[t] = 1 + (held[t]! * (r === r ? r : 0) - cross.cost * Math.abs(fastMa[t]!));
+        }
+        na.cumprod(slowMa, { out });
+        return na.maxDrawdown(out);
+      };
+      const variants: Record<string, () => unknown> = {
+        fusedJs: () => (js(), na.smaCrossover(x, { ...cross, out })),
+        unfused,
+      };
+      if (rx !== undefined && rout !== undefined) {
+        const [a, o] = [rx, rout];
+        variants.wasmResident = () => {
+          na.configureAccel({ backend: 'auto' });
+          return na.smaCrossover(a, { ...cross, out: o });
+        };
+        variants.wasmCopy = () => {
+          na.configureAccel({ backend: 'wasm' });
+          return na.smaCrossover(x, { ...cross, out });
+        };
+      }
+      const s = await suite('numeric-accel fused smaCrossover', variants, {
+        baseline: 'fusedJs',
+        timeMs,
+        rounds,
+      });
+      const ms = (v: string): string => (s.results[v]!.stats.median / 1e6).toFixed(3);
+      const inverse = (m: Measurement, id: string, label: string, detail: string): Measurement => ({
+        id,
+        label,
+        value: 1 / m.value,
+        unit: 'x',
+        ...(m.ci === undefined ? {} : { ci: [1 / m.ci[1], 1 / m.ci[0]] as [number, number] }),
+        detail,
+      });
+      measurements.push(
+        timeMeasurement(
+          'numeric-accel.smaCrossover.1m',
+          'fused smaCrossover (JS), 1M bars (median)',
+          s.results.fusedJs!,
+          'ms',
+        ),
+      );
+      measurements.push({
+        ...ratioMeasurement(
+          'numeric-accel.smaCrossover.fusedVsUnfused',
+          'smaCrossover: unfused kernel chain time / fused JS time',
+          s,
+          'unfused',
+        ),
+        detail: `1M bars, fast 10 / slow 50, long-short, 5 bp; medians: fused JS ${ms('fusedJs')} ms, unfused chain ${ms('unfused')} ms (rollingMean ×2, shift, pctChange, diff, cumprod, maxDrawdown + elementwise loops); JS backend`,
+      });
+      const line = [`fused JS ${ms('fusedJs')} ms`, `unfused ${ms('unfused')} ms`];
+      if (s.ratios.wasmResident !== undefined && s.ratios.wasmCopy !== undefined) {
+        const res = inverse(
+          ratioMeasurement('x', 'x', s, 'wasmResident'),
+          'numeric-accel.wasm.smaCrossover.resident',
+          'smaCrossover: fused JS time / fused WASM time on wasmArray() data (no copies)',
+          `1M bars; WASM median ${ms('wasmResident')} ms (backend auto), JS ${ms('fusedJs')} ms; unfused chain / WASM = ${(s.results.unfused!.stats.median / s.results.wasmResident!.stats.median).toFixed(2)}x`,
+        );
+        const copy = inverse(
+          ratioMeasurement('x', 'x', s, 'wasmCopy'),
+          'numeric-accel.wasm.smaCrossover.speedup',
+          'smaCrossover: fused JS time / fused WASM time (WASM used by auto only if ≥ 1.3)',
+          `1M bars, WASM includes copying close in and the equity curve out; WASM median ${ms('wasmCopy')} ms, JS ${ms('fusedJs')} ms`,
+        );
+        measurements.push(res, copy);
+        line.push(`WASM resident ${ms('wasmResident')} ms (${res.value.toFixed(2)}x)`);
+        line.push(`WASM copying ${ms('wasmCopy')} ms (${copy.value.toFixed(2)}x)`);
+      }
+      ctx.log(`fused smaCrossover: ${line.join(', ')}`);
+    }
+    if (rx !== undefined) na.releaseWasmArrays();
     na.configureAccel({ backend: prev.backend, threads: prev.threads });
     return measurements;
   },

@@ -45,3 +45,5 @@ export { wasmArray, releaseWasmArrays, WASM_AUTO, WASM_AUTO_RESIDENT } from './w
 export type { WasmKernel } from './wasm/backend.js';
 export type { AccelBackend, AccelOptions, AccelSettings, AccelConfigResult } from './settings.js';
 export { PeakTradeError, AccelRangeError, WasmUnavailableError, errors } from './errors.js';
+export { equityCurve, smaCrossover } from './backtest.js';
+export type { EquityCurveOptions, EquityCurveResult, SmaCrossoverOptions } from './backtest.js';

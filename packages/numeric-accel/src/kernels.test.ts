@@ -242,6 +242,35 @@ describe.each(['js', 'wasm'] as const)(
       });
     }
 
+    it('a window of equal values gives exactly 0 (NaN z-score), as pandas does, wherever it falls', () => {
+      const x = series(40_000, 11, false);
+      // runs of equal values inside a random walk, one of them right after 1e150-sized values slid through
+      x.fill(0.1 + 0.2, 5_000, 5_100);
+      x.fill(1e150, 12_000, 12_040);
+      x.fill(0.7, 12_040, 12_300);
+      x.fill(123.456, 20_000, 25_000);
+      x.fill(-3e-7, 30_001, 30_023);
+      for (const w of [3, 20]) {
+        const sd = na.rollingStd(x, { window: w });
+        const v = na.rollingVar(x, { window: w, ddof: 0 });
+        const z = na.zscore(x, { window: w });
+        let flat = 0;
+        let run = 0;
+        for (let i = 0; i < x.length; i++) {
+          run = i > 0 && x[i] === x[i - 1] ? run + 1 : 0;
+          if (run >= w - 1) {
+            flat++;
+            expect(sd[i]).toBe(0);
+            expect(v[i]).toBe(0);
+            expect(z[i]).toBeNaN();
+          } else if (i >= w - 1) {
+            expect(sd[i]).toBeGreaterThan(0);
+          }
+        }
+        expect(flat).toBeGreaterThan(5_000);
+      }
+    });
+
     it('ema over 200k values (four lanes plus correction) equals the sequential pandas recursion within 1e-13', () => {
       for (const adjust of [true, false]) {
         for (const span of [3, 20, 500]) {

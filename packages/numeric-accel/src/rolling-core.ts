@@ -82,7 +82,7 @@ export function rollingSumMeanJs(
   const total = n - lo;
   if (total <= 0) return;
   const mult = mean ? 1 / w : 1;
-  if (mean && wasmRolling(x, w, out, lo, 1, 1 / w, 1)) {
+  if (mean && wasmRolling(x, w, minp, 0, out, lo, 1, 1 / w, 1)) {
     if (((n - lo) & 1) === 1) sumBlockGeneral(x, w, minp, out, lo, lo + 1, mean);
     return;
   }
@@ -140,7 +140,8 @@ export function rollingSumMeanJs(
 
 /**
  * NaN-aware variance family for outputs [b, e), sums shifted by the first valid value K of the window
- * (exact zero for a constant window, little cancellation).
+ * (little cancellation). Like pandas, a window whose valid values are all equal gives exactly 0 (it counts
+ * the run of equal consecutive valid values, whatever rounding left in the sums).
  */
 function varBlockGeneral(
   x: Float64Array,
@@ -157,6 +158,9 @@ function varBlockGeneral(
   let s1 = 0;
   let s2 = 0;
   let nobs = 0;
+  // run of equal consecutive valid values ending at the last valid one (pandas' num_consecutive_same_value)
+  let same = 0;
+  let last = NaN;
   const from = b - w + 1 > 0 ? b - w + 1 : 0;
   for (let j = from; j < b; j++) {
     const v = x[j]!;
@@ -166,6 +170,8 @@ function varBlockGeneral(
       s1 += d;
       s2 += d * d;
       nobs++;
+      same = v === last ? same + 1 : 1;
+      last = v;
     }
   }
   for (let i = b; i < e; i++) {
@@ -180,6 +186,8 @@ function varBlockGeneral(
       s1 += d;
       s2 += d * d;
       nobs++;
+      same = v === last ? same + 1 : 1;
+      last = v;
     }
     const k = i - w;
     if (k >= from) {
@@ -192,8 +200,9 @@ function varBlockGeneral(
       }
     }
     let r = NaN;
+    const flat = nobs === 1 || same >= nobs;
     if (nobs >= minp && nobs > ddof) {
-      if (nobs === 1) r = 0;
+      if (flat) r = 0;
       else {
         r = (s2 - (s1 * s1) / nobs) / (nobs - ddof);
         if (r < 0) r = 0;
@@ -201,8 +210,103 @@ function varBlockGeneral(
     }
     if (mode === VAR) out[i] = r;
     else if (mode === STD) out[i] = Math.sqrt(r);
-    else out[i] = (v - (K + s1 / nobs)) / Math.sqrt(r);
+    else out[i] = flat ? NaN : (v - (K + s1 / nobs)) / Math.sqrt(r);
   }
+}
+
+/**
+ * Relative noise floor of the WASM kernel's sliding variance sums: a window whose variance comes out at most
+ * `NOISE · w · max Q / (w − ddof)` (Q the block's shifted sums of squares, up to BLOCK slides) may really hold
+ * equal values, so the kernel stops there and the block is redone on the NaN-aware JS path, which reports such a
+ * window as exactly 0 like pandas. (The JS fast path counts equal neighbours instead; that is cheaper in JS,
+ * the bound is cheaper in SIMD.) The bound is generous (64 ulps per slide); real data hardly ever gets near it.
+ */
+const NOISE = 64 * BLOCK * Number.EPSILON;
+
+/**
+ * Two lanes of the NaN-free fast path: outputs [b0, b0 + len) and [b1, b1 + len), each from a freshly summed
+ * window shifted by its first value; per output the shifted sums slide by (a − c) and (a − c)(a + c) (one
+ * product instead of two squares). A count of equal neighbours in a row makes a window of equal values exactly 0
+ * (NaN for the z-score), as pandas does, whatever rounding the sliding sums carry. Returns a bit mask of the lanes
+ * that met a NaN or an infinity (to be redone on the NaN-aware path).
+ */
+function varLanes(
+  x: Float64Array,
+  w: number,
+  out: Float64Array,
+  b0: number,
+  b1: number,
+  len: number,
+  invW: number,
+  invDen: number,
+  mode: Moment,
+): number {
+  const k0 = x[b0 - w + 1]!;
+  const k1 = x[b1 - w + 1]!;
+  const c2 = invW * invDen;
+  let p0 = 0;
+  let q0 = 0;
+  let p1 = 0;
+  let q1 = 0;
+  // r0/r1: equal neighbours in a row ending at the current output; the window is constant when ≥ w − 1
+  let r0 = -1;
+  let r1 = -1;
+  let prev0 = k0;
+  let prev1 = k1;
+  for (let j = b0 - w + 1, m = b1 - w + 1; j <= b0; j++, m++) {
+    const u0 = x[j]!;
+    const u1 = x[m]!;
+    const d0 = u0 - k0;
+    const d1 = u1 - k1;
+    p0 += d0;
+    q0 += d0 * d0;
+    p1 += d1;
+    q1 += d1 * d1;
+    // (the first comparison is x[b − w + 1] with itself, hence the start at −1)
+    r0 = u0 === prev0 ? r0 + 1 : 0;
+    r1 = u1 === prev1 ? r1 + 1 : 0;
+    prev0 = u0;
+    prev1 = u1;
+  }
+  const flatAt = w - 1;
+  for (let k = 0; k < len; k++) {
+    const i0 = b0 + k;
+    const i1 = b1 + k;
+    const u0 = x[i0]!;
+    const u1 = x[i1]!;
+    if (k > 0) {
+      const a0 = u0 - k0;
+      const c0 = x[i0 - w]! - k0;
+      const a1 = u1 - k1;
+      const c1 = x[i1 - w]! - k1;
+      const e0 = a0 - c0;
+      const e1 = a1 - c1;
+      p0 += e0;
+      q0 += e0 * (a0 + c0);
+      p1 += e1;
+      q1 += e1 * (a1 + c1);
+      r0 = u0 === prev0 ? r0 + 1 : 0;
+      r1 = u1 === prev1 ? r1 + 1 : 0;
+      prev0 = u0;
+      prev1 = u1;
+    }
+    let v0 = q0 * invDen - p0 * p0 * c2;
+    let v1 = q1 * invDen - p1 * p1 * c2;
+    if (v0 < 0 || r0 >= flatAt) v0 = 0;
+    if (v1 < 0 || r1 >= flatAt) v1 = 0;
+    if (mode === STD) {
+      out[i0] = Math.sqrt(v0);
+      out[i1] = Math.sqrt(v1);
+    } else if (mode === VAR) {
+      out[i0] = v0;
+      out[i1] = v1;
+    } else {
+      out[i0] = r0 >= flatAt ? NaN : (u0 - (k0 + p0 * invW)) / Math.sqrt(v0);
+      out[i1] = r1 >= flatAt ? NaN : (u1 - (k1 + p1 * invW)) / Math.sqrt(v1);
+    }
+  }
+  // q − q (and k − k) is 0 only when nothing was NaN or infinite
+  return (q0 + k0 - (q0 + k0) !== 0 ? 1 : 0) | (q1 + k1 - (q1 + k1) !== 0 ? 2 : 0);
 }
 
 /** Rolling variance, std or z-score over all of x. */
@@ -229,68 +333,31 @@ export function rollingVarJs(
   const half = total >> 1;
   const r = total - 2 * half;
   if (r > 0) varBlockGeneral(x, w, minp, ddof, out, head, head + r, mode);
-  if (mode !== ZSCORE && wasmRolling(x, w, out, head, mode as 2 | 3, invW, invDen)) return;
+  if (mode !== ZSCORE && wasmRolling(x, w, minp, ddof, out, head, mode as 2 | 3, invW, invDen))
+    return;
   const l0 = head + r;
   const l1 = l0 + half;
   for (let off = 0; off < half; off += BLOCK) {
     const len = Math.min(BLOCK, half - off);
     const b0 = l0 + off;
     const b1 = l1 + off;
-    const k0 = x[b0 - w + 1]!;
-    const k1 = x[b1 - w + 1]!;
-    let p0 = 0;
-    let q0 = 0;
-    let p1 = 0;
-    let q1 = 0;
-    for (let j = 0; j < w; j++) {
-      const d0 = x[b0 - j]! - k0;
-      const d1 = x[b1 - j]! - k1;
-      p0 += d0;
-      q0 += d0 * d0;
-      p1 += d1;
-      q1 += d1 * d1;
-    }
-    for (let k = 0; k < len; k++) {
-      const i0 = b0 + k;
-      const i1 = b1 + k;
-      if (k > 0) {
-        const a0 = x[i0]! - k0;
-        const c0 = x[i0 - w]! - k0;
-        const a1 = x[i1]! - k1;
-        const c1 = x[i1 - w]! - k1;
-        p0 += a0 - c0;
-        q0 += a0 * a0 - c0 * c0;
-        p1 += a1 - c1;
-        q1 += a1 * a1 - c1 * c1;
-      }
-      let v0 = (q0 - p0 * p0 * invW) * invDen;
-      let v1 = (q1 - p1 * p1 * invW) * invDen;
-      if (v0 < 0) v0 = 0;
-      if (v1 < 0) v1 = 0;
-      if (mode === STD) {
-        out[i0] = Math.sqrt(v0);
-        out[i1] = Math.sqrt(v1);
-      } else if (mode === VAR) {
-        out[i0] = v0;
-        out[i1] = v1;
-      } else {
-        out[i0] = (x[i0]! - (k0 + p0 * invW)) / Math.sqrt(v0);
-        out[i1] = (x[i1]! - (k1 + p1 * invW)) / Math.sqrt(v1);
-      }
-    }
-    if (q0 - q0 !== 0 || k0 !== k0) varBlockGeneral(x, w, minp, ddof, out, b0, b0 + len, mode);
-    if (q1 - q1 !== 0 || k1 !== k1) varBlockGeneral(x, w, minp, ddof, out, b1, b1 + len, mode);
+    const redo = varLanes(x, w, out, b0, b1, len, invW, invDen, mode);
+    if ((redo & 1) !== 0) varBlockGeneral(x, w, minp, ddof, out, b0, b0 + len, mode);
+    if ((redo & 2) !== 0) varBlockGeneral(x, w, minp, ddof, out, b1, b1 + len, mode);
   }
 }
 
 /**
  * WASM version of the full-window part [lo + r, n) (r = (n − lo) mod 2) of mean (mode 1), variance (2) or
- * std (3): two lanes in one f64x2. Returns false when WASM is not chosen or met a NaN (the JS path then
- * rewrites every output).
+ * std (3): neighbouring outputs share one f64x2. Blocks the kernel stops at (a NaN or an infinity, or a variance
+ * within rounding noise of 0) are redone here on the NaN-aware JS path, and the kernel resumes after them.
+ * Returns false when WASM is not chosen.
  */
 function wasmRolling(
   x: Float64Array,
   w: number,
+  minp: number,
+  ddof: number,
   out: Float64Array,
   lo: number,
   mode: 1 | 2 | 3,
@@ -303,7 +370,16 @@ function wasmRolling(
   const k = wasmKernels()!;
   const { xp, op, copyOut } = stage(k, x, out);
   const l0 = lo + (total & 1);
-  if (k.rolling_moments(xp, op, l0, h, w, mode, invW, invDen, BLOCK) === 0) return false;
-  if (copyOut) unstage(k, op, out, l0, x.length);
+  const pairs = BLOCK >> 1;
+  const tiny = NOISE * w * invDen;
+  for (let start = 0; start < h;) {
+    const done = k.rolling_moments(xp, op, l0, h, start, w, mode, invW, invDen, pairs, tiny);
+    if (copyOut) unstage(k, op, out, l0 + 2 * start, l0 + 2 * done);
+    if (done >= h) break;
+    const end = Math.min(h, done + pairs);
+    if (mode === 1) sumBlockGeneral(x, w, minp, out, l0 + 2 * done, l0 + 2 * end, true);
+    else varBlockGeneral(x, w, minp, ddof, out, l0 + 2 * done, l0 + 2 * end, mode);
+    start = end;
+  }
   return true;
 }

@@ -24,28 +24,47 @@ export interface WasmKernels {
     out: number,
     l0: number,
     h: number,
+    start: number,
     w: number,
     mode: number,
     invW: number,
     invDen: number,
     block: number,
+    tiny: number,
   ): number;
   ema_lanes(x: number, out: number, s0: number, q: number, start: number, b: number): number;
+  sma_cross(
+    x: number,
+    out: number,
+    pos: number,
+    from: number,
+    to: number,
+    fast: number,
+    slow: number,
+    short: number,
+    cost: number,
+    initial: number,
+    block: number,
+    st: number,
+  ): number;
 }
 
 /** Kernels that have a WASM version. */
-export type WasmKernel = 'sum' | 'rollingMean' | 'rollingVar' | 'ema';
+export type WasmKernel = 'sum' | 'rollingMean' | 'rollingVar' | 'ema' | 'smaCrossover';
 
 /**
  * Where `auto` uses WASM for ordinary arrays (input copied into wasm memory and the result copied back): only
  * kernels whose benchmark (bench/numeric-accel.bench.ts, `numeric-accel.wasm.<kernel>.speedup`) showed WASM at
- * least 1.3× faster than the best JS kernel. None did: the copies cost more than the SIMD loop saves.
+ * least 1.3× faster than the best JS kernel. None did reliably: the copies cost about as much as the SIMD loop
+ * saves (rollingVar 1.1–2.1×, rollingStd 1.1–2.0×, smaCrossover 0.6–1.3× across three noisy full runs; rollingVar
+ * and rollingStd share the switch).
  */
 export const WASM_AUTO: Readonly<Record<WasmKernel, boolean>> = {
   sum: false,
   rollingMean: false,
   rollingVar: false,
   ema: false,
+  smaCrossover: false,
 };
 
 /**
@@ -54,14 +73,17 @@ export const WASM_AUTO: Readonly<Record<WasmKernel, boolean>> = {
  * showed ≥ 1.3× over the JS kernel. See the README's Performance section.
  */
 export const WASM_AUTO_RESIDENT: Readonly<Record<WasmKernel, boolean>> = {
-  // 1.59× (CI 1.58–1.59), sum and mean
+  // 3.9–4.0× in three full runs (2026-11-26, AMD EPYC 2 vCPU, shared), sum and mean
   sum: true,
-  // 1.31× with a CI of 1.29–1.32 (1.24× in a quick run): not clearly over the bar, so JS
-  rollingMean: false,
-  // rollingVar 1.75×, rollingStd 1.60×
+  // 1.41–1.46× (CI lows 1.37–1.39) since the neighbouring-pair kernel; 1.31× before it
+  rollingMean: true,
+  // rollingVar 2.6–2.8×, rollingStd 2.1–3.5×
   rollingVar: true,
-  // 1.35× (CI 1.34–1.37)
+  // 1.11–1.46× in those runs (1.35× earlier on Intel): kept, but the closest to the bar
   ema: true,
+  // fused crossover: 1.32× (CI 1.30–1.39) and 1.63× in full runs, paired per-round median 1.45–1.47× in a
+  // dedicated run (0.70× in one run under a load average above 3)
+  smaCrossover: true,
 };
 let kernels: WasmKernels | null | undefined;
 let failure = '';
@@ -120,6 +142,11 @@ export function wasmCallCount(): number {
 
 function isResident(a: Float64Array): boolean {
   return residentBuffers.has(a.buffer);
+}
+
+/** @internal Whether `a` lives in the WASM backend's memory (made by {@link wasmArray}). */
+export function isWasmResident(a: Float64Array): boolean {
+  return isResident(a);
 }
 
 function ensure(k: WasmKernels, bytes: number): void {
