@@ -63,6 +63,28 @@ describe('SharedColumns', () => {
     shared.release();
   });
 
+  it('changes its checksum for any single changed word and for swapped neighbours', () => {
+    const shared = SharedColumns.from(makeColumns(5)); // 30 float64 = 60 words
+    const words = new Int32Array(shared.buffer);
+    const seen = new Set([shared.checksum()]);
+    for (let i = 0; i < words.length; i++) {
+      const old = words[i] as number;
+      words[i] = old ^ 1;
+      seen.add(shared.checksum());
+      words[i] = old;
+    }
+    expect(seen.size).toBe(words.length + 1);
+    for (let i = 0; i + 1 < words.length; i++) {
+      const [x, y] = [words[i] as number, words[i + 1] as number];
+      if (x === y) continue;
+      const before = shared.checksum();
+      [words[i], words[i + 1]] = [y, x];
+      expect(shared.checksum()).not.toBe(before);
+      [words[i], words[i + 1]] = [x, y];
+    }
+    shared.release();
+  });
+
   it('fails a task that names a released dataset with a clear error', async () => {
     const pool = new WorkerPool({ maxWorkers: 1 });
     pools.push(pool);
