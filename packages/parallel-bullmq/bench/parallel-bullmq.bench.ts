@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { generateOhlcv } from '@peaktrade/backtest';
 import {
-  benchmark,
+  bootstrapRatioCI,
   defineBenchSuite,
-  timeMeasurement,
+  nowNs,
+  summarize,
   type Measurement,
 } from '@peaktrade/bench-harness';
 import { SharedColumns, WorkerPool, localBackend, parallelBacktest } from '@peaktrade/parallel';
@@ -59,39 +60,67 @@ export default defineBenchSuite({
           throw new Error('sweep lost or failed strategies');
       };
       const iterations = ctx.quick ? 3 : 7;
-      ctx.log(`local pool, ${pairs} pairs × ${bars} bars`);
-      const local = await benchmark(
-        async () =>
-          check(await parallelBacktest(strategies, data, fn, { backend: localBackend({ pool }) })),
-        { name: 'local 2 threads', iterations, warmup: 1 },
-      );
-      ctx.log(`bullmq, 2 worker processes`);
-      const remote = await benchmark(
-        async () => check(await parallelBacktest(strategies, data, fn, { backend })),
-        { name: 'bullmq 2 processes', iterations, warmup: 1 },
-      );
-      out.push(
-        timeMeasurement(
-          'parallel-bullmq.sweep.local',
-          `Sweep ${pairs} pairs × 100k bars, local pool (2 threads)`,
-          local,
-          'ms',
-        ),
-      );
-      out.push(
-        timeMeasurement(
-          'parallel-bullmq.sweep.bullmq',
-          `Sweep ${pairs} pairs × 100k bars, BullMQ (2 worker processes × 1 thread)`,
-          remote,
-          'ms',
-        ),
-      );
+      const runLocal = async () =>
+        check(await parallelBacktest(strategies, data, fn, { backend: localBackend({ pool }) }));
+      const runRemote = async () =>
+        check(await parallelBacktest(strategies, data, fn, { backend }));
+      const timed = async (run: () => Promise<void>) => {
+        const t0 = nowNs();
+        await run();
+        return nowNs() - t0;
+      };
+      // One warm-up call each (the BullMQ one uploads the dataset), then rounds that run both
+      // backends back to back, in alternating order (local, bullmq / bullmq, local, ...). On a
+      // shared machine the load drifts over seconds; measuring all local runs first and all BullMQ
+      // runs after let that drift land on one side only, so the ratio moved with the neighbours'
+      // load. Interleaved, both backends see the same conditions.
+      ctx.log(`warm-up, ${pairs} pairs × ${bars} bars`);
+      await runLocal();
+      await runRemote();
+      const localNs: number[] = [];
+      const remoteNs: number[] = [];
+      for (let round = 0; round < iterations; round++) {
+        if (round % 2 === 0) {
+          localNs.push(await timed(runLocal));
+          remoteNs.push(await timed(runRemote));
+        } else {
+          remoteNs.push(await timed(runRemote));
+          localNs.push(await timed(runLocal));
+        }
+        const l = localNs[round]! / 1e6;
+        const r = remoteNs[round]! / 1e6;
+        ctx.log(
+          `round ${round + 1}/${iterations}: local ${l.toFixed(1)} ms, bullmq ${r.toFixed(1)} ms (${(r / l).toFixed(2)}x)`,
+        );
+      }
+      const local = summarize(localNs);
+      const remote = summarize(remoteNs);
+      const ms = (ns: number) => ns / 1e6;
+      const detail = `median of ${iterations} runs, interleaved with the other backend's`;
+      out.push({
+        id: 'parallel-bullmq.sweep.local',
+        label: `Sweep ${pairs} pairs × 100k bars, local pool (2 threads)`,
+        value: ms(local.median),
+        unit: 'ms',
+        ci: [ms(local.ci95[0]), ms(local.ci95[1])],
+        detail,
+      });
+      out.push({
+        id: 'parallel-bullmq.sweep.bullmq',
+        label: `Sweep ${pairs} pairs × 100k bars, BullMQ (2 worker processes × 1 thread)`,
+        value: ms(remote.median),
+        unit: 'ms',
+        ci: [ms(remote.ci95[0]), ms(remote.ci95[1])],
+        detail,
+      });
+      const ci = bootstrapRatioCI(remoteNs, localNs);
       out.push({
         id: 'parallel-bullmq.sweep.overhead',
         label: 'Distributed overhead: BullMQ time / local pool time',
-        value: remote.stats.median / local.stats.median,
+        value: remote.median / local.median,
         unit: 'x',
-        detail: `median of ${iterations} runs each, same machine, same Redis, dataset already uploaded after the warm-up`,
+        ci: [ci[0], ci[1]],
+        detail: `median / median of ${iterations} runs each, in alternating rounds, same machine, same Redis, dataset already uploaded after the warm-up`,
       });
       out.push({
         id: 'parallel-bullmq.dataset.uploads',

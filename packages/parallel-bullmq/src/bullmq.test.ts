@@ -92,6 +92,46 @@ describe('bullmqBackend with two real worker processes', () => {
       expect(w.log().match(/downloaded dataset/g)?.length ?? 0).toBeLessThanOrEqual(1);
   });
 
+  it('does not re-encode or re-hash a dataset object it already uploaded', async () => {
+    const own = { ...data, close: data.close.slice() };
+    const before = backend.stats();
+    await parallelBacktest(strategies.slice(0, 40), own, fn, { backend });
+    const first = backend.stats();
+    expect(first.encodes).toBe(before.encodes + 1);
+    await parallelBacktest(strategies.slice(40, 80), own, fn, { backend });
+    await parallelBacktest(strategies.slice(80, 120), own, fn, { backend });
+    const after = backend.stats();
+    expect(after.encodes).toBe(first.encodes);
+    expect(after.uploads).toBe(first.uploads);
+  });
+
+  it('notices a dataset changed in place between runs and sends the new data', async () => {
+    const own = { ...data, close: data.close.slice() };
+    const first = await parallelBacktest(strategies.slice(0, 30), own, fn, { backend });
+    expect(first.map((o) => (o.ok ? o.value : o.error.message))).toEqual(serial.slice(0, 30));
+    const before = backend.stats();
+    for (let i = 0; i < own.close.length; i += 7) own.close[i] = own.close[i]! * 1.01;
+    const second = await parallelBacktest(strategies.slice(0, 30), own, fn, { backend });
+    const after = backend.stats();
+    expect(after.encodes).toBe(before.encodes + 1);
+    expect(after.uploads).toBe(before.uploads + 1);
+    const expected = strategies
+      .slice(0, 30)
+      .map((s) => backtest(own, { kind: 'sma-cross', fast: s.fast, slow: s.slow }, {}).metrics);
+    expect(second.map((o) => (o.ok ? o.value : o.error.message))).toEqual(expected);
+    expect(expected).not.toEqual(serial.slice(0, 30));
+  });
+
+  it('uploads a remembered dataset again when Redis no longer holds it', async () => {
+    const own = { ...data, open: data.open.slice() };
+    await parallelBacktest(strategies.slice(0, 20), own, fn, { backend });
+    const before = backend.stats();
+    await deleteKeys(redis!.url, `${prefix}:data:*`);
+    const outcomes = await parallelBacktest(strategies.slice(0, 20), own, fn, { backend });
+    expect(outcomes.map((o) => (o.ok ? o.value : o.error.message))).toEqual(serial.slice(0, 20));
+    expect(backend.stats().uploads).toBe(before.uploads + 1);
+  });
+
   it('isolates a failing strategy, and failFast stops the batch', async () => {
     const mixed = strategies.slice(0, 60).map((s, i) => (i === 33 ? { ...s, fail: true } : s));
     const outcomes = await parallelBacktest(mixed, data, fn, { backend });
@@ -145,6 +185,27 @@ describe('bullmqBackend with two real worker processes', () => {
     expect(killed).toBe(true);
     expect(outcomes.map((o) => (o.ok ? o.value : o.error.message))).toEqual(serial.slice(0, 200));
   }, 90_000);
+
+  it('an AbortSignal stops the run, and the workers move on to the next run', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const run = parallelBacktest(
+      strategies.slice(0, 300),
+      data,
+      { module: tasksModule, export: 'slow' },
+      {
+        backend,
+        signal: controller.signal,
+        onProgress: (done) => {
+          if (done > 0) controller.abort();
+        },
+      },
+    );
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(performance.now() - started).toBeLessThan(20_000);
+    const next = await parallelBacktest(strategies.slice(0, 40), data, fn, { backend });
+    expect(next.map((o) => (o.ok ? o.value : o.error.message))).toEqual(serial.slice(0, 40));
+  }, 30_000);
 
   it('says clearly when no worker offers the export', async () => {
     const quick = bullmqBackend({

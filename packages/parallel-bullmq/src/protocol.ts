@@ -5,10 +5,13 @@ export const keys = {
   dataMeta: (p: string, hash: string) => `${p}:data:${hash}:meta`,
   dataPart: (p: string, hash: string, i: number) => `${p}:data:${hash}:${i}`,
   runMeta: (p: string, runId: string) => `${p}:run:${runId}:meta`,
+  /** Hash of one run's results: one field per job (its first strategy index), written with HSETNX. */
   runResults: (p: string, runId: string) => `${p}:run:${runId}:results`,
   runCancel: (p: string, runId: string) => `${p}:run:${runId}:cancel`,
+  /** A live worker's {@link WorkerInfo}, with a short TTL its heartbeat renews. */
   worker: (p: string, queue: string, id: string) => `${p}:workers:${queue}:${id}`,
-  workersMatch: (p: string, queue: string) => `${p}:workers:${queue}:*`,
+  /** Set of the ids of the workers of a queue (a member whose `worker` key expired is dead). */
+  workerIds: (p: string, queue: string) => `${p}:workers:${queue}`,
 };
 
 /** What one BullMQ job carries: a chunk of strategies of one run. */
@@ -37,7 +40,14 @@ export interface WorkerInfo {
   readonly concurrency: number;
 }
 
-/** One strategy's stored outcome (serialized with @peaktrade/serialize). */
+/** One strategy's stored outcome. */
 export type StoredOutcome =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly error: SerializedError };
+
+/**
+ * What one job stores in the run's results hash, under the field `String(start)`: the outcomes
+ * of its strategies in order, serialized with @peaktrade/serialize as one value. A job's range
+ * never changes between attempts, so `HSETNX` on that field stores each result exactly once.
+ */
+export type StoredChunk = readonly StoredOutcome[];
