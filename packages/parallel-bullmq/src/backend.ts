@@ -125,22 +125,37 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
   const stats = { runs: 0, uploads: 0, uploadedBytes: 0, jobs: 0 };
   const hashes = new DatasetHashes();
   let state:
-    | Promise<{ redis: Redis; owned: boolean; target: string; queue: Queue; events: QueueEvents }>
+    | Promise<{
+        redis: Redis;
+        owned: boolean;
+        target: string;
+        queue: Queue;
+        events: QueueEvents;
+        /** Connections made here for BullMQ, which does not close a client it was handed. */
+        own: Redis[];
+      }>
     | undefined;
 
   const open = () =>
     (state ??= (async () => {
       const { redis, owned, target } = await connect(options.connection);
-      const queue = new Queue(queueName, {
-        connection: redis.duplicate({ maxRetriesPerRequest: null }),
-      });
+      const own = [
+        redis.duplicate({ maxRetriesPerRequest: null }),
+        redis.duplicate({ maxRetriesPerRequest: null }),
+      ] as const;
+      const queue = new Queue(queueName, { connection: own[0] });
       queue.on('error', () => {});
-      const events = new QueueEvents(queueName, {
-        connection: redis.duplicate({ maxRetriesPerRequest: null }),
-      });
+      const events = new QueueEvents(queueName, { connection: own[1] });
       events.on('error', () => {});
-      await events.waitUntilReady();
-      return { redis, owned, target, queue, events };
+      try {
+        await events.waitUntilReady();
+      } catch (error) {
+        await Promise.all([queue.close(), events.close()]).catch(() => undefined);
+        for (const c of own) c.disconnect();
+        if (owned) redis.disconnect();
+        throw error;
+      }
+      return { redis, owned, target, queue, events, own: [...own] };
     })().catch((error: unknown) => {
       state = undefined;
       throw error;
@@ -198,7 +213,9 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
       state = undefined;
       if (!s) return;
       await Promise.all([s.queue.close(), s.events.close()]);
-      if (s.owned) await s.redis.quit().catch(() => s.redis.disconnect());
+      await Promise.all(
+        [...s.own, ...(s.owned ? [s.redis] : [])].map((c) => c.quit().catch(() => c.disconnect())),
+      );
     },
     async run<S>(request: BacktestRequest<S>): Promise<readonly BackendOutcome[]> {
       const { strategies, signal, failFast, onProgress } = request;

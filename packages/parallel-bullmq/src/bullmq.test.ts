@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { backtest, generateOhlcv } from '@peaktrade/backtest';
 import { StrategyFailedError, parallelBacktest } from '@peaktrade/parallel';
 import { deleteKeys, requireRedis, startPrivateRedis, type TestRedis } from '@peaktrade/test-redis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startWorkerProcess, tasksModule, type WorkerProcess } from '../test/workers.js';
 import {
@@ -223,6 +224,47 @@ describe('bullmqBackend with two real worker processes', () => {
       ),
     ).rejects.toThrow(NoWorkersError);
     await quick.close();
+  });
+
+  it('close() closes every Redis connection the backend opened (BullMQ does not close a client it is handed)', async () => {
+    // A private server, so every client connected to it is ours.
+    const priv = await startPrivateRedis();
+    const clients = async (): Promise<number> => {
+      const admin = new Redis(priv.url);
+      try {
+        const info = await admin.info('clients');
+        return Number(/connected_clients:(\d+)/.exec(info)?.[1]) - 1; // minus this admin client
+      } finally {
+        admin.disconnect();
+      }
+    };
+    try {
+      expect(await clients()).toBe(0);
+      const b = bullmqBackend({
+        connection: priv.url,
+        queueName: queue,
+        keyPrefix: prefix,
+        waitForWorkersMs: 200,
+      });
+      await expect(
+        parallelBacktest(
+          strategies.slice(0, 2),
+          data,
+          { module: tasksModule, export: 'nope' },
+          { backend: b },
+        ),
+      ).rejects.toThrow(NoWorkersError);
+      expect(await clients()).toBeGreaterThanOrEqual(3); // its client, the Queue's, the QueueEvents'
+      await b.close();
+      let left = await clients();
+      for (let i = 0; i < 50 && left > 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        left = await clients();
+      }
+      expect(left).toBe(0);
+    } finally {
+      await priv.stop();
+    }
   });
 });
 

@@ -249,8 +249,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     }
   };
 
+  // BullMQ does not close a client it is handed: this one is closed in close() below.
+  const workerConnection = redis.duplicate({ maxRetriesPerRequest: null });
   const worker = new Worker<ChunkJob>(queueName, processor, {
-    connection: redis.duplicate({ maxRetriesPerRequest: null }),
+    connection: workerConnection,
     concurrency,
     lockDuration: options.lockDurationMs ?? 5_000,
     stalledInterval: Math.max(500, Math.floor((options.lockDurationMs ?? 5_000) / 2)),
@@ -281,6 +283,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
           .catch(() => {});
         await pool.close({ force });
         for (const hash of [...datasets.keys()]) evict(hash);
+        await workerConnection.quit().catch(() => workerConnection.disconnect());
         if (owned) await redis.quit().catch(() => redis.disconnect());
       })()),
   };
