@@ -1,9 +1,18 @@
 // Proves every publishable package installs and imports from its tarball, outside the
 // workspace: `exports`, `types` and `files` are right, and workspace:^ ranges were rewritten.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -11,7 +20,11 @@ interface Manifest {
   name: string;
   version: string;
   private?: boolean;
+  types?: string;
+  typings?: string;
+  exports?: unknown;
   dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
 }
 
 const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -161,4 +174,55 @@ describe('published tarballs', () => {
     run('node', [tsc, '-p', 'tsconfig.json'], app);
     expect(readFileSync(join(app, 'index.ts'), 'utf8')).toContain(packages[0]!.manifest.name);
   });
+
+  it.each(packages.map((p) => [p.manifest.name] as const))(
+    '%s depends on every package its published types import, and on their types',
+    (name) => {
+      const installed = realpathSync(join(scratch, 'app', 'node_modules', name));
+      const manifest = readJson<Manifest>(join(installed, 'package.json'));
+      const declared = { ...manifest.dependencies, ...manifest.peerDependencies };
+      const imported = new Set<string>();
+      const walk = (dir: string): void => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+          const path = join(dir, entry.name);
+          if (entry.isDirectory()) walk(path);
+          else if (entry.name.endsWith('.d.ts')) {
+            const text = readFileSync(path, 'utf8');
+            const statements = /^\s*(?:import|export)\b[^;]*?\bfrom\s+['"]([^'"]+)['"]/gm;
+            const typeImports = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+            for (const m of [...text.matchAll(statements), ...text.matchAll(typeImports)]) {
+              const spec = m[1]!;
+              if (spec.startsWith('.') || isBuiltin(spec)) continue;
+              const parts = spec.split('/');
+              imported.add(spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!);
+            }
+          }
+        }
+      };
+      walk(join(installed, 'dist'));
+      imported.delete(name);
+      /** The installed manifest of `dep` as `name` resolves it (walking up node_modules). */
+      const manifestOf = (dep: string): Manifest | undefined => {
+        for (let dir = installed; dir !== dirname(dir); dir = dirname(dir)) {
+          const candidate = join(dir, 'node_modules', dep, 'package.json');
+          if (existsSync(candidate)) return readJson<Manifest>(candidate);
+        }
+        return undefined;
+      };
+      const shipsTypes = (m: Manifest | undefined): boolean =>
+        m !== undefined &&
+        (m.types !== undefined ||
+          m.typings !== undefined ||
+          /"types"/.test(JSON.stringify(m.exports ?? null)));
+      const missing: string[] = [];
+      for (const dep of imported) {
+        if (!(dep in declared)) missing.push(`${dep} (not a dependency)`);
+        else if (!shipsTypes(manifestOf(dep))) {
+          const typesPackage = `@types/${dep.startsWith('@') ? dep.slice(1).replace('/', '__') : dep}`;
+          if (!(typesPackage in declared)) missing.push(`${typesPackage} (types of ${dep})`);
+        }
+      }
+      expect(missing).toEqual([]);
+    },
+  );
 });
