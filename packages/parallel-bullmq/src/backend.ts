@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createCodec } from '@peaktrade/serialize';
 import {
   AbortError,
   deserializeError,
@@ -20,13 +19,14 @@ import {
 } from './errors.js';
 import {
   keys,
+  messageCodec,
   type ChunkJob,
   type StoredChunk,
   type StoredOutcome,
   type WorkerInfo,
 } from './protocol.js';
 
-const codec = createCodec({ level: 1 });
+const codec = messageCodec;
 
 /** Options of {@link bullmqBackend}. Validated once, when the backend is made. */
 export interface BullmqBackendOptions {

@@ -1,4 +1,8 @@
 import type { SerializedError } from '@peaktrade/parallel';
+import { createCodec } from '@peaktrade/serialize';
+
+/** The codec of everything the backend and the workers exchange through Redis (jobs and results). */
+export const messageCodec = createCodec({ level: 1 });
 
 /** Redis key names shared by the backend and the workers. `p` is the key prefix. */
 export const keys = {

@@ -3,7 +3,6 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createCodec } from '@peaktrade/serialize';
 import {
   WorkerPool,
   localBackend,
@@ -17,13 +16,14 @@ import { downloadDataset } from './dataset.js';
 import { BullmqOptionError, WorkerModuleError } from './errors.js';
 import {
   keys,
+  messageCodec,
   type ChunkJob,
   type StoredChunk,
   type StoredOutcome,
   type WorkerInfo,
 } from './protocol.js';
 
-const codec = createCodec({ level: 1 });
+const codec = messageCodec;
 /** Results of a run nobody collects (its backend died) are dropped after this. */
 const RESULTS_TTL_MS = 24 * 3_600_000;
 
