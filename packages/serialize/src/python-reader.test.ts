@@ -26,6 +26,11 @@ function findPython(): string | undefined {
 const python = findPython();
 // Under CI the modules are installed by .ci/run, so their absence is a failure, not a skip.
 const run = python !== undefined || process.env.CI === 'true' ? it : it.skip;
+if (python === undefined) {
+  console.warn(
+    `[serialize] no python3 with msgpack and zstandard: the Python reader tests ${process.env.CI === 'true' ? 'FAIL (CI is set)' : 'are skipped (CI is not set); install them with apt-get install -y python3-msgpack python3-zstandard'}`,
+  );
+}
 
 /** Our decoded value rendered as read_peaktrade.py's --json renders what it reads. */
 function render(v: unknown): unknown {
