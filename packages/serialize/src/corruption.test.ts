@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { createRng } from '@peaktrade/bench-harness';
 import { readFileSync } from 'node:fs';
 import binding from 'zstd-napi/binding.js';
 import { describe, expect, it } from 'vitest';
@@ -7,18 +8,6 @@ import type { SerializeErrorCode } from './index.js';
 
 const fixture = (name: string): Uint8Array =>
   new Uint8Array(readFileSync(new URL(`../test/fixtures/${name}.bin`, import.meta.url)));
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function codeOf(fn: () => unknown): SerializeErrorCode | 'no error' | 'foreign error' {
   try {
@@ -116,7 +105,7 @@ describe('corrupt input', () => {
   });
 
   it('fuzz: >=100k corrupted inputs (random bytes, every truncation, every single bit flip) all throw SerializeError', () => {
-    const next = rng(0xc0ffee);
+    const next = createRng(0xc0ffee);
     const samples = [
       fixture('small-object'),
       fixture('special-numbers'),
@@ -155,7 +144,7 @@ describe('corrupt input', () => {
   });
 
   it('fuzz: the sliced (decodeAsync) and streaming decoders reject truncated and bit-flipped large payloads', async () => {
-    const next = rng(42);
+    const next = createRng(42);
     const noise = new Float64Array(20_000).map(() => next());
     const big = encode({ rows: rowsSample(3000), close: noise });
     const bigRaw = encode({ rows: rowsSample(3000) }, { thresholdBytes: Infinity });

@@ -32,14 +32,38 @@ class ExtBox {
   }
 }
 
+/** Bytes of the ext 8/16/32 header msgpackr writes for `length` bytes of data. */
+function extHeaderBytes(length: number): number {
+  return length < 0x100 ? 3 : length < 0x10000 ? 4 : 6;
+}
+
+/** Writes the ext 8/16/32 header for `length` bytes of extension `type` at `pos`; returns its size. */
+function writeExtHeader(
+  target: Uint8Array,
+  view: DataView,
+  pos: number,
+  length: number,
+  type: number,
+): number {
+  const head = extHeaderBytes(length);
+  if (head === 3) {
+    target[pos] = 0xc7;
+    target[pos + 1] = length;
+  } else if (head === 4) {
+    target[pos] = 0xc8;
+    view.setUint16(pos + 1, length);
+  } else {
+    target[pos] = 0xc9;
+    view.setUint32(pos + 1, length);
+  }
+  target[pos + head - 1] = type;
+  return head;
+}
+
 /** The ext 8/16/32 header for `length` bytes of data of extension `type` (as msgpackr writes it). */
 export function extHeader(length: number, type: number): Uint8Array {
-  if (length < 0x100) return Uint8Array.of(0xc7, length, type);
-  if (length < 0x10000) return Uint8Array.of(0xc8, length >> 8, length & 0xff, type);
-  const out = new Uint8Array(6);
-  out[0] = 0xc9;
-  new DataView(out.buffer).setUint32(1, length);
-  out[5] = type;
+  const out = new Uint8Array(extHeaderBytes(length));
+  writeExtHeader(out, new DataView(out.buffer), 0, length, type);
   return out;
 }
 
@@ -58,19 +82,8 @@ type AllocateForWrite = (size: number) => WriteTarget;
 /** Writes an ext header and the data; returns nothing so msgpackr does not append anything itself. */
 function writeExt(box: ExtBox, allocateForWrite: AllocateForWrite): undefined {
   const n = box.bytes.byteLength + (box.tail?.byteLength ?? 0);
-  const head = n < 0x100 ? 3 : n < 0x10000 ? 4 : 6;
-  const { target, targetView, position } = allocateForWrite(head + n);
-  if (head === 3) {
-    target[position] = 0xc7;
-    target[position + 1] = n;
-  } else if (head === 4) {
-    target[position] = 0xc8;
-    targetView.setUint16(position + 1, n);
-  } else {
-    target[position] = 0xc9;
-    targetView.setUint32(position + 1, n);
-  }
-  target[position + head - 1] = box.type;
+  const { target, targetView, position } = allocateForWrite(extHeaderBytes(n) + n);
+  const head = writeExtHeader(target, targetView, position, n, box.type);
   target.set(box.bytes, position + head);
   if (box.tail !== undefined) target.set(box.tail, position + head + box.bytes.byteLength);
   return undefined;

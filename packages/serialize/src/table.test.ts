@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { crc32 } from 'node:zlib';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
@@ -226,5 +227,25 @@ describe('Table extension (arrays of same-shaped number rows)', () => {
       { x: 1.5, y: -3 },
       { x: 2.5, y: 4 },
     ]);
+  });
+
+  it('decodes tables where code generation is disallowed (the generic row builder)', () => {
+    const dist = new URL('../dist/index.js', import.meta.url).href;
+    const script = `
+      import { decode, encode } from ${JSON.stringify(dist)};
+      const rows = Array.from({ length: 20 }, (_, i) => ({ t: i, px: i === 3 ? -0 : i / 4, 10: i }));
+      const back = decode(encode(rows));
+      const same = back.length === 20 && back.every((r, i) =>
+        JSON.stringify(Object.keys(r)) === JSON.stringify(Object.keys(rows[i])) &&
+        Object.keys(r).every((k) => Object.is(r[k], rows[i][k])));
+      console.log(same ? 'same' : 'different');
+    `;
+    const r = spawnSync(
+      process.execPath,
+      ['--disallow-code-generation-from-strings', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('same');
   });
 });

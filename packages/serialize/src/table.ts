@@ -206,21 +206,24 @@ function generic(keys: readonly string[]): RowFactory {
   };
 }
 
+/** An object-literal row builder for `keys`, or undefined where code generation is disallowed. */
+function compiled(keys: readonly string[]): RowFactory | undefined {
+  try {
+    const fields = keys.map((k, j) => `${JSON.stringify(k)}: c[${j} * n + i]`).join(', ');
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- keys are JSON-quoted literals
+    return new Function('c', 'n', 'i', `return { ${fields} };`) as RowFactory;
+  } catch {
+    codeGeneration = false; // e.g. --disallow-code-generation-from-strings: use the generic builder
+    return undefined;
+  }
+}
+
 /** A function building row `i` from the column-major data. Keys are JSON-quoted into the source. */
 export function rowFactory(keys: readonly string[]): RowFactory {
   const id = JSON.stringify(keys);
   let factory = factories.get(id);
   if (factory !== undefined) return factory;
-  factory = generic(keys);
-  if (codeGeneration) {
-    try {
-      const fields = keys.map((k, j) => `${JSON.stringify(k)}: c[${j} * n + i]`).join(', ');
-      // eslint-disable-next-line @typescript-eslint/no-implied-eval -- keys are JSON-quoted literals
-      factory = new Function('c', 'n', 'i', `return { ${fields} };`) as RowFactory;
-    } catch {
-      codeGeneration = false; // e.g. --disallow-code-generation-from-strings: keep the generic builder
-    }
-  }
+  factory = (codeGeneration && compiled(keys)) || generic(keys);
   if (factories.size >= 256) factories.clear();
   factories.set(id, factory);
   return factory;
