@@ -85,19 +85,24 @@ export interface SharpeOptions {
   readonly ddof?: number;
 }
 
+/** The `periodsPerYear` option of sharpe and sortino: a finite number > 0, 252 by default. */
+function periodsPerYear(v: number | undefined): number {
+  return numOption(
+    v,
+    'options.periodsPerYear',
+    252,
+    (x) => Number.isFinite(x) && x > 0,
+    'a finite number > 0',
+  );
+}
+
 /**
  * Annualised Sharpe ratio of per-period returns: `mean(r - rf) / std(r - rf, ddof) * sqrt(periodsPerYear)`,
  * NaN skipped. Zero volatility gives ±Infinity (or NaN for a zero mean), as IEEE division does. O(n).
  */
 export function sharpe(r: Float64Array, options?: SharpeOptions): number {
   checkArray(r, 'returns');
-  const ppy = numOption(
-    options?.periodsPerYear,
-    'options.periodsPerYear',
-    252,
-    (v) => Number.isFinite(v) && v > 0,
-    'a finite number > 0',
-  );
+  const ppy = periodsPerYear(options?.periodsPerYear);
   const rf = numOption(
     options?.riskFree,
     'options.riskFree',
@@ -127,13 +132,7 @@ export interface SortinoOptions {
  */
 export function sortino(r: Float64Array, options?: SortinoOptions): number {
   checkArray(r, 'returns');
-  const ppy = numOption(
-    options?.periodsPerYear,
-    'options.periodsPerYear',
-    252,
-    (v) => Number.isFinite(v) && v > 0,
-    'a finite number > 0',
-  );
+  const ppy = periodsPerYear(options?.periodsPerYear);
   const target = numOption(
     options?.target,
     'options.target',
