@@ -49,7 +49,10 @@ function openOnce(o: ResolvedDiskTierOptions): OpenedFile {
   try {
     db = new Database(o.file, { timeout: o.busyTimeoutMs });
     // The first statement reads the header: a non-SQLite file fails here with SQLITE_NOTADB.
-    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    // WAL mode is kept in the file, so only a file that is not yet WAL needs the exclusive lock
+    // that switching takes.
+    const current = db.pragma('journal_mode', { simple: true });
+    const mode = current === 'wal' ? current : db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') {
       throw new DiskStorageError('open', o.file, undefined, {
         cause: new Error(`could not switch the file to WAL mode (journal_mode is ${String(mode)})`),
@@ -75,6 +78,35 @@ function openOnce(o: ResolvedDiskTierOptions): OpenedFile {
       // The handle is unusable anyway; the original error is what matters.
     }
     throw err;
+  }
+}
+
+/** True for SQLite's "another connection holds the lock" errors (SQLITE_BUSY and its extended codes). */
+export function isBusy(err: unknown): boolean {
+  return err instanceof Database.SqliteError && err.code.startsWith('SQLITE_BUSY');
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * {@link openOnce}, retried while another connection holds the lock, for up to `busyTimeoutMs`.
+ *
+ * SQLite's busy timeout does not cover every wait at open: when two connections open a fresh
+ * file at once, both read it under a shared lock and both want to write its header (WAL
+ * mode, then the schema). SQLite gives one of them SQLITE_BUSY at once rather than wait, since
+ * waiting could deadlock. That connection drops its locks by failing, so opening it again
+ * succeeds once the other is done. The constructor is synchronous, hence the blocking sleep.
+ */
+function openRetrying(o: ResolvedDiskTierOptions): OpenedFile {
+  const deadline = performance.now() + o.busyTimeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return openOnce(o);
+    } catch (err) {
+      const left = deadline - performance.now();
+      if (!isBusy(err) || left <= 0) throw err;
+      Atomics.wait(sleeper, 0, 0, Math.min(2 ** Math.min(attempt, 5), left));
+    }
   }
 }
 
@@ -116,7 +148,7 @@ export function openCacheFile(o: ResolvedDiskTierOptions): OpenedFile {
   }
   const inoBefore = inodeOf(o.file);
   try {
-    return openOnce(o);
+    return openRetrying(o);
   } catch (err) {
     if (!isCorruption(err)) throw toStorageError(err, 'open', o.file);
     const corrupt =
@@ -127,7 +159,7 @@ export function openCacheFile(o: ResolvedDiskTierOptions): OpenedFile {
     const movedTo = moveAside(o.file, inoBefore);
     const opened = (() => {
       try {
-        return openOnce(o);
+        return openRetrying(o);
       } catch (again) {
         throw toStorageError(again, 'open', o.file);
       }

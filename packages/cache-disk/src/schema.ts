@@ -81,14 +81,20 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/**
+ * The file's version, application id and table count, read by one statement so all three come
+ * from the same snapshot: read one by one, another process's migration could commit in between
+ * and make a half-read file look like another application's database.
+ */
 function readVersion(db: Database.Database): { version: number; appId: number; tables: number } {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  const appId = db.pragma('application_id', { simple: true }) as number;
-  const tables = db
-    .prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-    .pluck()
-    .get() as number;
-  return { version, appId, tables };
+  return db
+    .prepare(
+      `SELECT (SELECT user_version FROM pragma_user_version) AS version,
+              (SELECT application_id FROM pragma_application_id) AS appId,
+              (SELECT count(*) FROM sqlite_master
+                WHERE type = 'table' AND name NOT LIKE 'sqlite_%') AS tables`,
+    )
+    .get() as { version: number; appId: number; tables: number };
 }
 
 /**
