@@ -271,8 +271,8 @@ class CrossPlan implements Plan {
   }
 }
 
-/** SMA crossover with both rolling sums fused into one loop (single backtests). */
-class FusedSmaCrossPlan implements Plan {
+/** SMA crossover with both rolling sums fused into one loop (single backtests). @internal */
+export class FusedSmaCrossPlan implements Plan {
   readonly #wf: number;
   readonly #ws: number;
   readonly #lm: number;
