@@ -89,12 +89,19 @@
         (local.set $po (i32.add (local.get $out) (i32.shl (local.get $b) (i32.const 3))))
         (local.set $Mn (v128.const f64x2 inf inf))
         (local.set $Mq (v128.const f64x2 0 0))
-        (local.set $k (i32.const 0))
-        (loop $slide
-          (if (i32.gt_u (local.get $k) (i32.const 0))
-            (then
-              ;; pair i = b + 2k: G, H hold j = i - 1; load j = i + 1 (its second lane is used by the next pair
-              ;; only, so the read past the last pair's values is never used)
+        ;; One loop per mode, so the loop body has no mode test: output pair k, then slide to pair k + 1.
+        (if (i32.eq (local.get $mode) (i32.const 1))
+          (then
+            (local.set $k (i32.const 0))
+            (block $slide_mean_done
+              (loop $slide_mean
+              (local.set $v (f64x2.add (local.get $K) (f64x2.mul (local.get $P) (local.get $vw))))
+              (v128.store (local.get $po) (local.get $v))
+              (local.set $po (i32.add (local.get $po) (i32.const 16)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $slide_mean_done (i32.ge_u (local.get $k) (local.get $len)))
+              ;; slide to pair i = b + 2k: G, H hold j = i - 1; load j = i + 1 (its second lane is used by the
+              ;; next pair only, so the read past the last pair's values is never used)
               (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
               (local.set $pc (i32.add (local.get $pc) (i32.const 16)))
               (local.set $A (f64x2.sub (v128.load (local.get $pa)) (local.get $K)))
@@ -106,21 +113,72 @@
               (local.set $Q (f64x2.add (local.get $Q) (f64x2.add (local.get $H)
                 (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $H) (local.get $Hn)))))
               (local.set $G (local.get $Gn))
-              (local.set $H (local.get $Hn))))
-          (if (i32.eq (local.get $mode) (i32.const 1))
-            (then (local.set $v (f64x2.add (local.get $K) (f64x2.mul (local.get $P) (local.get $vw)))))
-            (else
+              (local.set $H (local.get $Hn))
+              (br $slide_mean)))
+          )
+          (else
+            (if (i32.eq (local.get $mode) (i32.const 3))
+              (then
+            (local.set $k (i32.const 0))
+            (block $slide_std_done
+              (loop $slide_std
               (local.set $v (f64x2.sub (f64x2.mul (local.get $Q) (local.get $vd))
                                        (f64x2.mul (f64x2.mul (local.get $P) (local.get $P)) (local.get $vc))))
               ;; smallest variance and largest Q of the block, for the noise test below (pmin/pmax: one instruction)
               (local.set $Mn (f64x2.pmin (local.get $Mn) (local.get $v)))
               (local.set $Mq (f64x2.pmax (local.get $Mq) (local.get $Q)))
               (local.set $v (f64x2.pmax (v128.const f64x2 0 0) (local.get $v)))
-              (if (i32.eq (local.get $mode) (i32.const 3)) (then (local.set $v (f64x2.sqrt (local.get $v)))))))
-          (v128.store (local.get $po) (local.get $v))
-          (local.set $po (i32.add (local.get $po) (i32.const 16)))
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br_if $slide (i32.lt_u (local.get $k) (local.get $len))))
+              (local.set $v (f64x2.sqrt (local.get $v)))
+              (v128.store (local.get $po) (local.get $v))
+              (local.set $po (i32.add (local.get $po) (i32.const 16)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $slide_std_done (i32.ge_u (local.get $k) (local.get $len)))
+              ;; slide to pair i = b + 2k: G, H hold j = i - 1; load j = i + 1 (its second lane is used by the
+              ;; next pair only, so the read past the last pair's values is never used)
+              (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
+              (local.set $pc (i32.add (local.get $pc) (i32.const 16)))
+              (local.set $A (f64x2.sub (v128.load (local.get $pa)) (local.get $K)))
+              (local.set $C (f64x2.sub (v128.load (local.get $pc)) (local.get $K)))
+              (local.set $Gn (f64x2.sub (local.get $A) (local.get $C)))
+              (local.set $Hn (f64x2.mul (local.get $Gn) (f64x2.add (local.get $A) (local.get $C))))
+              (local.set $P (f64x2.add (local.get $P) (f64x2.add (local.get $G)
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $G) (local.get $Gn)))))
+              (local.set $Q (f64x2.add (local.get $Q) (f64x2.add (local.get $H)
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $H) (local.get $Hn)))))
+              (local.set $G (local.get $Gn))
+              (local.set $H (local.get $Hn))
+              (br $slide_std)))
+              )
+              (else
+            (local.set $k (i32.const 0))
+            (block $slide_var_done
+              (loop $slide_var
+              (local.set $v (f64x2.sub (f64x2.mul (local.get $Q) (local.get $vd))
+                                       (f64x2.mul (f64x2.mul (local.get $P) (local.get $P)) (local.get $vc))))
+              ;; smallest variance and largest Q of the block, for the noise test below (pmin/pmax: one instruction)
+              (local.set $Mn (f64x2.pmin (local.get $Mn) (local.get $v)))
+              (local.set $Mq (f64x2.pmax (local.get $Mq) (local.get $Q)))
+              (local.set $v (f64x2.pmax (v128.const f64x2 0 0) (local.get $v)))
+              (v128.store (local.get $po) (local.get $v))
+              (local.set $po (i32.add (local.get $po) (i32.const 16)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $slide_var_done (i32.ge_u (local.get $k) (local.get $len)))
+              ;; slide to pair i = b + 2k: G, H hold j = i - 1; load j = i + 1 (its second lane is used by the
+              ;; next pair only, so the read past the last pair's values is never used)
+              (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
+              (local.set $pc (i32.add (local.get $pc) (i32.const 16)))
+              (local.set $A (f64x2.sub (v128.load (local.get $pa)) (local.get $K)))
+              (local.set $C (f64x2.sub (v128.load (local.get $pc)) (local.get $K)))
+              (local.set $Gn (f64x2.sub (local.get $A) (local.get $C)))
+              (local.set $Hn (f64x2.mul (local.get $Gn) (f64x2.add (local.get $A) (local.get $C))))
+              (local.set $P (f64x2.add (local.get $P) (f64x2.add (local.get $G)
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $G) (local.get $Gn)))))
+              (local.set $Q (f64x2.add (local.get $Q) (f64x2.add (local.get $H)
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $H) (local.get $Hn)))))
+              (local.set $G (local.get $Gn))
+              (local.set $H (local.get $Hn))
+              (br $slide_var)))
+              ))))
         ;; finite check: Q - Q (and P, K) is 0 in both lanes only when nothing was NaN or infinite
         (local.set $C (f64x2.add (local.get $Q) (f64x2.add (local.get $P) (local.get $K))))
         (local.set $C (f64x2.sub (local.get $C) (local.get $C)))
