@@ -109,8 +109,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     readonly columns: SharedColumns;
     /** A private copy of the bytes as downloaded: after each job the shared bytes must still equal it. */
     readonly pristine: Buffer;
+    /** Jobs holding the columns; they are released only when this is 0 after an eviction. */
     users: number;
     evicted: boolean;
+    released: boolean;
   }
   const datasets = new Map<string, Promise<CachedDataset>>();
   const maxDatasets = options.maxDatasets ?? 4;
@@ -154,7 +156,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       // A byte copy makes the per-job check a memcmp (well under 1 ms for 5 MB) instead of a
       // checksum pass over the data (several ms), at the cost of the dataset's size in memory.
       const pristine = Buffer.from(new Uint8Array(columns.buffer));
-      return { columns, pristine, users: 0, evicted: false };
+      return { columns, pristine, users: 0, evicted: false, released: false };
     });
     found.catch(() => datasets.delete(hash));
     datasets.set(hash, found);
@@ -170,11 +172,34 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     void entry?.then(
       (d) => {
         d.evicted = true;
-        // Jobs still running on it keep it until they finish (see the processor's finally).
-        if (d.users === 0) d.columns.release();
+        // Jobs still running on it keep it until they finish (see `unuse`).
+        if (d.users === 0) releaseColumns(d);
       },
       () => {},
     );
+  };
+  const releaseColumns = (d: CachedDataset) => {
+    d.released = true;
+    d.columns.release();
+  };
+  /**
+   * The dataset of a job, counted as in use from the moment the job has it: the count goes up in
+   * the same tick as the look-up resolves, so an eviction by a concurrent job (which releases the
+   * columns only when nobody uses them) cannot free them under this job. A dataset that was
+   * evicted and released before this job got it is looked up, so downloaded, again.
+   */
+  const use = async (hash: string): Promise<CachedDataset> => {
+    for (;;) {
+      const d = await dataset(hash);
+      if (!d.released) {
+        d.users++;
+        return d;
+      }
+    }
+  };
+  const unuse = (d: CachedDataset) => {
+    d.users--;
+    if (d.evicted && d.users === 0 && !d.released) releaseColumns(d);
   };
 
   const processor = async (job: Job<ChunkJob>) => {
@@ -190,25 +215,25 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     const cancelled = redis.exists(cancelKey).catch(() => 0);
     let cachedData: CachedDataset;
     try {
-      cachedData = await dataset(data.dataset);
+      cachedData = await use(data.dataset);
     } catch (error) {
       if ((await cancelled) === 1) return 0;
       throw error;
     }
-    const { columns: shared, pristine } = cachedData;
-    const strategies = codec.decode(Buffer.from(data.strategies, 'base64')) as unknown[];
-    const backtestOptions = codec.decode(Buffer.from(data.options, 'base64'));
-    if ((await cancelled) === 1) return 0;
+    let watch: ReturnType<typeof setInterval> | undefined;
     const controller = new AbortController();
-    // Cancellation of the run (abort or failFast elsewhere) stops this chunk too.
-    const watch = setInterval(() => {
-      void redis.exists(cancelKey).then(
-        (n) => n === 1 && controller.abort(),
-        () => {},
-      );
-    }, 200);
-    cachedData.users++;
     try {
+      const { columns: shared, pristine } = cachedData;
+      const strategies = codec.decode(Buffer.from(data.strategies, 'base64')) as unknown[];
+      const backtestOptions = codec.decode(Buffer.from(data.options, 'base64'));
+      if ((await cancelled) === 1) return 0;
+      // Cancellation of the run (abort or failFast elsewhere) stops this chunk too.
+      watch = setInterval(() => {
+        void redis.exists(cancelKey).then(
+          (n) => n === 1 && controller.abort(),
+          () => {},
+        );
+      }, 200);
       const outcomes = await parallelBacktest(
         strategies,
         shared,
@@ -243,9 +268,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       if (controller.signal.aborted) return 0;
       throw error;
     } finally {
-      clearInterval(watch);
-      cachedData.users--;
-      if (cachedData.evicted && cachedData.users === 0) cachedData.columns.release();
+      if (watch !== undefined) clearInterval(watch);
+      unuse(cachedData);
     }
   };
 
