@@ -10,6 +10,8 @@ import { isExpectedValue } from './test-utils/crash-values.js';
 import { tempDirs } from './test-utils/tmp.js';
 
 const dirs = tempDirs();
+// Every test here starts Node children through tsx: seconds each on a loaded 2-vCPU machine.
+const CHILDREN = { timeout: 120_000 };
 const children = new Set<ChildProcess>();
 afterEach(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -25,6 +27,7 @@ function child(
   script: string,
   args: readonly string[],
   onLine?: (line: string) => void,
+  stdin: 'ignore' | 'pipe' = 'ignore',
 ): {
   proc: ChildProcess;
   exited: Promise<{
@@ -35,13 +38,13 @@ function child(
   }>;
 } {
   const proc = spawn(process.execPath, ['--import', tsx, join(utils, script), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   });
   children.add(proc);
   let stdout = '';
   let stderr = '';
   let partial = '';
-  proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
     partial += chunk;
     let nl: number;
@@ -51,7 +54,7 @@ function child(
       onLine?.(line);
     }
   });
-  proc.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
   const exited = new Promise<{
@@ -72,7 +75,7 @@ function integrity(file: string): string {
   }
 }
 
-describe('several processes on one file', () => {
+describe('several processes on one file', CHILDREN, () => {
   it('two processes write and read the same file at once, seeing each other’s whole entries', async () => {
     const file = join(dirs.make(), 'shared.db');
     const count = 150;
@@ -104,7 +107,7 @@ describe('several processes on one file', () => {
   });
 });
 
-describe('opening one fresh file from several processes at once', () => {
+describe('opening one fresh file from several processes at once', CHILDREN, () => {
   it('every open succeeds and the file is created once, with the schema and all writes', async () => {
     // SQLite refuses one of two connections that race to write a fresh file's header with an
     // immediate SQLITE_BUSY (its busy timeout does not apply there), and a schema check read
@@ -113,17 +116,36 @@ describe('opening one fresh file from several processes at once', () => {
     const dir = dirs.make();
     const racers = 3;
     const rounds = 60;
-    const start = Date.now() + 1500; // time for the children to start and load the module
-    const runs = Array.from({ length: racers }, () =>
-      child('child-open-race.ts', [dir, String(rounds), String(start), '30']),
-    );
+    // The first instant is agreed once every child has loaded the module, however long that
+    // takes on a loaded machine, so the opens really do race.
+    const ready: Promise<void>[] = [];
+    const runs = Array.from({ length: racers }, () => {
+      let isReady!: () => void;
+      ready.push(new Promise<void>((resolve) => (isReady = resolve)));
+      const run = child(
+        'child-open-race.ts',
+        [dir, String(rounds), '30'],
+        (line) => {
+          if (line === 'ready') isReady();
+        },
+        'pipe',
+      );
+      void run.exited.then(() => isReady());
+      return run;
+    });
+    await Promise.all(ready);
+    const start = Date.now() + 200;
+    for (const r of runs) r.proc.stdin!.on('error', () => {}).end(`${start}\n`);
     const results = await Promise.all(runs.map((r) => r.exited));
     const errors: string[] = [];
     let opened = 0;
     for (const r of results) {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      const s = JSON.parse(r.stdout.trim()) as { opened: number; errors: string[] };
+      const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+        opened: number;
+        errors: string[];
+      };
       opened += s.opened;
       errors.push(...s.errors);
     }
@@ -142,7 +164,7 @@ describe('opening one fresh file from several processes at once', () => {
   });
 });
 
-describe('timers', () => {
+describe('timers', CHILDREN, () => {
   it('do not keep a process alive: a child that never closes its tier still exits', async () => {
     const file = join(dirs.make(), 'idle.db');
     const c = child('child-idle.ts', [file]);
@@ -154,7 +176,7 @@ describe('timers', () => {
   });
 });
 
-describe('crash safety', () => {
+describe('crash safety', CHILDREN, () => {
   it('a writer killed with SIGKILL mid-setMany leaves an intact file with only whole batches', async () => {
     const file = join(dirs.make(), 'crash.db');
     const batchSize = 4000;

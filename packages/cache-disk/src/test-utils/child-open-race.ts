@@ -1,19 +1,18 @@
 // Child process for the open-race test: at each agreed instant, opens a fresh cache file that
-// the other children open at the same instant, writes one entry and closes it. Prints one JSON
+// the other children open at the same instant, writes one entry and closes it. Prints `ready`
+// once the module is loaded, reads the first instant (epoch ms) from stdin, then prints one JSON
 // line: how many opens succeeded and the errors of those that failed.
-// argv: <dir> <rounds> <startEpochMs> <periodMs>
+// argv: <dir> <rounds> <periodMs>
 import { join } from 'node:path';
 import { DiskTier } from '../disk-tier.js';
 
-const [dir, roundsArg, startArg, periodArg] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  string,
-];
+const [dir, roundsArg, periodArg] = process.argv.slice(2) as [string, string, string];
 const rounds = Number(roundsArg);
-const start = Number(startArg);
 const period = Number(periodArg);
+process.stdout.write('ready\n');
+let input = '';
+for await (const chunk of process.stdin.setEncoding('utf8')) input += chunk as string;
+const start = Number(input.trim());
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let opened = 0;
