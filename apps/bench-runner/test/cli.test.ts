@@ -33,6 +33,16 @@ const demoOnly = [
   '--filter',
   'demo,needs-redis',
 ];
+/** The demo suite alone, against targets it always meets. */
+const demoEasy = [
+  'run',
+  '--packages-dir',
+  'test/fixtures/packages',
+  '--filter',
+  'demo',
+  '--targets',
+  'test/fixtures/easy-targets.mjs',
+];
 
 describe('peaktrade-bench', { timeout: RUN_MS }, () => {
   it('prints help with examples', () => {
@@ -84,13 +94,7 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
   it('--report writes markdown, JSON and the harness HTML report with charts from the raw samples', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pt-report-'));
     const { code, out } = bench([
-      'run',
-      '--packages-dir',
-      'test/fixtures/packages',
-      '--filter',
-      'demo',
-      '--targets',
-      'test/fixtures/easy-targets.mjs',
+      ...demoEasy,
       '--report',
       '--report-dir',
       dir,
@@ -122,20 +126,9 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
     const haveServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
     const own: TestRedis | undefined = haveServer ? await startPrivateRedis() : undefined;
     try {
-      const { code, out } = bench(
-        [
-          'run',
-          '--packages-dir',
-          'test/fixtures/packages',
-          '--filter',
-          'demo',
-          '--targets',
-          'test/fixtures/easy-targets.mjs',
-          '--stress',
-          '--quick',
-        ],
-        { REDIS_URL: own?.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-      );
+      const { code, out } = bench([...demoEasy, '--stress', '--quick'], {
+        REDIS_URL: own?.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      });
       const held = out.split('\n').filter((l) => l.startsWith('stress held: '));
       expect(held.map((l) => l.split(' — ')[0])).toEqual(
         expect.arrayContaining([
