@@ -57,7 +57,10 @@ export interface DiskTierOptions {
    * that meets it). Both checks read the whole file: O(file size) at startup.
    */
   readonly integrityCheck?: 'quick' | 'full' | 'off';
-  /** How long a foreground call waits for another process's write lock, in ms. Default 5000. */
+  /**
+   * How long a foreground call, or opening the file, waits for another process's lock, in ms.
+   * Default 5000.
+   */
   readonly busyTimeoutMs?: number;
   /**
    * Interval in ms at which access times collected in memory by reads are written (batched, one
