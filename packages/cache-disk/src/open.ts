@@ -82,7 +82,7 @@ function openOnce(o: ResolvedDiskTierOptions): OpenedFile {
 }
 
 /** True for SQLite's "another connection holds the lock" errors (SQLITE_BUSY and its extended codes). */
-export function isBusy(err: unknown): boolean {
+function isBusy(err: unknown): boolean {
   return err instanceof Database.SqliteError && err.code.startsWith('SQLITE_BUSY');
 }
 

@@ -19,14 +19,12 @@ import {
 } from './errors.js';
 import {
   keys,
-  messageCodec,
+  messageCodec as codec,
   type ChunkJob,
   type StoredChunk,
   type StoredOutcome,
   type WorkerInfo,
 } from './protocol.js';
-
-const codec = messageCodec;
 
 /** Options of {@link bullmqBackend}. Validated once, when the backend is made. */
 export interface BullmqBackendOptions {

@@ -16,14 +16,13 @@ import { downloadDataset } from './dataset.js';
 import { BullmqOptionError, WorkerModuleError } from './errors.js';
 import {
   keys,
-  messageCodec,
+  messageCodec as codec,
   type ChunkJob,
   type StoredChunk,
   type StoredOutcome,
   type WorkerInfo,
 } from './protocol.js';
 
-const codec = messageCodec;
 /** Results of a run nobody collects (its backend died) are dropped after this. */
 const RESULTS_TTL_MS = 24 * 3_600_000;
 
