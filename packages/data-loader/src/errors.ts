@@ -73,6 +73,33 @@ export class HttpStatusError extends PeakTradeError {
   }
 }
 
+/**
+ * The connection failed before a whole response arrived: refused, reset, or closed early (a body
+ * shorter than its Content-Length, a chunked body without its last chunk). Transient: retried by
+ * default. `cause` is the socket's error, when there was one.
+ */
+export class HttpConnectionError extends PeakTradeError {
+  static readonly code = 'E_LOADER_HTTP_CONNECTION';
+  readonly url: string;
+  constructor(url: string, reason: string, options?: ErrorOptions) {
+    super(HttpConnectionError.code, `GET ${url}: ${reason}`, options);
+    this.url = url;
+  }
+}
+
+/**
+ * The server's answer is not valid HTTP/1.1 (a bad status line or header, headers over the size
+ * limit, a bad chunk size, a body over the size limit). Final: not retried by default.
+ */
+export class HttpProtocolError extends PeakTradeError {
+  static readonly code = 'E_LOADER_HTTP_PROTOCOL';
+  readonly url: string;
+  constructor(url: string, reason: string) {
+    super(HttpProtocolError.code, `GET ${url}: ${reason}`);
+    this.url = url;
+  }
+}
+
 /** One attempt ran past its timeout. */
 export class LoadTimeoutError extends PeakTradeError {
   static readonly code = 'E_LOADER_TIMEOUT';
@@ -114,6 +141,8 @@ export const errors = {
   LoaderOptionError,
   DataValidationError,
   HttpStatusError,
+  HttpConnectionError,
+  HttpProtocolError,
   LoadTimeoutError,
   LoadAbortedError,
   LoadFailedError,

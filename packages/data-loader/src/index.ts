@@ -46,6 +46,8 @@ export {
   LoaderOptionError,
   DataValidationError,
   HttpStatusError,
+  HttpConnectionError,
+  HttpProtocolError,
   LoadTimeoutError,
   LoadAbortedError,
   LoadFailedError,

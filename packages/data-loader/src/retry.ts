@@ -1,4 +1,5 @@
 import {
+  HttpConnectionError,
   HttpStatusError,
   LoadAbortedError,
   LoaderOptionError,
@@ -49,6 +50,7 @@ export function isTransient(error: unknown): boolean {
   if (error instanceof HttpStatusError)
     return [408, 425, 429, 500, 502, 503, 504].includes(error.status);
   if (error instanceof LoadAbortedError) return false;
+  if (error instanceof HttpConnectionError) return true;
   const code =
     (error as { code?: unknown; cause?: { code?: unknown } } | null)?.cause?.code ??
     (error as { code?: unknown } | null)?.code;

@@ -2,9 +2,10 @@ import { request, type Dispatcher } from 'undici';
 import { BodyPool } from '../body-pool.js';
 import { ColumnBuilder, OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
 import { parseCsv, type CsvOptions } from '../csv.js';
-import { DataValidationError, HttpStatusError } from '../errors.js';
+import { DataValidationError, HttpStatusError, LoaderOptionError } from '../errors.js';
 import { parseRetryAfter } from '../retry.js';
 import { decodeColumnar } from './columnar.js';
+import { Http1Agent } from './http1.js';
 import type { Source } from './types.js';
 
 /** Body formats the HTTP source understands. */
@@ -23,12 +24,17 @@ export interface HttpSourceOptions {
   /** CSV options when the body is CSV. */
   readonly csv?: CsvOptions;
   /**
-   * Transport. By default requests go through undici's `request` (keep-alive connection pools,
-   * several times less overhead per request than `fetch`), on `dispatcher` when given.
-   * Pass a `fetch` (e.g. the global one) to use the WHATWG fetch API instead.
+   * Transport for requests without `fetch` or `dispatcher`. `'auto'` (default): `http:` URLs go
+   * through this package's own HTTP/1.1 client (keep-alive, Content-Length, chunked; every socket
+   * reads into one shared buffer, so a large download does not allocate per read), and `https:`
+   * URLs through undici's `request`. `'undici'`: every URL through undici.
+   */
+  readonly transport?: 'auto' | 'undici';
+  /**
+   * Use the WHATWG fetch API (e.g. the global `fetch`) instead of the built-in transports.
    */
   readonly fetch?: typeof fetch;
-  /** undici dispatcher (Agent, Pool, ProxyAgent, ...) for the default transport. */
+  /** undici dispatcher (Agent, Pool, ProxyAgent, ...): requests go through undici's `request` on it. */
   readonly dispatcher?: Dispatcher;
 }
 
@@ -43,6 +49,29 @@ interface RawResponse {
 
 /** Receive buffers shared by every HTTP source in the process. */
 const bodyPool = new BodyPool();
+/** Keep-alive connections of the built-in client, shared by every HTTP source in the process. */
+const http1 = new Http1Agent();
+const acquireBody = (size: number) => bodyPool.acquire(size);
+const releaseBody = (buffer: Buffer) => bodyPool.release(buffer);
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Header lines for the built-in client; names and values are checked so nothing can be injected. */
+function headerLines(headers: Record<string, string>): string {
+  let lines = '';
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name))
+      throw new LoaderOptionError('headers', name, 'header names made of HTTP token characters');
+    if (typeof value !== 'string' || /[\r\n\0]/.test(value))
+      throw new LoaderOptionError(
+        `headers.${name}`,
+        value,
+        'a string without CR, LF or NUL characters',
+      );
+    lines += `${name}: ${value}\r\n`;
+  }
+  return lines;
+}
 
 function header(value: string | string[] | undefined): string | null {
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
@@ -61,7 +90,29 @@ export function httpSource(options: HttpSourceOptions): Source {
   };
   const userFetch = options.fetch;
   const dispatcher = options.dispatcher;
+  const transport = options.transport ?? 'auto';
+  if (transport !== 'auto' && transport !== 'undici')
+    throw new LoaderOptionError('transport', transport, "'auto' or 'undici'");
+  const lines = headerLines(headers);
+  const hasHost = Object.keys(headers).some((name) => name.toLowerCase() === 'host');
+  const builtIn = transport === 'auto' && userFetch === undefined && dispatcher === undefined;
   const get = async (url: string, signal: AbortSignal): Promise<RawResponse> => {
+    if (builtIn && url.startsWith('http:')) {
+      const response = await http1.get(new URL(url), {
+        headerLines: lines,
+        hasHost,
+        signal,
+        acquire: acquireBody,
+        release: releaseBody,
+      });
+      return {
+        status: response.status,
+        contentType: response.headers.get('content-type') ?? null,
+        retryAfter: response.headers.get('retry-after') ?? null,
+        body: response.body,
+        pooled: response.pooled,
+      };
+    }
     if (userFetch) {
       const response = await userFetch(url, { headers, signal });
       const ok = response.ok;
