@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // Not a dependency of this app: imported by path for its private redis-server helper.
-import { startPrivateRedis, type TestRedis } from '../../../tooling/test-redis/index.js';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(appDir, 'bin', 'peaktrade-bench.js');
@@ -119,31 +118,26 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('--stress runs every bounded stress test end to end and states what each checked', async () => {
-    // The Redis-outage stress sends CLIENT PAUSE ... ALL to the Redis it is given: on the shared
-    // server that would stall other test files' Redis calls for 400 ms, so it gets a server of
-    // its own whenever redis-server is installed.
-    const haveServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-    const own: TestRedis | undefined = haveServer ? await startPrivateRedis() : undefined;
-    try {
-      const { code, out } = bench([...demoEasy, '--stress', '--quick'], {
-        REDIS_URL: own?.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      });
-      const held = out.split('\n').filter((l) => l.startsWith('stress held: '));
-      expect(held.map((l) => l.split(' — ')[0])).toEqual(
-        expect.arrayContaining([
-          'stress held: getOrSet storm',
-          'stress held: mixed load L1 + L3 (+ L2)',
-          'stress held: worker-pool saturation',
-          'stress held: memory soak',
-        ]),
-      );
-      expect(out).not.toContain('stress FAILED');
-      expect(out).toContain('exactly one loader call');
-      expect(code).toBe(0);
-    } finally {
-      await own?.stop();
-    }
+  it('--stress runs every bounded stress test end to end and states what each checked', () => {
+    // The Redis-outage stress stalls only its own link to Redis (a relay in front of the server),
+    // so it runs against the shared test server without stalling the other test files.
+    const { code, out } = bench([...demoEasy, '--stress', '--quick'], {
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    });
+    const held = out.split('\n').filter((l) => l.startsWith('stress held: '));
+    expect(held.map((l) => l.split(' — ')[0])).toEqual(
+      expect.arrayContaining([
+        'stress held: getOrSet storm',
+        'stress held: mixed load L1 + L3 (+ L2)',
+        'stress held: worker-pool saturation',
+        'stress held: memory soak',
+        'stress held: Redis outage under load',
+      ]),
+    );
+    expect(out).not.toContain('stress FAILED');
+    expect(out).toContain('exactly one loader call');
+    expect(out).toMatch(/Redis outage under load — .*[1-9]\d* Redis errors absorbed/);
+    expect(code).toBe(0);
   }, 300_000);
 
   it(
