@@ -248,6 +248,21 @@ describe('Http1Agent connections', () => {
     expect([r.acquired, r.released]).toEqual([1, 1]);
   });
 
+  it('reports a truncated body that was being read in place', async () => {
+    // Headers first, then part of the body in a later read: that part lands in the body buffer.
+    handler = (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n');
+      setTimeout(() => socket.write('x'.repeat(30)), 20);
+      setTimeout(() => socket.destroy(), 40);
+    };
+    const r = req();
+    const error = await newAgent()
+      .get(url(), r)
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toContain('after 30 of 100 body bytes');
+    expect([r.acquired, r.released]).toEqual([1, 1]);
+  });
+
   it('reports a chunked body cut short', async () => {
     handler = (socket) => {
       socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel');
