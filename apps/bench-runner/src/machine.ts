@@ -1,4 +1,5 @@
 import { cpus, freemem, loadavg, platform, arch, release, totalmem } from 'node:os';
+import { cpuDescription } from '@peaktrade/bench-harness';
 
 /** The machine a run happened on, printed beside every figure. */
 export interface MachineInfo {
@@ -20,7 +21,8 @@ export interface MachineInfo {
 export function machineInfo(): MachineInfo {
   const list = cpus();
   return {
-    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    // With family/model/stepping on Linux: cloud VMs name different processors alike.
+    cpuModel: cpuDescription(),
     logicalCores: list.length,
     totalMemGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
     freeMemGiB: Math.round((freemem() / 1024 ** 3) * 10) / 10,

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   compareResults,
   compareToBaseline,
+  cpuDescription,
   createBaseline,
   loadBaseline,
   machineFingerprint,
@@ -200,5 +201,51 @@ describe('compareSuiteVariant', () => {
     else expect(['slower', 'unchanged']).toContain(slow.verdict);
     expect(same.verdict).toBe('unchanged');
     expect(() => compareSuiteVariant(s, 'nope')).toThrow(/variant = "nope"/);
+  });
+});
+
+describe('cpuDescription', () => {
+  const milan = [
+    'processor\t: 0',
+    'vendor_id\t: AuthenticAMD',
+    'cpu family\t: 25',
+    'model\t\t: 1',
+    'model name\t: AMD EPYC',
+    'stepping\t: 1',
+    '',
+    'processor\t: 1',
+    'cpu family\t: 99',
+    'model\t\t: 99',
+    '',
+  ].join('\n');
+
+  it('adds family, model and stepping from the first processor on Linux', () => {
+    expect(cpuDescription(() => milan, 'AMD EPYC', 'linux')).toBe(
+      'AMD EPYC (family 25, model 1, stepping 1)',
+    );
+  });
+
+  it('tells apart two VMs that report the same model name', () => {
+    const zen5 = milan
+      .replace('cpu family\t: 25', 'cpu family\t: 26')
+      .replace('model\t\t: 1', 'model\t\t: 2');
+    expect(cpuDescription(() => zen5, 'AMD EPYC', 'linux')).not.toBe(
+      cpuDescription(() => milan, 'AMD EPYC', 'linux'),
+    );
+  });
+
+  it('keeps the plain name when cpuinfo has no x86 fields, cannot be read, or on other platforms', () => {
+    const arm = 'processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n';
+    expect(cpuDescription(() => arm, 'Neoverse', 'linux')).toBe('Neoverse');
+    expect(
+      cpuDescription(
+        () => {
+          throw new Error('EACCES');
+        },
+        'X',
+        'linux',
+      ),
+    ).toBe('X');
+    expect(cpuDescription(() => milan, 'Apple M2', 'darwin')).toBe('Apple M2');
   });
 });

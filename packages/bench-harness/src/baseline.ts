@@ -9,7 +9,7 @@ import type { SuiteRatio, SuiteResult } from './suite.js';
 
 /** Identity of the machine and runtime a result was measured on. */
 export interface MachineFingerprint {
-  /** `os.cpus()[0].model`, or `unknown`. */
+  /** {@link cpuDescription}: `os.cpus()[0].model` (or `unknown`), plus family/model/stepping on Linux x86. */
   readonly cpuModel: string;
   /** Logical CPU count. */
   readonly cores: number;
@@ -34,11 +34,40 @@ const FINGERPRINT_FIELDS = [
   'flags',
 ] as const;
 
+/**
+ * The CPU's model name, with its x86 family, model and stepping from `/proc/cpuinfo` on Linux
+ * when they are there: cloud VMs often name quite different processors alike ("AMD EPYC" for
+ * both a Zen 3 and a Zen 5 host), and figures from one must not pass for the other's.
+ *
+ * @param readCpuinfo reads `/proc/cpuinfo` (a parameter for tests); a failed read leaves the name alone.
+ */
+export function cpuDescription(
+  readCpuinfo: () => string = () => readFileSync('/proc/cpuinfo', 'utf8'),
+  name: string = cpus()[0]?.model.trim() || 'unknown',
+  platform: string = process.platform,
+): string {
+  if (platform !== 'linux') return name;
+  let text: string;
+  try {
+    text = readCpuinfo();
+  } catch {
+    return name;
+  }
+  const first = text.split(/\n\s*\n/)[0] ?? '';
+  const field = (key: string): string | undefined =>
+    new RegExp(`^${key}\\s*:\\s*(\\S+)`, 'm').exec(first)?.[1];
+  const family = field('cpu family');
+  const model = field('model');
+  const stepping = field('stepping');
+  if (family === undefined || model === undefined) return name;
+  return `${name} (family ${family}, model ${model}${stepping === undefined ? '' : `, stepping ${stepping}`})`;
+}
+
 /** Fingerprint of this process's machine and runtime. */
 export function machineFingerprint(): MachineFingerprint {
   const cpu = cpus();
   return {
-    cpuModel: cpu[0]?.model.trim() || 'unknown',
+    cpuModel: cpuDescription(),
     cores: cpu.length,
     nodeVersion: process.version,
     v8Version: process.versions.v8,

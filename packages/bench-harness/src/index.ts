@@ -29,6 +29,7 @@ export type {
 } from './profile.js';
 export {
   machineFingerprint,
+  cpuDescription,
   fingerprintDiff,
   createBaseline,
   parseBaseline,
