@@ -4,6 +4,7 @@ import { WorkerPool } from './pool.js';
 import type { TaskContext } from './runtime.js';
 import type { SharedColumns } from './shared-columns.js';
 import { normalizeTaskRef, type AnyTaskFn, type TaskRef } from './task-ref.js';
+import { packList, unpackList, type WireList } from './wire.js';
 
 /** Options of {@link mapCpu}. */
 export interface MapCpuOptions {
@@ -87,12 +88,12 @@ export async function mapCpu<F extends AnyTaskFn>(
         module: ref.module,
         export: ref.export,
         shared,
-        items: items.slice(start, end),
+        items: packList(items.slice(start, end)),
         start,
         options: context,
       }),
       accept: (start, _end, value) => {
-        const out = value as Awaited<ReturnType<F>>[];
+        const out = unpackList(value as WireList) as Awaited<ReturnType<F>>[];
         for (let i = 0; i < out.length; i++) results[start + i] = out[i] as Awaited<ReturnType<F>>;
         return undefined;
       },

@@ -1,4 +1,5 @@
 import { DEFAULT_TARGET_CHUNK_MS, runChunks } from './chunks.js';
+import { packList, unpackList } from './wire.js';
 import { InvalidOptionError, StrategyFailedError, deserializeError } from './errors.js';
 import { optionalPositiveInt } from './map-cpu.js';
 import { WorkerPool } from './pool.js';
@@ -124,13 +125,15 @@ export function localBackend(backendOptions: LocalBackendOptions = {}): Parallel
             module: backtestFn.module,
             export: backtestFn.export,
             shared: shared.id,
-            strategies: strategies.slice(start, end),
+            strategies: packList(strategies.slice(start, end)),
             start,
             options: request.options,
             failFast,
           }),
           accept: (start, _end, value) => {
-            const { values, errors } = value as WireOutcomes;
+            const wire = value as WireOutcomes;
+            const values = unpackList(wire.values);
+            const errors = wire.errors;
             for (let i = 0; i < values.length; i++) {
               const failed = errors === null ? undefined : errors[i];
               if (failed === undefined) {

@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { TaskLoadError, serializeError, type SerializedError } from './errors.js';
 import type { AnyTaskFn, TaskRef } from './task-ref.js';
+import { packList, unpackList, type WireList } from './wire.js';
 
 /** What a task function receives besides its input. */
 export interface TaskContext {
@@ -28,7 +29,8 @@ export type TaskMessage =
       readonly module: string;
       readonly export: string;
       readonly shared: string | null;
-      readonly items: readonly unknown[];
+      /** The chunk's items, in their thread-crossing form (`packList`). */
+      readonly items: WireList;
       readonly start: number;
       readonly options: unknown;
     }
@@ -37,7 +39,8 @@ export type TaskMessage =
       readonly module: string;
       readonly export: string;
       readonly shared: string;
-      readonly strategies: readonly unknown[];
+      /** The chunk's strategies, in their thread-crossing form (`packList`). */
+      readonly strategies: WireList;
       readonly start: number;
       readonly options: unknown;
       readonly failFast: boolean;
@@ -50,7 +53,8 @@ export type TaskMessage =
  * arrays stop at the first failure.
  */
 export interface WireOutcomes {
-  readonly values: unknown[];
+  /** In their thread-crossing form (`packList`). */
+  readonly values: WireList;
   readonly errors: (SerializedError | undefined)[] | null;
 }
 
@@ -154,7 +158,8 @@ export async function execute(
         return { ok: true, value, runNs: Math.round((performance.now() - t0) * 1e6) };
       }
       case 'map': {
-        const { items, start } = message;
+        const { start } = message;
+        const items = unpackList(message.items);
         const ctx: TaskContext = { data, options: message.options };
         const out = new Array<unknown>(items.length);
         for (let i = 0; i < items.length; i++) {
@@ -163,10 +168,15 @@ export async function execute(
           if (isThenable(value)) value = await value;
           out[i] = value;
         }
-        return { ok: true, value: out, runNs: Math.round((performance.now() - t0) * 1e6) };
+        return {
+          ok: true,
+          value: packList(out),
+          runNs: Math.round((performance.now() - t0) * 1e6),
+        };
       }
       case 'backtest': {
-        const { strategies, options, failFast } = message;
+        const { options, failFast } = message;
+        const strategies = unpackList(message.strategies);
         const values = new Array<unknown>(strategies.length);
         let errors: (SerializedError | undefined)[] | null = null;
         for (let i = 0; i < strategies.length; i++) {
@@ -184,7 +194,7 @@ export async function execute(
             }
           }
         }
-        const out: WireOutcomes = { values, errors };
+        const out: WireOutcomes = { values: packList(values), errors };
         return { ok: true, value: out, runNs: Math.round((performance.now() - t0) * 1e6) };
       }
     }
