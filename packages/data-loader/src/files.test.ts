@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -193,6 +193,34 @@ describe('columnar files', () => {
     const notBars = encodeColumnar(barsFor('C', 3));
     const wrong = thrown(() => decodeColumnar('C', notBars.subarray(0, 0)));
     expect(wrong).toBeInstanceOf(SerializeError);
+  });
+
+  it('read small files in one synchronous read and large ones asynchronously, with the same result', async () => {
+    // 10k bars raw are 480 KB (under the 1 MiB synchronous limit); 30k bars raw are 1.44 MB.
+    for (const n of [10_000, 30_000]) {
+      const cols = barsFor(`N${n}`, n);
+      const path = join(dir, `N${n}.ptc`);
+      await writeColumnarFile(path, cols, { serialize: { thresholdBytes: Infinity } });
+      expect(statSync(path).size > 1024 * 1024).toBe(n === 30_000);
+      expect(await readColumnarFile(path)).toEqual(cols);
+      const source = columnarFileSource({ path: (s) => join(dir, `${s}.ptc`) });
+      expect(await source.load(`N${n}`, { signal: new AbortController().signal })).toEqual(cols);
+    }
+  });
+
+  it('report a missing file, a truncated file and an aborted read', async () => {
+    const missing = await readColumnarFile(join(dir, 'nope.ptc')).catch((e: unknown) => e);
+    expect((missing as NodeJS.ErrnoException).code).toBe('ENOENT');
+    const path = join(dir, 'TR.ptc');
+    await writeColumnarFile(path, barsFor('TR', 1000));
+    const whole = readFileSync(path);
+    for (const size of [whole.length - 1, 20, 5, 0]) {
+      writeFileSync(path, whole.subarray(0, size));
+      await expect(readColumnarFile(path)).rejects.toBeInstanceOf(SerializeError);
+    }
+    const source = columnarFileSource({ path: () => path });
+    const reason = new Error('stop');
+    await expect(source.load('TR', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
   });
 
   it('refuse to write invalid columns', async () => {
