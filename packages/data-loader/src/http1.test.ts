@@ -434,5 +434,9 @@ describe('httpSource transport options', () => {
     expect(requests).toBe(1);
     expect(isTransient(new HttpConnectionError('u', 'closed'))).toBe(true);
     expect(isTransient(new HttpProtocolError('u', 'bad'))).toBe(false);
+    const unknownHost = Object.assign(new Error('getaddrinfo ENOTFOUND md.invalid'), {
+      code: 'ENOTFOUND',
+    });
+    expect(isTransient(new HttpConnectionError('u', 'x', { cause: unknownHost }))).toBe(false);
   });
 });

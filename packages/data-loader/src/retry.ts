@@ -42,7 +42,7 @@ export interface RetryPolicy {
 
 /**
  * Default retryable test: timeouts, connection errors (reset, refused, socket hang-up,
- * truncated bodies) and HTTP 408, 425, 429, 500, 502, 503, 504. Validation errors and other
+ * truncated bodies; not an unknown host name) and HTTP 408, 425, 429, 500, 502, 503, 504. Validation errors and other
  * 4xx are final.
  */
 export function isTransient(error: unknown): boolean {
@@ -50,7 +50,10 @@ export function isTransient(error: unknown): boolean {
   if (error instanceof HttpStatusError)
     return [408, 425, 429, 500, 502, 503, 504].includes(error.status);
   if (error instanceof LoadAbortedError) return false;
-  if (error instanceof HttpConnectionError) return true;
+  // A connection that failed or closed early is worth another try; a host name that does not
+  // resolve is not (as with undici's errors below).
+  if (error instanceof HttpConnectionError)
+    return (error.cause as { code?: unknown } | undefined)?.code !== 'ENOTFOUND';
   const code =
     (error as { code?: unknown; cause?: { code?: unknown } } | null)?.cause?.code ??
     (error as { code?: unknown } | null)?.code;
