@@ -119,6 +119,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   #busEverReady = false;
   #stats = { errors: 0, skipped: 0, corrupt: 0, published: 0, received: 0, flushes: 0 };
   #closed = false;
+  /** Keeps Node's timer list for the command timeout alive between commands; see the constructor. */
+  #timerKeeper: NodeJS.Timeout | undefined;
 
   /** @throws {RedisOptionError} naming a bad option. */
   constructor(options: RedisTierOptions = {}) {
@@ -162,6 +164,17 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     this.client = options.client ?? createClient(options.url ?? 'redis://127.0.0.1:6379', timeout);
     // A client we own reports connection errors here; they are already counted per command.
     if (this.#ownsClient) this.client.on('error', () => {});
+    // ioredis arms a timer of `commandTimeout` ms per command and clears it on the reply. Node keeps
+    // one list per timer duration and drops a list that becomes empty, so with one command in
+    // flight every command re-created the list and re-armed the event loop's timer: 7–12 µs per
+    // GET on our 2-vCPU VM, more than the tier's own work. An idle, unreferenced interval of the same
+    // duration keeps that list alive (measured: about half of that cost gone). It never holds the
+    // process open and is cleared by close().
+    const commandTimeout = commandTimeoutOf(this.client);
+    if (commandTimeout !== undefined) {
+      this.#timerKeeper = setInterval(() => {}, commandTimeout);
+      this.#timerKeeper.unref();
+    }
     const bus = options.bus ?? true;
     if (bus !== false) {
       this.#channel = `${this.#prefix}__bus${typeof bus === 'object' && bus.channel ? `:${bus.channel}` : ''}`;
@@ -561,6 +574,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#timerKeeper);
     this.#listeners.clear();
     if (this.#subscriber) {
       this.#subscriber.removeAllListeners('close');
@@ -568,6 +582,16 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     }
     if (this.#ownsClient) await this.client.quit().catch(() => this.client.disconnect());
   }
+}
+
+/** The per-command timeout (ms) a client was configured with, if any. */
+function commandTimeoutOf(client: RedisClient): number | undefined {
+  const options = client.options as {
+    commandTimeout?: unknown;
+    redisOptions?: { commandTimeout?: unknown };
+  };
+  const ms = options.commandTimeout ?? options.redisOptions?.commandTimeout;
+  return typeof ms === 'number' && ms > 0 && ms <= 2 ** 31 - 1 ? ms : undefined;
 }
 
 function positive(option: string, value: number): number {
