@@ -1,7 +1,7 @@
 import { MultiLevelCache, type CacheEnvelope } from '@peaktrade/cache-core';
 import { requireRedis, type TestRedis } from '@peaktrade/test-redis';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { delay, dropPrefix, eventually, testPrefix } from '../test/helpers.js';
 import { CircuitBreaker, CircuitOpenError, RedisOptionError, RedisTier } from './index.js';
 
@@ -297,5 +297,43 @@ describe('CircuitBreaker', () => {
     expect(dead.stats()).toMatchObject({ errors: 2, skipped: 1, breaker: 'open' });
     expect(errors).toEqual(['RedisCommandError', 'RedisCommandError', 'CircuitOpenError']);
     await dead.close();
+  });
+});
+
+describe('command-timeout timer list keeper', () => {
+  it('runs while commands come, stops after an idle period, and is cleared by close()', async () => {
+    // A distinctive timeout, so the keeper's intervals can be told from anything else's.
+    const MS = 77;
+    const setSpy = vi.spyOn(globalThis, 'setInterval');
+    const clearSpy = vi.spyOn(globalThis, 'clearInterval');
+    const made = () =>
+      setSpy.mock.calls.flatMap(([, ms], k) => (ms === MS ? [setSpy.mock.results[k]!.value] : []));
+    const live = () => {
+      const cleared = new Set(clearSpy.mock.calls.map(([t]) => t));
+      return made().filter((t) => !cleared.has(t)).length;
+    };
+    const own = testPrefix('keeper');
+    const quiet = await new RedisTier({
+      url: redis!.url,
+      keyPrefix: own,
+      commandTimeoutMs: MS,
+      bus: false,
+    }).ready();
+    try {
+      expect(made()).toHaveLength(0);
+      for (let i = 0; i < 20; i++) await quiet.get(`k${i}`);
+      expect([live(), made().length]).toEqual([1, 1]);
+      // Idle: the keeper sees one tick without commands and stops.
+      expect(await eventually(() => live() === 0, 2000)).toBe(true);
+      await quiet.get('again');
+      expect([live(), made().length]).toEqual([1, 2]);
+      await quiet.close();
+      expect(live()).toBe(0);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+      await quiet.close();
+      await dropPrefix(redis!.url, own);
+    }
   });
 });

@@ -119,8 +119,11 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   #busEverReady = false;
   #stats = { errors: 0, skipped: 0, corrupt: 0, published: 0, received: 0, flushes: 0 };
   #closed = false;
-  /** Keeps Node's timer list for the command timeout alive between commands; see the constructor. */
+  /** The client's per-command timeout in ms, when it has one (see #keepTimerList). */
+  readonly #commandTimeout: number | undefined;
   #timerKeeper: NodeJS.Timeout | undefined;
+  /** A command ran since the keeper's last tick. */
+  #active = false;
 
   /** @throws {RedisOptionError} naming a bad option. */
   constructor(options: RedisTierOptions = {}) {
@@ -164,17 +167,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     this.client = options.client ?? createClient(options.url ?? 'redis://127.0.0.1:6379', timeout);
     // A client we own reports connection errors here; they are already counted per command.
     if (this.#ownsClient) this.client.on('error', () => {});
-    // ioredis arms a timer of `commandTimeout` ms per command and clears it on the reply. Node keeps
-    // one list per timer duration and drops a list that becomes empty, so with one command in
-    // flight every command re-created the list and re-armed the event loop's timer: 7–12 µs per
-    // GET on our 2-vCPU VM, more than the tier's own work. An idle, unreferenced interval of the same
-    // duration keeps that list alive (measured: about half of that cost gone). It never holds the
-    // process open and is cleared by close().
-    const commandTimeout = commandTimeoutOf(this.client);
-    if (commandTimeout !== undefined) {
-      this.#timerKeeper = setInterval(() => {}, commandTimeout);
-      this.#timerKeeper.unref();
-    }
+    this.#commandTimeout = commandTimeoutOf(this.client);
     const bus = options.bus ?? true;
     if (bus !== false) {
       this.#channel = `${this.#prefix}__bus${typeof bus === 'object' && bus.channel ? `:${bus.channel}` : ''}`;
@@ -227,7 +220,33 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   }
 
   /** Run one Redis operation under the breaker; failures are counted, emitted and rethrown as RedisCommandError. */
+  /**
+   * ioredis arms a timer of `commandTimeout` ms for every command and clears it on the reply. Node
+   * keeps one list per timer duration and drops a list that becomes empty, so with one command in
+   * flight every command re-created the list and re-armed the event loop's timer: 7–12 µs per GET
+   * on our 2-vCPU VM, more than the tier's own work. While commands keep coming, an unreferenced
+   * interval of the same duration keeps that list alive (measured: about half of that cost gone).
+   * It stops itself after a period without commands, so an idle process is not woken, and never
+   * holds the process open; close() clears it.
+   */
+  #keepTimerList(): void {
+    this.#active = true;
+    if (this.#timerKeeper !== undefined || this.#commandTimeout === undefined || this.#closed)
+      return;
+    const keeper = setInterval(() => {
+      if (this.#active) {
+        this.#active = false;
+        return;
+      }
+      clearInterval(keeper);
+      this.#timerKeeper = undefined;
+    }, this.#commandTimeout);
+    keeper.unref();
+    this.#timerKeeper = keeper;
+  }
+
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    this.#keepTimerList();
     if (this.#breaker) {
       const wait = this.#breaker.check();
       if (wait > 0) {
@@ -575,6 +594,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timerKeeper);
+    this.#timerKeeper = undefined;
     this.#listeners.clear();
     if (this.#subscriber) {
       this.#subscriber.removeAllListeners('close');
