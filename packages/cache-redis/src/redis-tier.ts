@@ -219,7 +219,6 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     return `${this.#prefix}tag:${tag}`;
   }
 
-  /** Run one Redis operation under the breaker; failures are counted, emitted and rethrown as RedisCommandError. */
   /**
    * ioredis arms a timer of `commandTimeout` ms for every command and clears it on the reply. Node
    * keeps one list per timer duration and drops a list that becomes empty, so with one command in
@@ -245,6 +244,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     this.#timerKeeper = keeper;
   }
 
+  /** Run one Redis operation under the breaker; failures are counted, emitted and rethrown as RedisCommandError. */
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
     this.#keepTimerList();
     if (this.#breaker) {

@@ -165,7 +165,8 @@ export default defineBenchSuite({
       const small = join(dir, 'small.ptc');
       const big = join(dir, 'big.ptc');
       const bigBars = makeBars(1_000_000, 7);
-      await writeColumnarFile(small, makeBars(10_000, 3));
+      const smallBars = makeBars(10_000, 3);
+      await writeColumnarFile(small, smallBars);
       await writeColumnarFile(big, bigBars);
       ctx.log('columnar 10k');
       const col10k = await benchmark(() => readColumnarFile(small), {
@@ -199,7 +200,7 @@ export default defineBenchSuite({
       const smallRaw = join(dir, 'small-raw.ptc');
       const bigRaw = join(dir, 'big-raw.ptc');
       const raw = { serialize: { thresholdBytes: Infinity } };
-      await writeColumnarFile(smallRaw, makeBars(10_000, 3), raw);
+      await writeColumnarFile(smallRaw, smallBars, raw);
       await writeColumnarFile(bigRaw, bigBars, raw);
       ctx.log('columnar 10k and 1M, uncompressed files');
       const raw10k = await benchmark(() => readColumnarFile(smallRaw), {

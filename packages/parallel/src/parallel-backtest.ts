@@ -1,11 +1,11 @@
 import { DEFAULT_TARGET_CHUNK_MS, runChunks } from './chunks.js';
-import { packList, unpackList } from './wire.js';
 import { InvalidOptionError, StrategyFailedError, deserializeError } from './errors.js';
 import { optionalPositiveInt } from './map-cpu.js';
 import { WorkerPool } from './pool.js';
 import type { WireOutcomes } from './runtime.js';
 import { OHLCV_FIELDS, SharedColumns, type ColumnView, type OhlcvField } from './shared-columns.js';
 import { normalizeTaskRef, type TaskRef } from './task-ref.js';
+import { packList, unpackList } from './wire.js';
 
 /** OHLCV market data as `parallelBacktest` takes it: plain columns or {@link SharedColumns}. */
 export type BacktestData = ColumnView<OhlcvField> | SharedColumns<OhlcvField>;

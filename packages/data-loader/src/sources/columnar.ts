@@ -97,9 +97,8 @@ const SYNC_READ_MAX_BYTES = 1024 * 1024;
 async function readWhole(path: string, signal?: AbortSignal): Promise<Uint8Array> {
   signal?.throwIfAborted();
   const fd = openSync(path, 'r');
-  let size: number;
   try {
-    size = fstatSync(fd).size;
+    const size = fstatSync(fd).size;
     if (size <= SYNC_READ_MAX_BYTES) {
       const bytes = Buffer.allocUnsafe(size);
       let at = 0;

@@ -5,7 +5,7 @@ import { parseCsv, type CsvOptions } from '../csv.js';
 import { DataValidationError, HttpStatusError, LoaderOptionError } from '../errors.js';
 import { parseRetryAfter } from '../retry.js';
 import { decodeColumnar } from './columnar.js';
-import { Http1Agent } from './http1.js';
+import { HTTP_TOKEN, Http1Agent } from './http1.js';
 import type { Source } from './types.js';
 
 /** Body formats the HTTP source understands. */
@@ -54,13 +54,11 @@ const http1 = new Http1Agent();
 const acquireBody = (size: number) => bodyPool.acquire(size);
 const releaseBody = (buffer: Buffer) => bodyPool.release(buffer);
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 /** Header lines for the built-in client; names and values are checked so nothing can be injected. */
 function headerLines(headers: Record<string, string>): string {
   let lines = '';
   for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name))
+    if (!HTTP_TOKEN.test(name))
       throw new LoaderOptionError('headers', name, 'header names made of HTTP token characters');
     if (typeof value !== 'string' || /[\r\n\0]/.test(value))
       throw new LoaderOptionError(
