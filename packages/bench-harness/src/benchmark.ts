@@ -145,7 +145,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 export class Runner {
   readonly #fn: BenchFn;
   readonly #opts: ResolvedOptions;
-  readonly #start = nowNs();
+  /** When this runner's own work began (prepare): its budget counts from here, not from construction. */
+  #start = nowNs();
   #async = false;
   #batch = 1;
   #targetSampleNs = 0;
@@ -181,6 +182,9 @@ export class Runner {
 
   /** Calibrates the batch size, compiles the loop and warms it up. */
   async prepare(): Promise<void> {
+    // A suite constructs every runner first and prepares them one after another: the budget must not
+    // be charged for the calibration of the runners before this one.
+    this.#start = nowNs();
     const fn = this.#fn as (...a: unknown[]) => unknown;
     const args = this.#opts.args;
     const res = timerResolutionNs();

@@ -46,6 +46,33 @@ describe('suite()', () => {
     expect(two.ci95[1]).toBeGreaterThanOrEqual(two.ratio);
   });
 
+  it("gives each variant its own measuring budget, whatever the others' calibration took", async () => {
+    // `slowStart`'s first call takes 150 ms of a 200 ms budget. That time is its own: the variant
+    // calibrated after it must still get about its full budget, not what is left of the first one's.
+    let first = true;
+    const slowStart = (): number => {
+      if (first) {
+        first = false;
+        const end = performance.now() + 150;
+        while (performance.now() < end);
+      }
+      return work(200);
+    };
+    const r = await suite(
+      'budgets',
+      { slowStart, steady: () => work(200) },
+      { baseline: 'steady', timeMs: 200, rounds: 4 },
+    );
+    const steady = r.results.steady!;
+    const slow = r.results.slowStart!;
+    // steady measures for about 0.85 x 200 ms less its own calibration; with the old shared clock
+    // it had at most 200 - 150 = 50 ms, and usually far less after its own calibration.
+    const measuredMs = (steady.iterations * steady.stats.median) / 1e6;
+    expect(measuredMs).toBeGreaterThan(90);
+    // and slowStart, which did spend its budget calibrating, measured less than steady
+    expect(slow.iterations).toBeLessThan(steady.iterations);
+  });
+
   it('interleaves the variants in alternating rounds', async () => {
     const log: string[] = [];
     const slowCall = (name: string) => (): void => {
