@@ -57,19 +57,19 @@ export default defineBenchSuite({
       const symbols = ['AAPL', 'MSFT', 'NVDA', 'AMZN'];
       const per = ctx.quick ? 5_000 : 25_000;
       for (const s of symbols) batchInsert(db, 'lookup_bars', bars(per, s));
-      // a ~5 µs indexed lookup: the 5 one-minute bars of one symbol starting at a time (PK range search)
+      // The "5 µs indexed lookup": one bar by primary key (symbol, time), all its columns.
+      // It takes 4.5-5.5 µs on the 2-vCPU reference VM (db-profiler.lookup.plain reports it).
       const SQL =
-        'SELECT time, open, high, low, close, volume FROM lookup_bars WHERE symbol = ? AND time >= ? AND time < ?';
+        'SELECT time, open, high, low, close, volume FROM lookup_bars WHERE symbol = ? AND time = ?';
       const plainStmt = db.prepare(SQL); // prepared before profiling: not measured
       const profiler = profile(db);
       const profiledStmt = db.prepare(SQL);
       const KEYS = 4096;
-      const WINDOW_MS = 5 * 60_000;
       const keySym = new Array<string>(KEYS);
       const keyTime = new Float64Array(KEYS);
       for (let i = 0; i < KEYS; i++) {
         keySym[i] = symbols[i % symbols.length]!;
-        keyTime[i] = 1_700_000_000_000 + ((i * 7919) % (per - 5)) * 60_000;
+        keyTime[i] = 1_700_000_000_000 + ((i * 7919) % per) * 60_000;
       }
       let a = 0;
       let b = 0;
@@ -79,11 +79,11 @@ export default defineBenchSuite({
         {
           plain: () => {
             a = (a + 1) & (KEYS - 1);
-            return plainStmt.all(keySym[a], keyTime[a], keyTime[a]! + WINDOW_MS);
+            return plainStmt.get(keySym[a], keyTime[a]);
           },
           profiled: () => {
             b = (b + 1) & (KEYS - 1);
-            return profiledStmt.all(keySym[b], keyTime[b], keyTime[b]! + WINDOW_MS);
+            return profiledStmt.get(keySym[b], keyTime[b]);
           },
         },
         { baseline: 'plain', timeMs: ctx.quick ? ctx.timeMs : ctx.timeMs * 2, rounds: 20 },
@@ -101,11 +101,11 @@ export default defineBenchSuite({
       };
       const plainFn = (): unknown => {
         a = (a + 1) & (KEYS - 1);
-        return plainStmt.all(keySym[a], keyTime[a], keyTime[a]! + WINDOW_MS);
+        return plainStmt.get(keySym[a], keyTime[a]);
       };
       const profiledFn = (): unknown => {
         b = (b + 1) & (KEYS - 1);
-        return profiledStmt.all(keySym[b], keyTime[b], keyTime[b]! + WINDOW_MS);
+        return profiledStmt.get(keySym[b], keyTime[b]);
       };
       ctx.log('lookup: paired blocks');
       const pairStart = performance.now();
@@ -141,13 +141,13 @@ export default defineBenchSuite({
       out.push(
         timeMeasurement(
           'db-profiler.lookup.plain',
-          'indexed lookup (5 bars by PK range), plain (median)',
+          'indexed lookup (one bar by primary key), plain (median)',
           lookup.results.plain!,
           'us',
         ),
         timeMeasurement(
           'db-profiler.lookup.profiled',
-          'indexed lookup (5 bars by PK range), profiled (median)',
+          'indexed lookup (one bar by primary key), profiled (median)',
           lookup.results.profiled!,
           'us',
         ),
