@@ -47,6 +47,7 @@ import {
   packKeyList,
   readKeyList,
   rowFactory,
+  valueCount,
   tableKeysOf,
 } from './table.js';
 
@@ -501,8 +502,8 @@ async function readTableSliced(data: Uint8Array, slicer: Slicer): Promise<unknow
   const { keys, offset } = readKeyList(data);
   const columns = columnData(data, offset);
   await slicer.step();
-  const n = columns.length / keys.length;
-  const make = rowFactory(keys);
+  const n = valueCount(columns) / keys.length;
+  const make = rowFactory(keys, columns instanceof Float64Array);
   const rows = new Array<unknown>(n);
   const rowsPerStep = Math.max(1, Math.floor(TABLE_STEP_VALUES / keys.length));
   for (let from = 0; from < n; from += rowsPerStep) {

@@ -98,6 +98,28 @@ describe('Table extension (arrays of same-shaped number rows)', () => {
     expectIdentical(decode(encode(rows)), rows);
   });
 
+  it('reads the values wherever they fall: aligned (a Float64Array view) and at every unaligned offset', () => {
+    // The key list's length moves the float data: key names of 1..8 characters put it at every
+    // offset mod 8 inside the encoded bytes, so both readers (view and DataView) are exercised.
+    const offsets = new Set<number>();
+    for (let len = 1; len <= 8; len++) {
+      const key = 'k'.repeat(len);
+      const rows = Array.from({ length: 40 }, (_, i) => ({ [key]: i * 1.25 - 7, t: -i / 3 }));
+      const bytes = raw.encode(rows);
+      // header 12, ext 16 header 4 (under 64 KiB), fixarray 1, fixstr key 1 + len, fixstr "t" 2
+      offsets.add((bytes.byteOffset + 12 + 4 + 1 + 1 + len + 2) % 8);
+      expectIdentical(raw.decode(bytes), rows);
+      expectIdentical(decode(encode(rows)), rows);
+      // decoded from a copy that starts at every byte offset of a larger buffer too
+      for (let shift = 1; shift < 8; shift++) {
+        const moved = new Uint8Array(bytes.byteLength + shift).subarray(shift);
+        moved.set(bytes);
+        expectIdentical(raw.decode(moved), rows);
+      }
+    }
+    expect(offsets.size).toBe(8);
+  });
+
   it('keeps key order, including integer-like keys (which JavaScript lists first)', () => {
     const rows = Array.from({ length: 20 }, (_, i) => ({ z: i, 10: -i, a: i / 2, é: 1, '': 2 }));
     expect(topExtType(rows)).toBe(ExtType.Table);
@@ -240,8 +262,11 @@ describe('Table extension (arrays of same-shaped number rows)', () => {
       const table = bytes[12] === 0xc8 && bytes[15] === 0x05;
       const extra = rows.map((r, i) => (i === 9 ? { ...r, extra: 1 } : r));
       const fallback = encode(extra)[12] !== 0xc8;
+      const moved = new Uint8Array(bytes.byteLength + 3).subarray(3);
+      moved.set(bytes);
       const back = decode(bytes);
-      const same = back.length === 20 && back.every((r, i) =>
+      const back2 = decode(moved);
+      const same = JSON.stringify(back2) === JSON.stringify(back) && back.length === 20 && back.every((r, i) =>
         JSON.stringify(Object.keys(r)) === JSON.stringify(Object.keys(rows[i])) &&
         Object.keys(r).every((k) => Object.is(r[k], rows[i][k])));
       console.log(table && fallback && same ? 'same' : 'different ' + [table, fallback, same]);

@@ -248,33 +248,52 @@ export function readKeyList(data: Uint8Array): { keys: string[]; offset: number 
   return { keys, offset: p };
 }
 
-/** The float data after the key list as an aligned Float64Array (a view when aligned, else one copy). */
-export function columnData(data: Uint8Array, offset: number): Float64Array {
+/**
+ * The float data after the key list: a Float64Array view when it is 8-byte aligned, otherwise a DataView
+ * over the same bytes. Neither copies: an unaligned table is read value by value with `getFloat64`,
+ * which costs less than copying it into a fresh aligned buffer first (a large copy to a fresh buffer
+ * pays for the new pages, and glibc's memmove can be many times slower at some relative alignments).
+ */
+export function columnData(data: Uint8Array, offset: number): Float64Array | DataView {
   const start = data.byteOffset + offset;
   const bytes = data.byteLength - offset;
   if (start % 8 === 0) return new Float64Array(data.buffer, start, bytes / 8);
-  const copy = new Float64Array(bytes / 8);
-  new Uint8Array(copy.buffer).set(data.subarray(offset));
-  return copy;
+  return new DataView(data.buffer, start, bytes);
 }
 
-type RowFactory = (columns: Float64Array, n: number, i: number) => Record<string, number>;
+/** Number of float 64 values in what {@link columnData} returned. */
+export function valueCount(columns: Float64Array | DataView): number {
+  return columns instanceof Float64Array ? columns.length : columns.byteLength / 8;
+}
 
-/** Row builders by key list: an object literal per key set is much faster than keyed stores. */
+type RowFactory = (
+  columns: Float64Array | DataView,
+  n: number,
+  i: number,
+) => Record<string, number>;
+
+/** Row builders by key list and column kind: an object literal per key set beats keyed stores. */
 const factories = new Map<string, RowFactory>();
 
 function generic(keys: readonly string[]): RowFactory {
   return (columns, n, i) => {
     const row: Record<string, number> = {};
-    for (let j = 0; j < keys.length; j++) row[keys[j]!] = columns[j * n + i]!;
+    if (columns instanceof Float64Array) {
+      for (let j = 0; j < keys.length; j++) row[keys[j]!] = columns[j * n + i]!;
+    } else {
+      for (let j = 0; j < keys.length; j++)
+        row[keys[j]!] = columns.getFloat64((j * n + i) * 8, true);
+    }
     return row;
   };
 }
 
 /** An object-literal row builder for `keys`, or undefined where code generation is disallowed. */
-function compiled(keys: readonly string[]): RowFactory | undefined {
+function compiled(keys: readonly string[], aligned: boolean): RowFactory | undefined {
   try {
-    const fields = keys.map((k, j) => `${JSON.stringify(k)}: c[${j} * n + i]`).join(', ');
+    const read = (j: number): string =>
+      aligned ? `c[${j} * n + i]` : `c.getFloat64((${j} * n + i) * 8, true)`;
+    const fields = keys.map((k, j) => `${JSON.stringify(k)}: ${read(j)}`).join(', ');
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- keys are JSON-quoted literals
     return new Function('c', 'n', 'i', `return { ${fields} };`) as RowFactory;
   } catch {
@@ -283,12 +302,15 @@ function compiled(keys: readonly string[]): RowFactory | undefined {
   }
 }
 
-/** A function building row `i` from the column-major data. Keys are JSON-quoted into the source. */
-export function rowFactory(keys: readonly string[]): RowFactory {
-  const id = JSON.stringify(keys);
+/**
+ * A function building row `i` from the column-major data. Keys are JSON-quoted into the source.
+ * `aligned`: the columns come as a Float64Array (true) or a DataView (false), see {@link columnData}.
+ */
+export function rowFactory(keys: readonly string[], aligned: boolean): RowFactory {
+  const id = (aligned ? 'a' : 'u') + JSON.stringify(keys);
   let factory = factories.get(id);
   if (factory !== undefined) return factory;
-  factory = (codeGeneration && compiled(keys)) || generic(keys);
+  factory = (codeGeneration && compiled(keys, aligned)) || generic(keys);
   if (factories.size >= 256) factories.clear();
   factories.set(id, factory);
   return factory;
@@ -297,7 +319,7 @@ export function rowFactory(keys: readonly string[]): RowFactory {
 /** Builds rows `from..to-1` into `out`. */
 export function buildRows(
   make: RowFactory,
-  columns: Float64Array,
+  columns: Float64Array | DataView,
   n: number,
   from: number,
   to: number,
@@ -310,8 +332,8 @@ export function buildRows(
 export function readTable(data: Uint8Array): unknown[] {
   const { keys, offset } = readKeyList(data);
   const columns = columnData(data, offset);
-  const n = columns.length / keys.length;
+  const n = valueCount(columns) / keys.length;
   const rows = new Array<unknown>(n);
-  buildRows(rowFactory(keys), columns, n, 0, n, rows);
+  buildRows(rowFactory(keys, columns instanceof Float64Array), columns, n, 0, n, rows);
   return rows;
 }
