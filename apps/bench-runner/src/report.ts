@@ -1,6 +1,6 @@
 import type { Measurement } from '@peaktrade/bench-harness';
 import type { SuiteOutcome, TargetResult } from './evaluate.js';
-import { machineLine, type MachineInfo } from './machine.js';
+import { machineLine, memcpyNote, type MachineInfo } from './machine.js';
 import { formatValue } from './units.js';
 
 /** Everything a run produced, as written to JSON and used by every reporter. */
@@ -115,6 +115,7 @@ export function markdownReport(report: RunReport, title = 'Peak Trade benchmark 
     `- Mode: ${report.mode.quick ? 'quick' : 'full'}${report.mode.stress ? ' + stress' : ''}, ${report.mode.timeMs} ms per benchmark, Redis ${report.mode.redis ? 'available' : 'not available'}`,
     `- Duration: ${(report.durationMs / 1000).toFixed(1)} s`,
     `- Figures are medians on a shared machine; ratios (×) are against a baseline measured in the same run.`,
+    ...(memcpyNote(report.machine) ? [`- ${memcpyNote(report.machine)}`] : []),
     '',
     '## Targets',
     '',

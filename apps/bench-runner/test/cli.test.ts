@@ -114,6 +114,16 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
     const report = JSON.parse(readFileSync(join(dir, json!), 'utf8'));
     expect(report.suites.map((s: { name: string }) => s.name)).toEqual(['demo', 'harnessed']);
     expect(report.suites.every((s: { raw?: unknown }) => s.raw === undefined)).toBe(true);
+    // the machine line carries the memcpy alignment probe (slowest / fastest copy, so >= 1)
+    expect(report.machine.memcpyPenalty).toBeGreaterThanOrEqual(1);
+    const md = readFileSync(
+      join(
+        dir,
+        files.find((f) => f.endsWith('.md') && f.startsWith('bench-'))!,
+      ),
+      'utf8',
+    );
+    expect(md).toContain(`memcpy alignment ${report.machine.memcpyPenalty}×`);
     expect(readFileSync(join(dir, 'benchmarks.md'), 'utf8')).toContain('# Performance benchmarks');
     rmSync(dir, { recursive: true, force: true });
   });

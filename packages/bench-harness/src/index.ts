@@ -92,3 +92,5 @@ export {
   ProfileError,
   errors,
 } from './errors.js';
+export { memcpyAlignmentProbe } from './memcpy.js';
+export type { MemcpyProbe } from './memcpy.js';
