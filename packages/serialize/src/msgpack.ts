@@ -392,8 +392,22 @@ export function packPrepared(prepared: unknown, reserve: number): Uint8Array {
   }
 }
 
+/**
+ * Where {@link packTransient}'s scratch starts inside its allocation. Large ArrayBuffers start at the
+ * same offset within a page (glibc puts a 16-byte header before each mmap'd block), so a typed array
+ * written a few bytes into a scratch that started there too would be copied to 1–31 bytes past its own
+ * position modulo 4096; glibc before 2.39 copies that case with `rep movsb`, which AMD Zen 3/4 run 10–20×
+ * slower (bench-harness `memcpyAlignmentProbe`). Half a page of skew keeps the usual copies out of it.
+ */
+const SCRATCH_SKEW = 2048;
+
+/** A scratch buffer of `bytes` starting {@link SCRATCH_SKEW} bytes into its allocation. */
+function skewedScratch(bytes: number): Buffer {
+  return Buffer.allocUnsafeSlow(bytes + SCRATCH_SKEW).subarray(SCRATCH_SKEW);
+}
+
 /** Reusable output buffer of {@link packTransient}; grows to the largest payload seen, up to 64 MiB. */
-let packScratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+let packScratch: Buffer = skewedScratch(64 * 1024);
 const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
 /** Handed back to msgpackr after each transient pack, so no other msgpackr user writes into our scratch. */
 const DETACHED: Buffer = Buffer.allocUnsafeSlow(0);
@@ -408,7 +422,8 @@ export function packTransient(value: unknown, reserve: number): Uint8Array {
   try {
     const out = packPrepared(prepared, reserve);
     if (out.buffer !== packScratch.buffer && out.buffer.byteLength <= MAX_SCRATCH_BYTES) {
-      packScratch = Buffer.from(out.buffer);
+      // msgpackr outgrew the scratch: keep a skewed one of the size it needed for the next call
+      packScratch = skewedScratch(out.buffer.byteLength);
     }
     return out;
   } finally {
