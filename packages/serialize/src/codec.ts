@@ -25,7 +25,10 @@ export interface Codec {
   decode(bytes: Uint8Array): unknown;
   /** Same bytes as `encode`, produced in slices that each block the event loop for about 5 ms at most. */
   encodeAsync(value: unknown): Promise<Uint8Array>;
-  /** Same result as `decode`, in slices that each block the event loop for about 5 ms at most. */
+  /**
+   * Same result as `decode`, in slices that each block the event loop for about 5 ms at most. Leave `bytes`
+   * unchanged until the promise settles: they are checksummed first and read in later slices.
+   */
   decodeAsync(bytes: Uint8Array): Promise<unknown>;
   /** A Readable that emits the same bytes as `encode(value)` in chunks (of about 64 KiB for compressed output). */
   encodeStream(value: unknown): Readable;
