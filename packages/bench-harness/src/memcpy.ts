@@ -15,16 +15,17 @@ export interface MemcpyProbe {
 }
 
 /**
- * Times `TypedArray.prototype.set` copies of `bytes` (default 256 KiB) between two buffers at eight
- * relative offsets (0, 8, ..., 56 bytes) and reports how much the slowest is behind the fastest.
+ * Times `TypedArray.prototype.set` copies of `bytes` (default 256 KiB) inside one buffer, to
+ * destinations a whole number of pages after the source plus 0, 8, ..., 56 bytes, and reports how much
+ * the slowest offset is behind the fastest.
  *
- * On some machines large copies slow down many times at particular relative alignments: glibc before
+ * On some machines large copies slow down many times at particular relative offsets: glibc before
  * 2.39 copies with `rep movsb` on AMD Zen 3/4, which is 10–20× slower when the destination sits 1–31
- * bytes past the source modulo 4096 (as if the copy overlapped), for copies from a few KiB up to about the L2 cache size (larger
- * ones use non-temporal stores and are not affected; 256 KiB is inside the range). Benchmarks that
- * copy large buffers (serialization, file loading) then depend on where the allocator put them, so
- * the runner prints this beside its figures. Seen on a 2-vCPU AMD EPYC (family 25, model 1) VM with
- * glibc 2.36: 10–13× at 256 KiB, 30 GB/s against 2.9 GB/s. About 5 ms.
+ * bytes past the source modulo 4096 (as if the copy overlapped). That holds for copies from a few KiB
+ * up to about the L2 cache size; larger ones use non-temporal stores. Benchmarks that copy large
+ * buffers (serialization, file loading) then depend on where the allocator put them, so the runner
+ * prints this beside its figures. Seen on a 2-vCPU AMD EPYC (family 25, model 1) VM with glibc 2.36:
+ * 10–17× at 256 KiB (about 30 GB/s against 2–3 GB/s). About 5 ms.
  */
 export function memcpyAlignmentProbe(bytes = 1 << 18, reps = 7): MemcpyProbe {
   if (!Number.isSafeInteger(bytes) || bytes < 64 || bytes > 1 << 30)
