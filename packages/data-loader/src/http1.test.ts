@@ -26,6 +26,8 @@ type Handler = (
 let server: Server;
 let port = 0;
 let handler: Handler = () => {};
+/** Runs as each connection is accepted, before any byte of it is read. */
+let accepted: ((socket: Socket, connection: number) => void) | undefined;
 let connections = 0;
 const open = new Set<Socket>();
 
@@ -47,6 +49,7 @@ beforeAll(async () => {
         handler(socket, { path, head }, { connection, request: request++ });
       }
     });
+    accepted?.(socket, connection);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
@@ -58,6 +61,7 @@ afterEach(() => {
   for (const agent of agents.splice(0)) agent.close();
   for (const socket of open) socket.destroy();
   connections = 0;
+  accepted = undefined;
 });
 
 function newAgent(options?: ConstructorParameters<typeof Http1Agent>[0]): Http1Agent {
@@ -123,6 +127,53 @@ describe('Http1Agent framing', () => {
       const response = await newAgent().get(url(), req());
       expect(text(response.body)).toBe('hello,0123456789');
     }
+  });
+
+  it('reads chunk sizes with leading zeros', async () => {
+    handler = (socket) =>
+      socket.write(
+        'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n' +
+          '0000000000000005\r\nhello\r\n' +
+          '00000000000000000000\r\n\r\n',
+      );
+    expect(text((await newAgent().get(url(), req())).body)).toBe('hello');
+  });
+
+  it('ends 204 and 304 responses at their headers, whatever their framing headers say', async () => {
+    handler = (socket, { path }) =>
+      socket.write(
+        path === '/304'
+          ? 'HTTP/1.1 304 Not Modified\r\ncontent-length: 1234\r\netag: "v1"\r\n\r\n'
+          : path === '/204'
+            ? 'HTTP/1.1 204 No Content\r\ntransfer-encoding: chunked\r\n\r\n'
+            : ok(path),
+      );
+    const agent = newAgent();
+    const signal = AbortSignal.timeout(2000);
+    const notModified = await agent.get(url('/304'), req(signal));
+    expect([notModified.status, notModified.body]).toEqual([304, undefined]);
+    expect(notModified.headers.get('etag')).toBe('"v1"');
+    // A 304 may carry the Content-Length of the 200 it stands for: its connection stays usable.
+    expect(text((await agent.get(url('/after-304'), req(signal))).body)).toBe('/after-304');
+    expect(agent.connectionsOpened).toBe(1);
+    expect((await agent.get(url('/204'), req(signal))).status).toBe(204);
+    // A 204 announcing a body comes from a confused server: its connection is not reused.
+    expect(text((await agent.get(url('/after-204'), req(signal))).body)).toBe('/after-204');
+    expect(agent.connectionsOpened).toBe(2);
+  });
+
+  it('does not reuse the connection of an HTTP/1.0 response with Transfer-Encoding', async () => {
+    handler = (socket, { path }) =>
+      socket.write(
+        path === '/old'
+          ? 'HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n' +
+              '3\r\nold\r\n0\r\n\r\n'
+          : ok(path),
+      );
+    const agent = newAgent();
+    expect(text((await agent.get(url('/old'), req())).body)).toBe('old');
+    expect(text((await agent.get(url('/new'), req())).body)).toBe('/new');
+    expect(agent.connectionsOpened).toBe(2);
   });
 
   it('reads a body without length until the server closes the connection', async () => {
@@ -207,6 +258,26 @@ describe('Http1Agent connections', () => {
     const agent = newAgent();
     expect(text((await agent.get(url(), req())).body)).toBe('c0r0');
     expect(text((await agent.get(url(), req())).body)).toBe('c1r0');
+    expect(agent.connectionsOpened).toBe(2);
+  });
+
+  it('does not reuse a connection whose request was still being written when the answer came', async () => {
+    // The first connection answers at once and reads nothing: the rest of the request reaches the
+    // server later, and what it answers to those bytes would pass for the next request's answer.
+    accepted = (socket, connection) => {
+      if (connection > 0) return;
+      socket.pause();
+      socket.write(ok('early'));
+    };
+    handler = (socket, { path }) => socket.write(ok(path));
+    const agent = newAgent();
+    const signal = AbortSignal.timeout(2000);
+    const big = Object.assign(req(signal), {
+      headerLines: `x-big: ${'a'.repeat(16 * 1024 * 1024)}\r\n`,
+    });
+    expect(text((await agent.get(url(), big)).body)).toBe('early');
+    expect(agent.idleConnections).toBe(0);
+    expect(text((await agent.get(url('/next'), req(signal))).body)).toBe('/next');
     expect(agent.connectionsOpened).toBe(2);
   });
 

@@ -262,13 +262,22 @@ class Exchange {
     this.discard = status < 200 || status >= 300;
     const te = headers.get('transfer-encoding');
     const cl = headers.get('content-length');
+    if (status === 204 || status === 304) {
+      // RFC 9112 6.3: no body, whatever the framing headers say (a 304 may carry those of the 200
+      // it stands for). A 204 announcing a body is a confused server whose "body" may follow.
+      if (status === 204 && (te !== undefined || (cl !== undefined && !/^[\s0,]*$/.test(cl))))
+        this.keepAlive = false;
+      this.state = State.Done;
+      return;
+    }
     if (te !== undefined) {
       const codings = te.toLowerCase().split(',');
       // RFC 9112 6.3: chunked last means chunked framing; anything else is read until close.
       if (codings[codings.length - 1]!.trim() === 'chunked') this.state = State.ChunkSize;
       else this.#untilClose();
-      // A message with both is suspect (request smuggling): never reuse its connection.
-      if (cl !== undefined) this.keepAlive = false;
+      // A message with both is suspect (request smuggling), and so is an HTTP/1.0 one with
+      // Transfer-Encoding (RFC 9112 6.1): never reuse its connection.
+      if (cl !== undefined || minor === '0') this.keepAlive = false;
       this.line = '';
       return;
     }
@@ -286,10 +295,6 @@ class Exchange {
       }
       this.remaining = length;
       this.state = length === 0 ? State.Done : State.Length;
-      return;
-    }
-    if (status === 204 || status === 304) {
-      this.state = State.Done;
       return;
     }
     this.#untilClose();
@@ -316,10 +321,11 @@ class Exchange {
       if (content === '') this.state = State.Done;
       return i + 1;
     }
-    const hex = content.split(';')[0]!.trim();
-    if (!/^[0-9A-Fa-f]{1,13}$/.test(hex))
+    // 1*HEXDIG (RFC 9112 7.1): leading zeros are allowed; 13 significant digits stay exact.
+    const hex = /^0*([0-9A-Fa-f]{1,13})$/.exec(content.split(';')[0]!.trim());
+    if (hex === null)
       throw this.#protocol(`bad chunk size ${JSON.stringify(content.slice(0, 40))}`);
-    const size = parseInt(hex, 16);
+    const size = parseInt(hex[1]!, 16);
     if (size === 0) {
       this.state = State.Trailers;
     } else {
@@ -411,7 +417,9 @@ class Connection {
     this.head = exchange.head;
     this.served++;
     // Extra bytes after a complete response mean the framing cannot be trusted: do not reuse.
-    const reusable = exchange.keepAlive && rest === n;
+    // Nor when the answer came before the request was fully written: the server has yet to read
+    // the rest, and whatever it answers to those bytes would pass for the next request's answer.
+    const reusable = exchange.keepAlive && rest === n && this.socket.writableLength === 0;
     this.agent.finish(this, exchange, reusable);
   }
 
