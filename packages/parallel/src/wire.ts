@@ -10,8 +10,11 @@
  *
  * The receiver gets what structured clone would have given it: plain objects with the same keys in
  * the same order and equal values (`-0`, `NaN` and the infinities included), nested values cloned
- * by the same `postMessage`.
+ * by the same `postMessage`. Lists whose items structured clone would keep as shared objects (an
+ * item listed twice, or reachable from a value) and lists it would reject (proxies, arguments
+ * objects) cross as they are.
  */
+import { types } from 'node:util';
 
 /** One key's values. */
 type Column =
@@ -32,10 +35,84 @@ export type WireList =
 
 /** Below this many items the plain form is as cheap as any. */
 const MIN_ITEMS = 8;
+/**
+ * Keys, elements and entries per item that {@link sharesItems} looks at before it gives up: enough
+ * for small nested specs, while items carrying big nested values (whose clone costs far more than
+ * their keys) cross as they are instead of being walked.
+ */
+const WALK_SLOTS_PER_ITEM = 64;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  // Structured clone rejects proxies and arguments objects, yet their prototype can be
+  // Object.prototype (a proxy's from its trap, which would run here). Read into columns they would
+  // arrive as plain objects; as they are, postMessage reports them.
+  if (types.isProxy(value) || types.isArgumentsObject(value)) return false;
   return Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/**
+ * Whether structured clone would give some item as the same object as another value. It keeps one
+ * clone per object, so an item listed twice, or reachable from a value inside the items (a cycle,
+ * a back-reference, the list itself), arrives as that one object; columns rebuild every item as a
+ * new object, and a nested reference would arrive as a separate copy of the item. The values of
+ * `any` columns are walked the way structured clone walks them (own enumerable keys, map and set
+ * entries). A value the walk cannot see into as structured clone does (a proxy, an error's
+ * fields) or more than {@link WALK_SLOTS_PER_ITEM} slots per item count as shared: the plain form
+ * is always right, only slower.
+ */
+function sharesItems(
+  list: readonly unknown[],
+  items: readonly object[],
+  columns: readonly Column[],
+): boolean {
+  const own = new Set<unknown>(items);
+  if (own.size !== items.length) return true;
+  own.add(list);
+  let budget = WALK_SLOTS_PER_ITEM * items.length;
+  const stack: object[] = [];
+  const push = (value: unknown): void => {
+    if (typeof value === 'object' && value !== null) stack.push(value);
+  };
+  for (const c of columns) if (c.t === 'any') for (const value of c.v) push(value);
+  if (stack.length === 0) return false;
+  const seen = new Set<object>();
+  while (stack.length > 0) {
+    const value = stack.pop()!;
+    if (own.has(value)) return true;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    if (--budget < 0 || types.isProxy(value) || types.isNativeError(value)) return true;
+    if (
+      ArrayBuffer.isView(value) ||
+      types.isAnyArrayBuffer(value) ||
+      types.isDate(value) ||
+      types.isRegExp(value) ||
+      types.isBoxedPrimitive(value)
+    ) {
+      continue;
+    }
+    // The built-in iteration, as structured clone's: a subclass's own forEach is not called.
+    if (types.isMap(value)) {
+      budget -= value.size;
+      if (budget < 0) return true;
+      Map.prototype.forEach.call(value, (v: unknown, k: unknown) => (push(k), push(v)));
+      continue;
+    }
+    if (types.isSet(value)) {
+      budget -= value.size;
+      if (budget < 0) return true;
+      Set.prototype.forEach.call(value, push);
+      continue;
+    }
+    // Checked before Object.keys, which would list every index of a long array.
+    if (Array.isArray(value) && value.length > budget) return true;
+    const keys = Object.keys(value);
+    budget -= keys.length;
+    if (budget < 0) return true;
+    for (const key of keys) push((value as Record<string, unknown>)[key]);
+  }
+  return false;
 }
 
 function column(items: readonly Record<string, unknown>[], key: string): Column {
@@ -100,7 +177,9 @@ export function packList(items: readonly unknown[]): WireList {
     for (let k = 0; k < keys.length; k++) if (own[k] !== keys[k]) return { form: 'plain', items };
   }
   const objects = items as readonly Record<string, unknown>[];
-  return { form: 'objects', length: n, keys, columns: keys.map((key) => column(objects, key)) };
+  const columns = keys.map((key) => column(objects, key));
+  if (sharesItems(items, objects, columns)) return { form: 'plain', items };
+  return { form: 'objects', length: n, keys, columns };
 }
 
 /** @internal The list `packList` was given (after the crossing: clones of its items). */
