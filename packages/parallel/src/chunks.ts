@@ -70,31 +70,42 @@ export function runChunks(plan: ChunkPlan): Promise<void> {
     const onAbort = (): void => finish(new AbortError(plan.what, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
 
+    // A chunk's message is built (reading its items) and each reply is stored and reported inside
+    // callbacks: anything they throw ends the run with that error and cancels the other chunks,
+    // instead of escaping into a promise nobody awaits and leaving the run pending forever.
+    const completed = (start: number, end: number, reply: { value: unknown; runNs: number }) => {
+      const failure = plan.accept(start, end, reply.value);
+      if (failure !== undefined) {
+        finish(failure);
+        return;
+      }
+      done += end - start;
+      if (plan.chunkSize === undefined) {
+        const n = end - start;
+        const sample = reply.runNs / n;
+        perItemNs = perItemNs < 0 ? sample : 0.5 * perItemNs + 0.5 * sample;
+        size = Math.max(1, Math.min(maxChunk, Math.round(targetNs / Math.max(perItemNs, 1))));
+      }
+      if (plan.onProgress !== undefined) plan.onProgress(done, total);
+      if (done === total) finish(undefined);
+      else dispatch();
+    };
     const dispatch = (): void => {
       while (!settled && inFlight < inFlightMax && next < total) {
         const start = next;
         const end = Math.min(total, start + size);
         next = end;
+        const message = plan.makeMessage(start, end);
         inFlight++;
-        pool[kDispatch](plan.makeMessage(start, end), internal.signal).then(
+        pool[kDispatch](message, internal.signal).then(
           (reply) => {
             inFlight--;
             if (settled) return;
-            const failure = plan.accept(start, end, reply.value);
-            if (failure !== undefined) {
-              finish(failure);
-              return;
+            try {
+              completed(start, end, reply);
+            } catch (error) {
+              finish(error instanceof Error ? error : new Error(String(error)));
             }
-            done += end - start;
-            if (plan.chunkSize === undefined) {
-              const n = end - start;
-              const sample = reply.runNs / n;
-              perItemNs = perItemNs < 0 ? sample : 0.5 * perItemNs + 0.5 * sample;
-              size = Math.max(1, Math.min(maxChunk, Math.round(targetNs / Math.max(perItemNs, 1))));
-            }
-            if (plan.onProgress !== undefined) plan.onProgress(done, total);
-            if (done === total) finish(undefined);
-            else dispatch();
           },
           (error: unknown) => {
             inFlight--;
@@ -103,6 +114,10 @@ export function runChunks(plan: ChunkPlan): Promise<void> {
         );
       }
     };
-    dispatch();
+    try {
+      dispatch();
+    } catch (error) {
+      finish(error instanceof Error ? error : new Error(String(error)));
+    }
   });
 }

@@ -94,6 +94,60 @@ describe('mapCpu', () => {
     expect((error as Error).message).toContain('item #13');
   });
 
+  it('rejects, without hanging, when preparing a later chunk throws', async () => {
+    // Item 150 is read only when its chunk is built, after the first chunks came back: a getter
+    // that throws there must end the run with its error (and cancel the rest), not strand it.
+    const p = pool();
+    const boom = new Error('item 150 cannot be read');
+    const items: { x: number }[] = Array.from({ length: 200 }, (_, i) => ({ x: i }));
+    Object.defineProperty(items[150]!, 'x', {
+      enumerable: true,
+      get: () => {
+        throw boom;
+      },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const run = mapCpu(items, task<(x: { x: number }) => number>('double'), {
+        pool: p,
+        chunkSize: 8,
+      });
+      const outcome = await Promise.race([
+        run.then(
+          () => 'resolved',
+          (error: unknown) => error,
+        ),
+        new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000)),
+      ]);
+      expect(outcome).toBe(boom);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('rejects with the error of an onProgress callback that throws', async () => {
+    const p = pool();
+    const stop = new Error('progress callback failed');
+    let calls = 0;
+    const run = mapCpu(
+      Array.from({ length: 100 }, (_, i) => i),
+      task<(x: number) => number>('double'),
+      {
+        pool: p,
+        chunkSize: 10,
+        onProgress: () => {
+          if (++calls === 3) throw stop;
+        },
+      },
+    );
+    await expect(run).rejects.toBe(stop);
+    expect(calls).toBe(3);
+  });
+
   it('aborts mid-run: stops queued and running chunks and leaves no worker behind', async () => {
     const p = pool();
     const ac = new AbortController();
