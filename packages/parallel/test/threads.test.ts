@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 // Counts OS threads through /proc (Linux): a worker thread that outlives its pool would show up here.
 import { expect, it } from 'vitest';
-import { makeColumns, task } from './helpers.js';
+import { makeColumns, task, until } from './helpers.js';
 import { AbortError, mapCpu, parallelBacktest } from '../src/index.js';
 
 const osThreads = (): number => readdirSync('/proc/self/task').length;
@@ -32,6 +32,9 @@ it.runIf(process.platform === 'linux')(
     );
     await expect(run).rejects.toBeInstanceOf(AbortError);
     expect(during).toBeGreaterThan(before);
+    // The pool has terminated its workers when the run rejects; the kernel removes an exited
+    // thread's /proc entry a moment later, which can take a while on a loaded machine.
+    await until(() => osThreads() <= before, 2000).catch(() => undefined);
     expect(osThreads()).toBe(before);
   },
 );
@@ -59,6 +62,9 @@ it.runIf(process.platform === 'linux')(
     });
     await expect(run).rejects.toBeInstanceOf(AbortError);
     expect(during).toBeGreaterThan(before);
+    // The pool has terminated its workers when the run rejects; the kernel removes an exited
+    // thread's /proc entry a moment later, which can take a while on a loaded machine.
+    await until(() => osThreads() <= before, 2000).catch(() => undefined);
     expect(osThreads()).toBe(before);
   },
 );
