@@ -156,6 +156,93 @@ describe('Table extension (arrays of same-shaped number rows)', () => {
     }
   });
 
+  it('never reads a key a row does not list as its own enumerable key (a row that fails the key check is written as a map)', async () => {
+    // Row 7 hides "b" behind a non-enumerable getter that throws; row 9 is a Proxy that throws on any
+    // property it does not have. Neither lists "b", so neither getter may run: the array falls back.
+    const build = (n: number): unknown[] =>
+      Array.from({ length: n }, (_, i) => {
+        if (i === 7) {
+          const row = { a: 7 };
+          Object.defineProperty(row, 'b', {
+            enumerable: false,
+            get: () => {
+              throw new Error('read the non-enumerable "b"');
+            },
+          });
+          return row;
+        }
+        if (i === 9) {
+          return new Proxy(
+            { a: 9, c: 1 },
+            {
+              get: (target, key) => {
+                if (!(key in target)) throw new Error(`read the missing ${String(key)}`);
+                return Reflect.get(target, key) as unknown;
+              },
+            },
+          );
+        }
+        return { a: i, b: -i };
+      });
+    const expected = (n: number): unknown[] =>
+      Array.from({ length: n }, (_, i) =>
+        i === 7 ? { a: 7 } : i === 9 ? { a: 9, c: 1 } : { a: i, b: -i },
+      );
+    // 20 rows take the one-shot path; 300 make encodeAsync slice them (the same row check, in steps)
+    for (const n of [20, 300]) {
+      const bytes = raw.encode(build(n));
+      expect(bytes[12], `${n} rows: array 16, not a Table`).toBe(0xdc);
+      expect(raw.decode(bytes)).toStrictEqual(expected(n));
+      expect(sameBytes(await raw.encodeAsync(build(n)), bytes)).toBe(true);
+    }
+  });
+
+  it('does not take an enumerable property of Object.prototype for a row key (rows own none of it)', async () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    const rows = (n: number): Record<string, number>[] =>
+      Array.from({ length: n }, (_, i) => ({ a: i, b: -i }));
+    // row 0 owns "x", the others only inherit it (for...in lists it after their own keys)
+    const firstOwns = (n: number): Record<string, number>[] =>
+      rows(n).map((r, i) => (i === 0 ? { ...r, x: 1 } : r));
+    // Object.prototype is clean when filling starts; a getter of row 1 makes "x" enumerable on it
+    const addedMidway = (n: number): Record<string, number>[] =>
+      firstOwns(n).map((r, i) =>
+        i === 1
+          ? Object.defineProperty({ a: 1, b: -1, x: 1 }, 'b', {
+              enumerable: true,
+              get: () => {
+                proto.x = 5;
+                return -1;
+              },
+            })
+          : r,
+      );
+    const cases: [string, (n: number) => Record<string, number>[]][] = [
+      ['every row inherits "x"', rows],
+      ['row 0 owns "x"', firstOwns],
+      ['"x" added while filling', addedMidway],
+    ];
+    for (const [what, make] of cases) {
+      for (const n of [20, 300]) {
+        let bytes: Uint8Array;
+        let viaAsync: Uint8Array;
+        if (make !== addedMidway) proto.x = 5;
+        try {
+          bytes = raw.encode(make(n));
+          if (make === addedMidway) delete proto.x;
+          viaAsync = await raw.encodeAsync(make(n));
+        } finally {
+          delete proto.x;
+        }
+        const want = make(n).map((r) => ({ ...r }));
+        delete proto.x; // the getter of row 1 ran again above
+        expect(bytes[12], `${what}, ${n} rows: array 16, not a Table`).toBe(0xdc);
+        expect(raw.decode(bytes), what).toStrictEqual(want);
+        expect(sameBytes(viaAsync, bytes), what).toBe(true);
+      }
+    }
+  });
+
   it('applies inside nested values too (a map of symbol -> bars)', () => {
     const value = { AAPL: bars(50), MSFT: bars(17), note: 'x', small: bars(3) };
     const back = decode(encode(value)) as typeof value;
