@@ -140,6 +140,23 @@ describe('key encoding', () => {
     expect(() => callKey('fn', [Symbol('s')])).toThrow(/symbols/);
     expect(() => callKey('fn', [cyclic])).toThrow(/cyclic/);
   });
+
+  it('does not give objects that differ only in symbol-keyed properties one key', () => {
+    const side = Symbol('side');
+    const buy = () => callKey('fn', [{ qty: 1, [side]: 'buy' }]);
+    expect(buy).toThrow(CacheKeyError); // the old code gave both fn:[{"qty":n1}]
+    expect(buy).toThrow(/args\[0\]\[Symbol\(side\)\]/);
+    const hidden = { qty: 1 };
+    Object.defineProperty(hidden, side, { value: 'sell', enumerable: false });
+    expect(callKey('fn', [hidden])).toBe('fn:[{"qty":n1}]'); // like non-enumerable string keys
+  });
+
+  it('gives URLs that differ different keys', () => {
+    const a = encodeKey(new URL('https://api.example.com/bars?symbol=BTC'));
+    const b = encodeKey(new URL('https://api.example.com/bars?symbol=ETH'));
+    expect(a).not.toBe(b); // the old code encoded every URL as URL{}
+    expect(a).toBe('URL("https://api.example.com/bars?symbol=BTC")');
+  });
 });
 
 describe('cached() function form', () => {
@@ -339,5 +356,19 @@ describe('default cache', () => {
     await f(1);
     expect(first.l1!.has('switch:[n1]')).toBe(true);
     expect(second.l1!.has('switch:[n1]')).toBe(true);
+  });
+
+  it('invalidate() after a default-cache switch removes the entry from the cache calls now use', async () => {
+    const first = make();
+    const second = make();
+    let calls = 0;
+    const f = cached((x: number) => `${x}#${++calls}`, { name: 'switchInvalidate' });
+    setDefaultCache(first);
+    expect(await f(1)).toBe('1#1');
+    setDefaultCache(second);
+    expect(await f(1)).toBe('1#2');
+    setDefaultCache(first);
+    expect(await f.invalidate(1)).toBe(true); // the old code deleted from `second`
+    expect(await f(1)).toBe('1#3');
   });
 });

@@ -302,7 +302,10 @@ function wrap(
     return keyOf(this, args);
   };
   wrapper.invalidate = function (this: unknown, ...args: never[]): Promise<boolean> {
-    const st = state ?? resolveState();
+    // The cache the next call will use: after a default-cache switch, not the last one used.
+    let st = state;
+    if (st === undefined || (explicit === undefined && st.defaultVersion !== defaultCacheVersion()))
+      st = resolveState();
     let key: string;
     try {
       key = keyOf(this, args);

@@ -15,10 +15,11 @@ export const DEFAULT_MAX_KEY_LENGTH = 200;
  *   an instance of another class `Name{…}` (its own enumerable properties, sorted);
  * - Date `D<ms since epoch>`; RegExp `R<source/flags>`; Map `M{k=>v,…}` sorted by encoded key;
  *   Set `S[…]` sorted; typed array / DataView `<Type>(<base64 of its bytes>)`;
- *   ArrayBuffer `ArrayBuffer(<base64>)`. Multi-byte typed arrays use the platform byte order
- *   (little-endian on every supported platform).
+ *   ArrayBuffer `ArrayBuffer(<base64>)`; URL `URL(<JSON string of its href>)`. Multi-byte typed
+ *   arrays use the platform byte order (little-endian on every supported platform).
  *
- * @throws {CacheKeyError} for functions, symbols, and cyclic structures (names the path).
+ * @throws {CacheKeyError} for functions, symbols (also as property keys), and cyclic structures
+ *   (names the path).
  */
 export function encodeKey(value: unknown): string {
   return encode(value, 'value', undefined);
@@ -80,6 +81,8 @@ function encode(value: unknown, path: string, seen: Set<object> | undefined): st
   const obj = value as object;
   if (obj instanceof Date) return `D${obj.getTime()}`;
   if (obj instanceof RegExp) return `R${String(obj)}`;
+  // A URL keeps its state in internal slots: as an object it would encode as `URL{}` for all.
+  if (obj instanceof URL) return `URL(${JSON.stringify(obj.href)})`;
   if (ArrayBuffer.isView(obj)) {
     const tag =
       (obj as unknown as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] ?? 'DataView';
@@ -113,6 +116,15 @@ function encode(value: unknown, path: string, seen: Set<object> | undefined): st
     out = `S[${parts.join(',')}]`;
   } else {
     const proto = Object.getPrototypeOf(obj) as object | null;
+    // Object.keys skips symbol keys: `{ [s]: 1 }` and `{ [s]: 2 }` would share one key.
+    for (const sym of Object.getOwnPropertySymbols(obj)) {
+      if (Object.prototype.propertyIsEnumerable.call(obj, sym)) {
+        throw new CacheKeyError(
+          `${path}[${String(sym)}]`,
+          'symbol-keyed properties cannot be part of a cache key; pass a custom key function',
+        );
+      }
+    }
     const keys = Object.keys(obj).sort();
     const parts = new Array<string>(keys.length);
     for (let i = 0; i < keys.length; i++) {

@@ -89,6 +89,27 @@ describe('LruCache order and eviction', () => {
     expect(c.stats()).toMatchObject({ hits: 0, misses: 0 });
   });
 
+  it('iteration ends and visits each entry once while the loop body gets, sets and deletes', () => {
+    const c = new LruCache<string, number>({ max: 10 });
+    for (const k of ['a', 'b', 'c', 'd']) c.set(k, 1);
+    const seen: string[] = [];
+    for (const [k, v] of c.entries()) {
+      seen.push(k);
+      if (seen.length > 20) break; // the old code looped forever: each get moved k to the tail
+      if (k === 'c') c.delete('b');
+      else if (k === 'a') c.set('e', 1);
+      else c.set(k, v + 1);
+      c.get(k);
+    }
+    expect(seen).toEqual(['d', 'c', 'a']);
+    expect([...c]).toEqual([
+      ['a', 1],
+      ['e', 1],
+      ['c', 1],
+      ['d', 2],
+    ]);
+  });
+
   it('keeps exact LRU order against a reference model under random operations', () => {
     fc.assert(
       fc.property(

@@ -421,12 +421,21 @@ export class LruCache<K, V> {
     return removed;
   }
 
-  /** Live entries as `[key, value]` pairs, most recently used first. Does not touch recency. */
+  /**
+   * Live entries as `[key, value]` pairs, most recently used first. Does not touch recency.
+   * The keys are those present when iteration starts: the loop body may `get`, `set` or `delete`
+   * (entries removed meanwhile are skipped, replaced ones give their current value).
+   */
   *entries(): Generator<[K, V], void, undefined> {
-    const now = this.#clock.now();
-    for (let i = this.#tail; i !== NONE; i = this.#prev[i]!) {
+    // Snapshot the order first: following the links while the caller's loop runs would revisit
+    // entries forever, since a get/set moves an entry to the tail we started from.
+    const order: K[] = [];
+    for (let i = this.#tail; i !== NONE; i = this.#prev[i]!) order.push(this.#keys[i] as K);
+    for (const key of order) {
+      const i = this.#map.get(key);
+      if (i === undefined) continue;
       const exp = this.#expires[i]!;
-      if (exp === 0 || exp > now) yield [this.#keys[i] as K, this.#values[i] as V];
+      if (exp === 0 || exp > this.#clock.now()) yield [key, this.#values[i] as V];
     }
   }
 

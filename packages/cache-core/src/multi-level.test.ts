@@ -274,6 +274,107 @@ describe('MultiLevelCache writes during a load', () => {
     expect(await c.get('k')).toBeUndefined();
   });
 
+  it('a set during a getMany tier read is not undone by the backfill', async () => {
+    const l2 = new MemoryTier('l2-redis');
+    const c = make({ tiers: [l2] });
+    await c.set('a', 'old', { cacheLevel: 'redis' });
+    l2.fault = 'hang';
+    const many = c.getMany(['a']); // its batched read of l2 is under way
+    l2.fault = 'none';
+    await c.set('a', 'new', { cacheLevel: 'memory' });
+    l2.release();
+    expect(await many).toEqual(['old']); // the read began before the set
+    expect(await c.get('a', { cacheLevel: 'memory' })).toBe('new'); // the old code backfilled 'old'
+  });
+
+  it('a set during the tier read that finds a graced value is not undone, and starts no refresh', async () => {
+    vi.useFakeTimers();
+    const l2 = new MemoryTier('l2-redis');
+    const c = make({ tiers: [l2], ttlMs: 1000, graceMs: 60_000 });
+    await c.set('k', 'old', { cacheLevel: 'redis' });
+    vi.advanceTimersByTime(2000); // expired in l2, inside grace
+    l2.fault = 'hang';
+    let loads = 0;
+    const reading = c.getOrSet('k', () => `loaded${++loads}`);
+    await Promise.resolve();
+    l2.fault = 'none';
+    await c.set('k', 'explicit', { cacheLevel: 'memory' });
+    l2.release();
+    expect(await reading).toBe('old'); // what it read, from before the set
+    expect(await c.getOrSet('k', () => 'unused')).toBe('explicit'); // the old code served 'old'
+    await c.idle();
+    expect(loads).toBe(0);
+    expect(await c.getOrSet('k', () => 'unused')).toBe('explicit');
+  });
+
+  it.each([
+    ['deleteByTag', (c: MultiLevelCache) => c.deleteByTag('t')],
+    ['expireByTag', (c: MultiLevelCache) => c.expireByTag('t')],
+    ['a namespace clear', (c: MultiLevelCache) => c.clear()],
+    ['clear', (c: MultiLevelCache) => c.clear()],
+  ] as const)('a value loaded before %s is not stored after it', async (what, invalidate) => {
+    const l2 = new MemoryTier('l2-redis');
+    const root = make({ tiers: [l2], graceMs: 60_000 });
+    const c = what === 'a namespace clear' ? root.namespace('ns') : root;
+    const gate = deferred<string>();
+    const started = deferred<void>();
+    const tagged = { tags: ['t'] };
+    const loading = c.getOrSet(
+      'k',
+      () => {
+        started.resolve();
+        return gate.promise;
+      },
+      tagged,
+    );
+    await started.promise;
+    await invalidate(c);
+    gate.resolve('loaded before');
+    expect(await loading).toBe('loaded before'); // its caller still gets it
+    await root.idle();
+    expect(await c.get('k')).toBeUndefined();
+    expect(l2.data.size).toBe(0);
+    expect(await c.getOrSet('k', () => 'loaded after', tagged)).toBe('loaded after');
+  });
+
+  it('a tagged value read from a tier before deleteByTag is not copied into L1 after it', async () => {
+    const l2 = new MemoryTier('l2-redis');
+    const l3 = new MemoryTier('l3-disk');
+    const c = make({ tiers: [l2, l3] });
+    await c.set('k', 'old', { tags: ['t'], cacheLevel: 'disk' });
+    l3.fault = 'hang';
+    const reading = c.get('k');
+    await Promise.resolve();
+    await new Promise((r) => setTimeout(r, 1)); // l2 missed; the l3 read is under way
+    l3.fault = 'none';
+    // The invalidation reaches L1 and l2 (where the entry is not) before l3 answers.
+    await c.deleteByTag('t', { cacheLevel: ['memory', 'redis'] });
+    l3.release();
+    expect(await reading).toBe('old');
+    await c.idle();
+    expect(c.l1!.has('k')).toBe(false);
+    expect(l2.data.has('k')).toBe(false);
+  });
+
+  it('a load in flight when a shared tier reports the key changed elsewhere is not stored', async () => {
+    const l2 = new MemoryTier('l2-redis');
+    const c = make({ tiers: [l2] });
+    const gate = deferred<string>();
+    const started = deferred<void>();
+    const loading = c.getOrSet('k', () => {
+      started.resolve();
+      return gate.promise;
+    });
+    await started.promise;
+    await l2.set('k', 'written by another process');
+    l2.emitInvalidate(['k']);
+    gate.resolve('loaded before');
+    expect(await loading).toBe('loaded before');
+    await c.idle();
+    expect(c.l1!.has('k')).toBe(false);
+    expect(l2.data.get('k')?.value).toBe('written by another process');
+  });
+
   it('close does not wait for a loader that never settles', async () => {
     const c = new MultiLevelCache({ tiers: [new MemoryTier('l2-redis')] });
     void c.getOrSet('k', () => new Promise<never>(() => {}));

@@ -158,8 +158,15 @@ export interface Plan {
 interface Flight {
   /** Whether this flight calls a loader (a read-only flight only reads tiers). */
   readonly loads: boolean;
-  /** A set/delete of the key happened meanwhile: the result goes to the waiters but is not written. */
+  /** A set/delete/clear/invalidation of the key happened meanwhile: the result goes to the waiters but is not written. */
   superseded: boolean;
+  /** The tags the flight's own writes carry (its plan's), to supersede it on their invalidation. */
+  readonly tags: readonly string[] | undefined;
+  /**
+   * Tags invalidated (deleteByTag/expireByTag) while this flight ran: an envelope it read that
+   * carries one predates the invalidation and must not be stored.
+   */
+  dropped?: Set<string>;
   /** The write-behind of the loaded value to the tiers; the flight stays joinable until it settles. */
   writing?: Promise<void>;
   env: Promise<CacheEnvelope | undefined>;
@@ -312,6 +319,9 @@ class Engine {
   }
 
   invalidateL1(keys: readonly string[] | 'all'): void {
+    // Another process changed these keys: what a flight read or loaded before may be older.
+    if (keys === 'all') this.supersedeAll();
+    else for (const k of keys) this.supersede(k);
     const l1 = this.l1;
     if (l1 === undefined) return;
     if (keys === 'all') {
@@ -461,6 +471,35 @@ class Engine {
     }
   }
 
+  /** A clear: no flight in progress may write its (older) result. */
+  supersedeAll(): void {
+    for (const f of this.inflight.values()) f.superseded = true;
+    this.inflight.clear();
+  }
+
+  /**
+   * `tag` is being invalidated: a flight that will write it is superseded (its value was loaded
+   * before the invalidation), and every other one remembers the tag, since what it reads from a
+   * tier may carry it (checked by {@link Engine.mayStore} before storing).
+   */
+  supersedeTag(tag: string): void {
+    for (const [key, f] of this.inflight) {
+      if (f.tags !== undefined && f.tags.includes(tag)) {
+        f.superseded = true;
+        this.inflight.delete(key);
+      } else (f.dropped ??= new Set()).add(tag);
+    }
+  }
+
+  /** Whether `flight` may still store `env`: no set/delete/invalidation of it since it started. */
+  mayStore(flight: Flight, env: CacheEnvelope): boolean {
+    if (flight.superseded || this.closed) return false;
+    const dropped = flight.dropped;
+    if (dropped === undefined || env.t === undefined) return true;
+    for (const t of env.t) if (dropped.has(t)) return false;
+    return true;
+  }
+
   get(key: string, plan: Plan): Promise<unknown> {
     if (this.closed) return Promise.reject(new CacheClosedError());
     if (plan.l1) {
@@ -520,12 +559,24 @@ class Engine {
       missingAt.push(i);
     }
     if (missing.length > 0) {
-      const batch = this.#readMany(missing, plan);
+      const flights = missing.map((key) => {
+        const flight: Flight = {
+          loads: false,
+          superseded: false,
+          tags: plan.tags,
+          env: undefined!,
+          value: undefined!,
+        };
+        this.inflight.set(key, flight);
+        return flight;
+      });
+      const batch = this.#readMany(missing, plan, flights);
       for (let j = 0; j < missing.length; j++) {
         const key = missing[j]!;
+        const flight = flights[j]!;
         const env = batch.then((r) => r[j]);
-        const flight: Flight = { loads: false, superseded: false, env, value: env.then(valueOf) };
-        this.inflight.set(key, flight);
+        flight.env = env;
+        flight.value = env.then(valueOf);
         void env.finally(() => {
           if (this.inflight.get(key) === flight) this.inflight.delete(key);
         });
@@ -577,6 +628,7 @@ class Engine {
     const flight: Flight = {
       loads: loader !== undefined,
       superseded: false,
+      tags: plan.tags,
       env: undefined!,
       value: undefined!,
     };
@@ -622,7 +674,7 @@ class Engine {
       const now = Date.now();
       const env = this.#toEnvelope(raw, plan, now);
       if (!isStaleAt(env, now)) {
-        if (!flight.superseded) this.#backfill(key, env, plan, t, now);
+        if (this.mayStore(flight, env)) this.#backfill(key, env, plan, t, now);
         return env;
       }
       if (envelopeRetainUntil(env) > now && (staleEnv === undefined || env.e > staleEnv.e)) {
@@ -637,6 +689,9 @@ class Engine {
     if (!background && staleEnv !== undefined && now < staleEnv.g) {
       // Found a graced value in a slower tier: serve it and refresh in the background.
       this.staleServed++;
+      // Unless a set, delete or invalidation came during the tier reads: then this caller still
+      // gets what it read, but neither the stale value nor a refresh may replace the newer state.
+      if (!this.mayStore(flight, staleEnv)) return staleEnv;
       this.#backfill(key, staleEnv, plan, staleAt === -1 ? 0 : staleAt, now);
       if (this.inflight.get(key) === flight) this.inflight.delete(key);
       this.refreshes++;
@@ -671,22 +726,24 @@ class Engine {
       if (plan.negativeTtlMs === 0) return undefined;
       this.negativeWrites++;
       const e = now + plan.negativeTtlMs;
-      if (flight.superseded || this.closed) {
-        return { __pt: 1, v: undefined, e: now + plan.negativeTtlMs, g: 0, s: 0, n: 1 };
-      }
       const neg: CacheEnvelope =
         plan.tags === undefined
           ? { __pt: 1, v: undefined, e, g: e, s: e, n: 1 }
           : { __pt: 1, v: undefined, e, g: e, s: e, n: 1, t: plan.tags };
+      if (!this.mayStore(flight, neg)) return { __pt: 1, v: undefined, e, g: 0, s: 0, n: 1 };
       this.#writeBehind(key, neg, plan, now, flight);
       return neg;
     }
     const env = this.makeEnvelope(value, plan, now);
-    if (!flight.superseded && !this.closed) this.#writeBehind(key, env, plan, now, flight);
+    if (this.mayStore(flight, env)) this.#writeBehind(key, env, plan, now, flight);
     return env;
   }
 
-  async #readMany(keys: readonly string[], plan: Plan): Promise<(CacheEnvelope | undefined)[]> {
+  async #readMany(
+    keys: readonly string[],
+    plan: Plan,
+    flights: readonly Flight[],
+  ): Promise<(CacheEnvelope | undefined)[]> {
     const out = new Array<CacheEnvelope | undefined>(keys.length).fill(undefined);
     let pendingIdx = keys.map((_, i) => i);
     for (let t = 0; t < plan.tiers.length && pendingIdx.length > 0; t++) {
@@ -709,7 +766,8 @@ class Engine {
           continue;
         }
         out[i] = env;
-        this.#backfill(keys[i]!, env, plan, t, now);
+        // A set/delete/invalidation during the read: the caller gets the value, L1 keeps the newer state.
+        if (this.mayStore(flights[i]!, env)) this.#backfill(keys[i]!, env, plan, t, now);
       }
       pendingIdx = still;
     }
@@ -827,6 +885,7 @@ class Engine {
   }
 
   async deleteByTag(tag: string, plan: Plan): Promise<number> {
+    this.supersedeTag(tag);
     let best = 0;
     if (plan.l1) best = this.#l1ByTag(tag, false);
     const counts = await Promise.all(
@@ -849,6 +908,7 @@ class Engine {
   }
 
   async expireByTag(tag: string, plan: Plan): Promise<number> {
+    this.supersedeTag(tag);
     let best = 0;
     if (plan.l1) best = this.#l1ByTag(tag, true);
     const counts = await Promise.all(
@@ -897,6 +957,7 @@ class Engine {
   }
 
   async clear(plan: Plan): Promise<void> {
+    this.supersedeAll();
     if (plan.l1) {
       this.l1!.clear();
       this.tagIndex.clear();
