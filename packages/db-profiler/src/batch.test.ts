@@ -135,6 +135,48 @@ describe('batchInsert', () => {
     expect(t.db.prepare('SELECT symbol FROM bars').pluck().all()).toEqual(['X']);
   });
 
+  it("names the failing row with onConflict 'fail', which keeps a failed statement's earlier rows", () => {
+    // INSERT OR FAIL does not undo the rows of the chunk written before the bad one; replaying the
+    // chunk on top of them must not blame the chunk's first row for its own duplicate key.
+    const n = 300;
+    const cols = { symbol: new Array<string>(n).fill('A'), ...columns(n) };
+    cols.close[250] = Number.NaN; // bound as NULL: NOT NULL constraint of close
+    let err: unknown;
+    try {
+      batchInsert(t.db, 'bars', cols, { chunkSize: 128, onConflict: 'fail' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BatchWriteError);
+    expect((err as BatchWriteError).rowIndex).toBe(250);
+    expect((err as BatchWriteError).message).toMatch(/row 250 .*NOT NULL constraint failed/);
+    expect(count()).toBe(0);
+
+    const rows = Array.from({ length: 10 }, (_, i) => ({ symbol: 'B', time: i % 7, close: i }));
+    expect(() => batchInsert(t.db, 'bars', rows, { onConflict: 'fail' })).toThrow(
+      /row 7 \{"symbol":"B","time":0,"close":7\}: UNIQUE constraint failed/,
+    );
+    expect(count()).toBe(0);
+    expect(t.db.inTransaction).toBe(false);
+    // a batch without a failure writes everything
+    expect(batchInsert(t.db, 'bars', rows.slice(0, 7), { onConflict: 'fail' }).changes).toBe(7);
+    expect(count()).toBe(7);
+  });
+
+  it('writes to a TEMP table named without a schema, as INSERT resolves it', () => {
+    t.db.exec('CREATE TEMP TABLE scratch (symbol TEXT, px REAL)');
+    expect(batchInsert(t.db, 'scratch', [{ symbol: 'A', px: 1.5 }]).changes).toBe(1);
+    expect(t.db.prepare('SELECT px FROM scratch').pluck().all()).toEqual([1.5]);
+    // a temp table shadows a main table of the same name: the columns checked are the ones written
+    t.db.exec('CREATE TEMP TABLE bars (symbol TEXT, px REAL)');
+    expect(batchInsert(t.db, 'bars', [{ symbol: 'B', px: 2 }]).changes).toBe(1);
+    expect(() => batchInsert(t.db, 'bars', [{ symbol: 'B', time: 1, close: 1 }])).toThrow(
+      /"time" is not a column of bars/,
+    );
+    expect(batchInsert(t.db, 'main.bars', [{ symbol: 'B', time: 1, close: 1 }]).changes).toBe(1);
+    expect(t.db.prepare('SELECT count(*) FROM main.bars').pluck().get()).toBe(1);
+  });
+
   it('honours onConflict ignore and replace', () => {
     batchInsert(t.db, 'bars', [{ symbol: 'A', time: 1, close: 1 }]);
     const ign = batchInsert(

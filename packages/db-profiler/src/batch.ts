@@ -234,6 +234,7 @@ function execute(
   src: Source,
   chunk: number,
   sqlFor: (rows: number) => string,
+  partial = false,
 ): BatchResult {
   const n = src.length;
   const w = src.columns.length;
@@ -249,10 +250,17 @@ function execute(
   const tailRows = n > chunk ? n % chunk : 0;
   const tailParams: unknown[] = tailRows > 0 ? new Array<unknown>(tailRows * w) : [];
   const one: unknown[] = new Array<unknown>(w);
+  // INSERT OR FAIL keeps the rows a failing statement wrote before the bad one, so the replay below
+  // would trip over them (a UNIQUE key then blames the chunk's first row). In that mode each chunk
+  // runs inside a savepoint that is rolled back before the replay.
+  const mark = partial ? prepared(db, 'SAVEPOINT dbprof_chunk') : undefined;
+  const unmark = partial ? prepared(db, 'RELEASE dbprof_chunk') : undefined;
+  const undo = partial ? prepared(db, 'ROLLBACK TO dbprof_chunk') : undefined;
 
   const locate = (start: number, count: number, err: unknown): never => {
     // The multi-row statement failed as a whole: replay its rows one by one (inside the same
     // transaction, which is rolled back anyway) to name the first row SQLite rejects.
+    undo?.run();
     const single = prepared(db, sqlFor(1));
     for (let i = start; i < start + count; i++) {
       try {
@@ -272,6 +280,7 @@ function execute(
     let i = 0;
     const fullRows = Math.min(chunk, n);
     for (; i + fullRows <= n; i += fullRows) {
+      mark?.run();
       try {
         src.fill(i, fullRows, params);
         changes += full.run(params).changes;
@@ -279,11 +288,13 @@ function execute(
         if (err instanceof InvalidOptionError) throw err;
         locate(i, fullRows, err);
       }
+      unmark?.run();
       chunks++;
     }
     if (i < n) {
       const rest = n - i;
       const stmt = prepared(db, sqlFor(rest));
+      mark?.run();
       try {
         src.fill(i, rest, tailParams);
         changes += stmt.run(tailParams).changes;
@@ -291,6 +302,7 @@ function execute(
         if (err instanceof InvalidOptionError) throw err;
         locate(i, rest, err);
       }
+      unmark?.run();
       chunks++;
     }
   });
@@ -330,7 +342,14 @@ export function batchInsert(
   const chunk = resolveChunk(opts.chunkSize, qCols.length);
   const verb = onConflict === 'abort' ? 'INSERT' : `INSERT OR ${onConflict.toUpperCase()}`;
   const head = `${verb} INTO ${qTable} (${qCols.join(', ')}) VALUES `;
-  return execute(db, table, src, chunk, (rows) => head + valuesList(rows, qCols.length));
+  return execute(
+    db,
+    table,
+    src,
+    chunk,
+    (rows) => head + valuesList(rows, qCols.length),
+    onConflict === 'fail',
+  );
 }
 
 /**

@@ -33,6 +33,32 @@ describe('fingerprint', () => {
     );
   });
 
+  it('collapses row-value IN lists of any length and numbered named parameters', () => {
+    const a = normalizeSql('SELECT * FROM bars WHERE (symbol, time) IN ((?, ?), (?, ?))');
+    expect(a).toBe('SELECT * FROM bars WHERE (symbol, time) IN (...)');
+    expect(normalizeSql("SELECT * FROM bars WHERE (symbol, time) IN (('A', 1))")).toBe(a);
+    expect(
+      normalizeSql("SELECT * FROM bars WHERE (symbol, time) IN (('A', 1), ('B', -2), (:s, @t))"),
+    ).toBe(a);
+    expect(normalizeSql('SELECT * FROM bars WHERE id IN ((1), 2)')).toBe(
+      'SELECT * FROM bars WHERE id IN (...)',
+    );
+    // expressions and subqueries are not literal lists
+    expect(normalizeSql('SELECT * FROM bars WHERE id IN ((1 + 2), 3)')).toBe(
+      'SELECT * FROM bars WHERE id IN ((? + ?), ?)',
+    );
+    expect(normalizeSql('SELECT * FROM bars WHERE id IN ((SELECT 1), 2)')).toBe(
+      'SELECT * FROM bars WHERE id IN ((SELECT ?), ?)',
+    );
+    expect(normalizeSql('SELECT * FROM bars WHERE id IN ()')).toBe(
+      'SELECT * FROM bars WHERE id IN ()',
+    );
+    // :1, @2 and $3 are parameters too (SQLite accepts digits after the prefix)
+    expect(normalizeSql('SELECT * FROM bars WHERE id = :1 AND time > @2 AND close < $3')).toBe(
+      'SELECT * FROM bars WHERE id = ? AND time > ? AND close < ?',
+    );
+  });
+
   it('folds repeated VALUES tuples so every batch size is one statement', () => {
     const one = normalizeSql('INSERT INTO bars (a, b) VALUES (?, ?)');
     const many = normalizeSql('INSERT INTO bars (a, b) VALUES (1, 2), (3, 4), (5, 6)');

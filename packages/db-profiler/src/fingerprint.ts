@@ -69,6 +69,23 @@ function onlyPlaceholders(tokens: readonly Token[], from: number, to: number): b
   return true;
 }
 
+/**
+ * True when `tokens[from, to)` is a list of placeholders in which parentheses may group them: the
+ * row values of `(a, b) IN ((?, ?), (?, ?))` and `IN ((?), ?)` are as much a literal list as
+ * `IN (?, ?)`, and must not give every list length a fingerprint of its own.
+ */
+function onlyPlaceholderRows(tokens: readonly Token[], from: number, to: number): boolean {
+  if (to <= from) return false;
+  let any = false;
+  for (let i = from; i < to; i++) {
+    const t = tokens[i]!;
+    if (t.kind === 'param') any = true;
+    else if (!(t.kind === 'punct' && (t.value === ',' || t.value === '(' || t.value === ')')))
+      return false;
+  }
+  return any;
+}
+
 /** Collapse `IN (?, ?, ...)` to `IN (...)` and repeated `VALUES (?, ?), (?, ?)` tuples. */
 function collapseLists(tokens: readonly Token[]): Token[] {
   const out: Token[] = [];
@@ -77,7 +94,7 @@ function collapseLists(tokens: readonly Token[]): Token[] {
     const next = tokens[i + 1];
     if (t.kind === 'keyword' && t.value === 'IN' && next?.kind === 'punct' && next.value === '(') {
       const close = matchParen(tokens, i + 1);
-      if (close < tokens.length && onlyPlaceholders(tokens, i + 2, close)) {
+      if (close < tokens.length && onlyPlaceholderRows(tokens, i + 2, close)) {
         out.push(t, next, { kind: 'op', value: '...', quoted: false }, tokens[close]!);
         i = close;
         continue;

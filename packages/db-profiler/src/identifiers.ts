@@ -35,13 +35,24 @@ export function checkIdentifier(parameter: string, name: unknown, allowSchema = 
 export function tableColumns(db: Database.Database, table: string): string[] {
   checkIdentifier('table', table, true);
   const dot = table.indexOf('.');
-  const schema = dot < 0 ? 'main' : table.slice(0, dot);
-  const name = dot < 0 ? table : table.slice(dot + 1);
-  const cols = db
-    .prepare('SELECT name FROM pragma_table_xinfo(?, ?) WHERE hidden IN (0, 2, 3)')
-    .pluck()
-    .all(name, schema) as string[];
+  // An unqualified name is looked up the way INSERT resolves it (temp, then main, then attached
+  // databases), which is what pragma_table_xinfo does when it is given no schema.
+  const cols = (
+    dot < 0
+      ? db
+          .prepare('SELECT name FROM pragma_table_xinfo(?) WHERE hidden IN (0, 2, 3)')
+          .pluck()
+          .all(table)
+      : db
+          .prepare('SELECT name FROM pragma_table_xinfo(?, ?) WHERE hidden IN (0, 2, 3)')
+          .pluck()
+          .all(table.slice(dot + 1), table.slice(0, dot))
+  ) as string[];
   if (cols.length === 0)
-    throw new InvalidIdentifierError('table', table, `does not exist in schema ${schema}`);
+    throw new InvalidIdentifierError(
+      'table',
+      table,
+      dot < 0 ? 'does not exist' : `does not exist in schema ${table.slice(0, dot)}`,
+    );
   return cols;
 }

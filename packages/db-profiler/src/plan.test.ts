@@ -324,3 +324,81 @@ describe('analyzePlan EXPLAIN fixture suite', () => {
     expect(a.issues).toEqual([]);
   });
 });
+
+describe('analyzePlan on objects that cannot be indexed', () => {
+  let t: TempDb;
+  beforeAll(() => {
+    t = openTempDb();
+    seed(t.db);
+    t.db.exec(`
+      CREATE VIEW open_orders AS SELECT DISTINCT account_id, status FROM orders;
+      CREATE VIRTUAL TABLE notes USING fts5(body);
+      INSERT INTO notes (body) VALUES ('buy the dip'), ('sell the rip');
+      CREATE TABLE pairs (base TEXT, quote TEXT, fee REAL, PRIMARY KEY (base, quote)) WITHOUT ROWID;
+    `);
+  });
+  afterAll(() => t.close());
+
+  // Every suggestion must be a statement SQLite accepts; a view, a CTE, a virtual table or
+  // sqlite_schema is never a valid CREATE INDEX target.
+  const runnable = (sql: string, params: readonly unknown[] = []) => {
+    const a = analyzePlan(t.db, sql, params);
+    expect(a.error, sql).toBeUndefined();
+    for (const s of a.suggestions) {
+      t.db.exec('SAVEPOINT try_index');
+      try {
+        expect(() => t.db.exec(s.sql), s.sql).not.toThrow();
+      } finally {
+        t.db.exec('ROLLBACK TO try_index; RELEASE try_index');
+      }
+    }
+    return a;
+  };
+  const flagsOf = (a: ReturnType<typeof analyzePlan>) =>
+    a.issues.map((i) => `${i.kind}:${i.table ?? '?'}`).sort();
+
+  it('does not flag or index a view that SQLite runs as a co-routine, aliased or not', () => {
+    const a = runnable('SELECT * FROM open_orders WHERE account_id = ?', [3]);
+    expect(a.rows.map((r) => r.detail)).toContain('SCAN open_orders');
+    expect(flagsOf(a)).not.toContain('full-scan:open_orders');
+    expect(a.suggestions).toEqual([]);
+    const b = runnable(
+      'SELECT * FROM open_orders AS o WHERE o.account_id = ? ORDER BY o.status',
+      [3],
+    );
+    expect(flagsOf(b)).toContain('temp-btree:open_orders'); // the sort is real ...
+    expect(b.suggestions).toEqual([]); // ... but no index on a view can remove it
+  });
+
+  it('does not flag or index a materialized CTE', () => {
+    const a = runnable(
+      'WITH recent AS MATERIALIZED (SELECT account_id, created FROM orders) SELECT * FROM recent WHERE account_id = ?',
+      [3],
+    );
+    expect(a.rows.map((r) => r.detail)).toContain('SCAN recent');
+    expect(flagsOf(a)).toEqual([]);
+    expect(a.suggestions).toEqual([]);
+  });
+
+  it('does not flag a virtual table, whose every access EXPLAIN reports as SCAN', () => {
+    for (const sql of [
+      "SELECT * FROM notes WHERE notes MATCH 'dip'",
+      'SELECT * FROM notes WHERE rowid = 1',
+      "SELECT * FROM notes WHERE body = 'buy the dip'",
+    ]) {
+      const a = runnable(sql);
+      expect(flagsOf(a), sql).toEqual([]);
+      expect(a.suggestions, sql).toEqual([]);
+    }
+  });
+
+  it('does not index sqlite_schema but still flags and indexes ordinary and WITHOUT ROWID tables', () => {
+    expect(runnable("SELECT sql FROM sqlite_master WHERE name = 'bars'").suggestions).toEqual([]);
+    const a = runnable('SELECT * FROM pairs WHERE fee > ?', [0.1]);
+    expect(flagsOf(a)).toEqual(['full-scan:pairs']);
+    expect(a.suggestions.map((s) => s.keys)).toEqual([['"fee"']]);
+    const b = runnable('SELECT * FROM pairs WHERE base = ? ORDER BY fee', ['BTC']);
+    expect(flagsOf(b)).toEqual(['temp-btree:pairs']);
+    expect(b.suggestions.map((s) => s.keys)).toEqual([['"base"', '"fee"']]);
+  });
+});

@@ -77,6 +77,32 @@ function columnLookup(db: Database.Database): (table: string) => ReadonlySet<str
   };
 }
 
+/**
+ * Whether a name is an ordinary table, the only kind CREATE INDEX accepts: views, virtual tables
+ * (FTS, table-valued functions), their shadow tables, SQLite's own `sqlite_*` tables and names that
+ * are no schema object at all (CTEs) cannot be indexed, so a suggestion for them would only fail.
+ */
+function tableKindLookup(db: Database.Database): (table: string) => boolean {
+  const cache = new Map<string, boolean>();
+  return (table) => {
+    const key = table.toLowerCase();
+    let ok = cache.get(key);
+    if (ok === undefined) {
+      try {
+        const types = db
+          .prepare(`SELECT type FROM pragma_table_list(?)`)
+          .pluck()
+          .all(table) as string[];
+        ok = types.includes('table') && !key.startsWith('sqlite_');
+      } catch {
+        ok = false;
+      }
+      cache.set(key, ok);
+    }
+    return ok;
+  };
+}
+
 /** Leading key columns of every existing index on `table` (expression keys as `null`). */
 function existingIndexes(db: Database.Database, table: string): (string | null)[][] {
   try {
@@ -159,6 +185,21 @@ export function analyzePlan(
       shape.refs.find((r) => r.table.toLowerCase() === l)
     );
   };
+  // Views, CTEs and FROM subqueries that SQLite runs as a co-routine or materializes show up as
+  // `SCAN name` of their result rows; neither that scan nor a sort feeding from it can be fixed
+  // with an index on `name`. The co-routine keeps the view's or CTE's name even when the FROM
+  // clause gives it an alias, so both the name and the table are checked.
+  const subqueries = new Set<string>();
+  for (const r of rows) {
+    const m = /^(?:CO-ROUTINE|MATERIALIZE) (\S+)/.exec(r.detail);
+    if (m) subqueries.add(m[1]!.toLowerCase());
+  }
+  const isTable = tableKindLookup(db);
+  const indexable = (ref: TableRef, detail: string): boolean =>
+    !subqueries.has(ref.label.toLowerCase()) &&
+    !subqueries.has(ref.table.toLowerCase()) &&
+    !detail.includes(' VIRTUAL TABLE ') &&
+    isTable(ref.table);
   const issues: PlanIssue[] = [];
   const suggestions: IndexSuggestion[] = [];
   const firstLoop = new Map<number, number>(); // parent id → id of its first SCAN/SEARCH row
@@ -169,7 +210,10 @@ export function analyzePlan(
       if (!firstLoop.has(row.parent)) firstLoop.set(row.parent, row.id);
       const verb = step[1]!;
       const label = step[3] ?? step[2]!;
-      const ref = byLabel(label) ?? byLabel(step[2]!);
+      const found = byLabel(label) ?? byLabel(step[2]!);
+      // what cannot be indexed keeps its automatic-index issue (a real per-run cost) but gets no
+      // suggestion, and its scans are not flagged: a virtual table reports every access as SCAN
+      const ref = found && indexable(found, row.detail) ? found : undefined;
       const auto = AUTO.exec(row.detail);
       if (auto) {
         const cols = (auto[1] ?? '')
@@ -178,9 +222,9 @@ export function analyzePlan(
           .filter((c): c is string => c !== undefined && c.length > 0);
         issues.push({
           kind: 'automatic-index',
-          table: ref?.table ?? label,
+          table: found?.table ?? label,
           detail: row.detail,
-          message: `SQLite builds a temporary automatic index on ${ref?.table ?? label} for every execution`,
+          message: `SQLite builds a temporary automatic index on ${found?.table ?? label} for every execution`,
         });
         if (ref)
           suggest(
@@ -236,7 +280,7 @@ export function analyzePlan(
         detail: row.detail,
         message: `sorts rows in a temporary b-tree for ${what}`,
       });
-      if (ref && !what.includes('DISTINCT')) {
+      if (ref && !what.includes('DISTINCT') && indexable(ref, firstRow?.detail ?? '')) {
         const sortKeys = keysOf(ref);
         if (sortKeys.length > 0)
           suggest(

@@ -108,6 +108,29 @@ describe('profile(): statements work as before', () => {
     q.detach();
   });
 
+  it('puts back a prepare wrapper the database had before profile() on detach', () => {
+    const seen: string[] = [];
+    const base = t.db.prepare;
+    const wrapper = function (this: Database.Database, sql: string) {
+      seen.push(sql);
+      return base.call(this, sql);
+    } as Database.Database['prepare'];
+    t.db.prepare = wrapper;
+    const p = profile(t.db, { explain: false }); // EXPLAIN would go through the wrapper too
+    t.db.prepare('SELECT 1').get();
+    p.detach();
+    expect(t.db.prepare).toBe(wrapper);
+    t.db.prepare('SELECT 2').get();
+    expect(seen).toEqual(['SELECT 1', 'SELECT 2']);
+    expect(p.stats().map((s) => s.calls)).toEqual([1]);
+    // and a second profiler over the wrapper still works and detaches cleanly
+    const q = profile(t.db, { explain: false });
+    t.db.prepare('SELECT 3').get();
+    q.detach();
+    expect(t.db.prepare).toBe(wrapper);
+    expect(seen).toEqual(['SELECT 1', 'SELECT 2', 'SELECT 3']);
+  });
+
   it('rejects bad options at construction, naming the option', () => {
     expect(() => profile(t.db, { slowQuery: { thresholdMs: -1 } })).toThrow(
       /opts\.slowQuery\.thresholdMs: got -1/,
@@ -296,6 +319,33 @@ describe('N+1 detection', () => {
     expect((err as Error).message).toContain('ran 6 times');
     expect((err as Error).message).toContain('SELECT * FROM trades WHERE bar_id = ?');
     expect(p.statsFor('SELECT * FROM trades WHERE bar_id = ?')?.calls).toBe(N);
+  });
+
+  it('in strict mode refuses every run past N, also when the caller catches the error', () => {
+    const p = profile(t.db, { nPlusOne: { threshold: N, strict: true } });
+    const stmt = t.db.prepare('SELECT * FROM trades WHERE bar_id = ?');
+    const errors: NPlusOneError[] = [];
+    let ran = 0;
+    p.scope(() => {
+      for (let i = 1; i <= 3 * N; i++) {
+        try {
+          stmt.all(i); // per-item error handling, as a job loop would do
+          ran++;
+        } catch (e) {
+          errors.push(e as NPlusOneError);
+        }
+      }
+    });
+    expect(ran).toBe(N);
+    expect(errors).toHaveLength(2 * N);
+    expect(errors.every((e) => e instanceof NPlusOneError && e.count === N + 1)).toBe(true);
+    expect(p.statsFor('SELECT * FROM trades WHERE bar_id = ?')?.calls).toBe(N);
+    expect(p.nPlusOneFindings()).toHaveLength(1);
+    // a new scope starts from zero
+    p.scope(() => {
+      for (let i = 1; i <= N; i++) stmt.all(i);
+    });
+    expect(p.statsFor('SELECT * FROM trades WHERE bar_id = ?')?.calls).toBe(2 * N);
   });
 
   it('tracks a scope across await, keeps concurrent scopes apart and ignores calls outside scopes', async () => {

@@ -118,6 +118,8 @@ function checkNumber(name: string, v: unknown, min: number, max: number, integer
 export class Profiler {
   readonly #db: Database.Database;
   readonly #origPrepare: Database.Database['prepare'];
+  /** `db`'s own `prepare` property before {@link profile} (another wrapper), restored on detach. */
+  readonly #ownPrepare: PropertyDescriptor | undefined;
   readonly #explain: boolean;
   readonly #maxFingerprints: number;
   readonly #slowNs: number;
@@ -179,6 +181,7 @@ export class Profiler {
     this.#db = db;
     // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(db)
     this.#origPrepare = db.prepare;
+    this.#ownPrepare = Object.getOwnPropertyDescriptor(db, 'prepare');
     attached.add(db);
     const prepare = (source: string): Stmt => this.#prepare(source);
     Object.defineProperty(db, 'prepare', {
@@ -286,7 +289,9 @@ export class Profiler {
   detach(): void {
     if (!this.#attached) return;
     this.#attached = false;
-    delete (this.#db as { prepare?: unknown }).prepare;
+    // put back what was there: deleting would also drop a wrapper installed before profile()
+    if (this.#ownPrepare) Object.defineProperty(this.#db, 'prepare', this.#ownPrepare);
+    else delete (this.#db as { prepare?: unknown }).prepare;
     attached.delete(this.#db);
   }
 
@@ -350,7 +355,13 @@ export class Profiler {
   #hit(entry: StatsEntry): void {
     const state = this.#als.getStore();
     if (!state) return;
-    const count = (state.counts.get(entry) ?? 0) + 1;
+    const prev = state.counts.get(entry) ?? 0;
+    // Strict mode refuses every run past N, not just the first: a caller that catches the error
+    // (per-item error handling in a job loop) must not get the N+1 pattern back. The count stays
+    // at N+1 because refused runs do not run; the finding is recorded once.
+    if (state.strict && prev > state.threshold)
+      throw new NPlusOneError(entry.fingerprint, prev, state.threshold);
+    const count = prev + 1;
     state.counts.set(entry, count);
     if (count !== state.threshold + 1) return;
     const finding: NPlusOneFinding = {

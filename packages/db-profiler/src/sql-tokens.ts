@@ -147,8 +147,8 @@ export function tokenize(sql: string): Token[] {
       i = j;
       continue;
     }
-    // parameters ?, ?NNN, :name, @name, $name
-    if (c === 63 || ((c === 58 || c === 64 || c === 36) && isIdentStart(sql.charCodeAt(i + 1)))) {
+    // parameters ?, ?NNN, :name, @name, $name; SQLite also takes digits after : @ $ (`:1`)
+    if (c === 63 || ((c === 58 || c === 64 || c === 36) && isIdentPart(sql.charCodeAt(i + 1)))) {
       let j = i + 1;
       while (j < n && isIdentPart(sql.charCodeAt(j))) j++;
       out.push({ kind: 'param', value: sql.slice(i, j), quoted: false });
