@@ -93,6 +93,14 @@ export class CsvParser {
       buf.set(chunk, this.#carry.length);
       this.#carry = undefined;
     }
+    if (!this.#bomChecked) {
+      const start = this.#skipBom(buf, false);
+      if (start < 0) {
+        this.#carry = buf.slice();
+        return;
+      }
+      buf = buf.subarray(start);
+    }
     const consumed = this.#parse(buf, false);
     if (consumed < buf.length) this.#carry = buf.slice(consumed);
   }
@@ -101,7 +109,10 @@ export class CsvParser {
   finish(): OhlcvColumns {
     if (!this.#done) {
       this.#done = true;
-      if (this.#carry) this.#parse(this.#carry, true);
+      if (this.#carry) {
+        const start = this.#bomChecked ? 0 : this.#skipBom(this.#carry, true);
+        this.#parse(this.#carry.subarray(start), true);
+      }
       this.#carry = undefined;
     }
     if (!this.#fieldMap) {
@@ -109,6 +120,34 @@ export class CsvParser {
       return this.#builder.finish();
     }
     return validateColumns(this.#symbol, this.#builder.finish());
+  }
+
+  #bomChecked = false;
+
+  /**
+   * Where the text starts after a UTF-8 byte order mark, which spreadsheet exports put first:
+   * left in, it sticks to the first field, so a quoted one ("\uFEFF"time"") no longer reads as
+   * quoted and a headerless first time becomes a Date.parse guess. -1 while the bytes so far
+   * could still be the start of one.
+   */
+  #skipBom(b: Uint8Array, final: boolean): number {
+    const BOM = [0xef, 0xbb, 0xbf];
+    for (let i = 0; i < BOM.length; i++) {
+      if (i >= b.length) {
+        if (final) break;
+        return -1;
+      }
+      if (b[i] !== BOM[i]) {
+        this.#bomChecked = true;
+        return 0;
+      }
+      if (i === BOM.length - 1) {
+        this.#bomChecked = true;
+        return BOM.length;
+      }
+    }
+    this.#bomChecked = true;
+    return 0;
   }
 
   /** Parse complete records from `b`; returns the index of the first byte not consumed. */
@@ -124,6 +163,12 @@ export class CsvParser {
       while (!endOfRecord) {
         if (p >= len) {
           if (!final) return recordStart;
+          // The input ends right after a delimiter: that record's last field is empty, as it
+          // would be before a line end (else the record is one field short).
+          if (field > 0) {
+            this.#store(field, Number.NaN, undefined);
+            field++;
+          }
           break;
         }
         let value: number;
@@ -169,6 +214,9 @@ export class CsvParser {
         let next = fieldEnd;
         while (next < len && (b[next] === SPACE || b[next] === TAB) && d !== SPACE && d !== TAB)
           next++;
+        // Blanks after a closing quote that end the chunk: the delimiter or line end that
+        // decides what follows is in the next chunk.
+        if (next >= len && !final) return recordStart;
         if (next < len && b[next] === d) {
           this.#store(field, value, stringValue);
           field++;

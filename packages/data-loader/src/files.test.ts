@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -80,6 +80,42 @@ describe('CSV', () => {
       parser.push(bytes.subarray(cut));
       expect(parser.finish()).toEqual(whole);
     }
+  });
+
+  it('gives the same result whatever the chunk boundaries, with blanks after a closing quote', () => {
+    const text = `${header}\n"1" ,10,11,9,"10.5"\t,100\n2,10.5,12,10,11,200\n`;
+    const whole = parseCsv('X', text);
+    expect(Array.from(whole.time)).toEqual([1, 2]);
+    const bytes = Buffer.from(text);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const parser = new CsvParser('X');
+      parser.push(bytes.subarray(0, cut));
+      parser.push(bytes.subarray(cut));
+      expect(parser.finish(), `cut at ${cut}`).toEqual(whole);
+    }
+  });
+
+  it('skips a UTF-8 byte order mark, even before a quoted field or split across chunks', () => {
+    const plain = parseCsv('X', `${header}\n1,2,3,1,2,100\n`);
+    const quotedHeader = `\uFEFF"time","open","high","low","close","volume"\n1,2,3,1,2,100\n`;
+    // Without a header the BOM stuck to the first time, which then went to Date.parse: 2001-01-01.
+    const quotedFirst = `\uFEFF"1",2,3,1,2,100\n`;
+    for (const text of [quotedHeader, quotedFirst, `\uFEFF${header}\n1,2,3,1,2,100\n`]) {
+      expect(parseCsv('X', text), text).toEqual(plain);
+      const bytes = Buffer.from(text);
+      for (let size = 1; size <= 4; size++) {
+        const parser = new CsvParser('X');
+        for (let at = 0; at < bytes.length; at += size) parser.push(bytes.subarray(at, at + size));
+        expect(parser.finish(), `${size}-byte chunks of ${text}`).toEqual(plain);
+      }
+    }
+  });
+
+  it('reads a trailing empty field at the end of input like one before a line end', () => {
+    // An ignored last column left empty: the last record is not one field short without a newline.
+    const withNewline = parseCsv('X', `${header},note\n1,2,3,1,2,100,\n2,2,3,1,2,100,\n`);
+    expect(withNewline.time.length).toBe(2);
+    expect(parseCsv('X', `${header},note\n1,2,3,1,2,100,\n2,2,3,1,2,100,`)).toEqual(withNewline);
   });
 
   it('names the row and field of a non-numeric value', () => {
@@ -175,6 +211,17 @@ describe('columnar files', () => {
     expect(
       await loader.load('COL', columnarFileSource({ path: (s) => join(dir, `${s}.ptc`) })),
     ).toEqual(cols);
+  });
+
+  it('can be written concurrently to one path: every write succeeds and leaves a whole file', async () => {
+    // The temporary name was per millisecond: writes of small files shared it, mixed their
+    // bytes, and all but one rename failed with ENOENT.
+    const path = join(dir, 'SAME.ptc');
+    const versions = Array.from({ length: 8 }, (_, i) => barsFor('SAME', i + 1));
+    await Promise.all(versions.map((cols) => writeColumnarFile(path, cols)));
+    const back = await readColumnarFile(path);
+    expect(versions.some((cols) => back.time.length === cols.time.length)).toBe(true);
+    expect(readdirSync(dir).filter((name) => name.startsWith('SAME.ptc.tmp'))).toEqual([]);
   });
 
   it('round-trip empty columns', () => {

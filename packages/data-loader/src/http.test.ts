@@ -1,4 +1,4 @@
-import { LruCache } from '@peaktrade/cache-core';
+import { LruCache, MultiLevelCache } from '@peaktrade/cache-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { barsFor, startFaultServer, type FaultServer } from '../test/fault-server.js';
 import {
@@ -113,6 +113,20 @@ describe('HTTP loading under faults', () => {
     expect(delays).toEqual([2000]);
   });
 
+  it('backs off as usual when Retry-After is garbage, instead of retrying at once or failing', async () => {
+    // Date.parse reads "soon 12" as a date in 2001 (a zero delay); Number reads "1e3" as 1000 s,
+    // over maxRetryAfterMs, which failed the load.
+    server.script('GARBAGE', [
+      { status: 429, retryAfter: 'soon 12' },
+      { status: 429, retryAfter: '1e3' },
+      'ok',
+    ]);
+    const { sleep, delays } = recordingSleep();
+    const loader = new DataLoader({ retry: { baseDelayMs: 100, random: () => 0.5, sleep } });
+    expectBars(await loader.load('GARBAGE', source()), 'GARBAGE');
+    expect(delays).toEqual([50, 100]);
+  });
+
   it('fails a symbol whose Retry-After is longer than allowed, without waiting', async () => {
     server.script('LONG', [{ status: 429, retryAfter: '3600' }]);
     const { sleep, delays } = recordingSleep();
@@ -184,6 +198,26 @@ describe('HTTP loading under faults', () => {
     expectBars(await loader.load('FLAKY', source()), 'FLAKY');
     expect(server.requests.get('FLAKY')).toBe(2);
     expect(loader.stats.cacheHits).toBe(1);
+  });
+
+  it('keeps a load that succeeded when the cache write fails, with no unhandled rejection', async () => {
+    // A MultiLevelCache closed while a load is in flight rejects the write.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const cache = new MultiLevelCache();
+      server.okDelayMs = 30;
+      const loader = new DataLoader({ cache });
+      const loading = loader.load('CLOSED', source());
+      await new Promise((r) => setTimeout(r, 5));
+      await cache.close();
+      expectBars(await loading, 'CLOSED');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('de-duplicates concurrent loads of one symbol into one request', async () => {

@@ -80,6 +80,17 @@ export interface LoaderStats {
 interface Pending {
   resolve(value: OhlcvColumns): void;
   reject(error: unknown): void;
+  /** The signal of the load this symbol belongs to. */
+  signal: AbortSignal;
+}
+
+/** One load in flight, shared by every concurrent caller of the same source and symbol. */
+interface Flight {
+  readonly promise: Promise<OhlcvColumns>;
+  /** Aborts the shared load; used only once no caller is left waiting for it. */
+  readonly controller: AbortController;
+  /** Callers still waiting. One without a signal never leaves, so the load then always runs to its end. */
+  waiters: number;
 }
 
 /**
@@ -100,7 +111,7 @@ export class DataLoader {
   readonly #timeoutMs: number;
   readonly #cache: LoaderCache | undefined;
   readonly #maxBatch: number;
-  readonly #inflight = new Map<string, Promise<OhlcvColumns>>();
+  readonly #inflight = new Map<string, Flight>();
   readonly #batches = new Map<Source, Map<string, Pending[]>>();
   #stats = { attempts: 0, retries: 0, cacheHits: 0, loaded: 0, failed: 0, deduplicated: 0 };
 
@@ -146,6 +157,8 @@ export class DataLoader {
 
   /**
    * Load one symbol's columns. Concurrent calls for the same source and symbol share one load.
+   * Each caller's `signal` cancels that caller's wait; the shared load itself is aborted only
+   * when every caller waiting for it has aborted.
    * @throws {LoadFailedError} after the last attempt (its `cause` says why).
    * @throws {LoadAbortedError} when `signal` aborts.
    */
@@ -158,31 +171,77 @@ export class DataLoader {
         return hit;
       }
     }
-    const existing = this.#inflight.get(key);
-    if (existing) {
-      this.#stats.deduplicated++;
-      return existing;
+    if (options.signal?.aborted)
+      throw new LoadAbortedError(`loading ${symbol}`, { cause: options.signal.reason });
+    let flight = this.#inflight.get(key);
+    if (flight) this.#stats.deduplicated++;
+    else {
+      const controller = new AbortController();
+      const promise = this.#loadUncached(symbol, source, controller.signal).then(
+        (columns) => {
+          if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+          this.#stats.loaded++;
+          this.#cacheSet(key, columns);
+          return columns;
+        },
+        (error: unknown) => {
+          if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+          this.#stats.failed++;
+          throw error;
+        },
+      );
+      flight = { promise, controller, waiters: 0 };
+      this.#inflight.set(key, flight);
     }
-    const promise = this.#loadUncached(symbol, source, options.signal).then(
-      (columns) => {
-        this.#inflight.delete(key);
-        this.#stats.loaded++;
-        this.#cache?.set(key, columns);
-        return columns;
-      },
-      (error: unknown) => {
-        this.#inflight.delete(key);
-        this.#stats.failed++;
-        throw error;
-      },
-    );
-    this.#inflight.set(key, promise);
-    return promise;
+    return this.#wait(key, flight, `loading ${symbol}`, options.signal);
+  }
+
+  /** Wait for a shared load until it settles or `signal` aborts, whichever comes first. */
+  #wait(
+    key: string,
+    flight: Flight,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<OhlcvColumns> {
+    flight.waiters++;
+    if (!signal) return flight.promise;
+    return new Promise<OhlcvColumns>((resolve, reject) => {
+      const onAbort = () => {
+        reject(new LoadAbortedError(what, { cause: signal.reason }));
+        if (--flight.waiters > 0) return;
+        // Nobody is left: stop the load, and let the next caller start a fresh one.
+        if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+        flight.controller.abort(signal.reason);
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      flight.promise
+        .finally(() => signal.removeEventListener('abort', onAbort))
+        .then(resolve, reject);
+    });
+  }
+
+  /**
+   * Write a validated load to the cache. The cache is an optimisation: a write that fails
+   * (a `MultiLevelCache` closed meanwhile rejects, an `LruCache` may throw) must neither fail a
+   * load that succeeded nor leave a rejected promise unhandled, which would end the process.
+   */
+  #cacheSet(key: string, columns: OhlcvColumns): void {
+    try {
+      const written = this.#cache?.set(key, columns);
+      if (written instanceof Promise) written.catch(() => {});
+    } catch {
+      // See above: the load stands without its cache entry.
+    }
   }
 
   /**
    * Load many symbols. Resolves once every symbol has loaded or failed; never rejects for a
-   * single symbol's failure (see `failures`). Rejects only if `signal` aborts.
+   * single symbol's failure (see `failures`). Rejects only if `signal` aborts, or with the first
+   * error `onProgress` threw (after every symbol has settled, so no load is left running).
    */
   async loadMany(
     symbols: readonly string[],
@@ -195,6 +254,10 @@ export class DataLoader {
     const local =
       options.concurrency !== undefined ? createLimiter(options.concurrency) : undefined;
     let done = 0;
+    // A throwing onProgress must not end loadMany while its loads still run: it is rethrown
+    // once every symbol has settled.
+    let progressFailed = false;
+    let progressError: unknown;
     await Promise.all(
       unique.map(async (symbol) => {
         try {
@@ -205,21 +268,25 @@ export class DataLoader {
           failures.set(symbol, error instanceof Error ? error : new Error(String(error)));
         }
         done++;
-        options.onProgress?.({ done, total: unique.length, symbol, ok: data.has(symbol) });
+        try {
+          options.onProgress?.({ done, total: unique.length, symbol, ok: data.has(symbol) });
+        } catch (error) {
+          if (!progressFailed) {
+            progressFailed = true;
+            progressError = error;
+          }
+        }
       }),
     );
     if (options.signal?.aborted)
       throw new LoadAbortedError(`loadMany of ${unique.length} symbols`, {
         cause: options.signal.reason,
       });
+    if (progressFailed) throw progressError;
     return { data, failures };
   }
 
-  #loadUncached(
-    symbol: string,
-    source: Source,
-    signal: AbortSignal | undefined,
-  ): Promise<OhlcvColumns> {
+  #loadUncached(symbol: string, source: Source, signal: AbortSignal): Promise<OhlcvColumns> {
     if (source.loadBatch) return this.#enqueueBatch(symbol, source, signal);
     const policy =
       source.idempotent === false && !this.#retryNonIdempotent ? this.#noRetry : this.#policy;
@@ -240,54 +307,58 @@ export class DataLoader {
     );
   }
 
-  /** Run one attempt with the per-attempt timeout combined with the caller's signal. */
-  async #attempt<T>(
+  /**
+   * Run one attempt with the per-attempt timeout combined with the caller's signal. The attempt
+   * settles with whichever comes first: the source's answer, the timeout or the abort. It does
+   * not wait for a source that ignores its signal, which would otherwise hold a concurrency slot
+   * forever and make the timeout meaningless.
+   */
+  #attempt<T>(
     what: string,
-    signal: AbortSignal | undefined,
+    signal: AbortSignal,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    if (signal?.aborted) throw new LoadAbortedError(what, { cause: signal.reason });
+    if (signal.aborted) return Promise.reject(new LoadAbortedError(what, { cause: signal.reason }));
     this.#stats.attempts++;
     const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new LoadTimeoutError(what, this.#timeoutMs));
-    }, this.#timeoutMs);
-    const onAbort = () => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await fn(controller.signal);
-    } catch (error) {
-      if (timedOut) throw new LoadTimeoutError(what, this.#timeoutMs);
-      if (signal?.aborted) throw new LoadAbortedError(what, { cause: signal.reason });
-      throw error;
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    }
+    return new Promise<T>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const timer = setTimeout(() => {
+        done();
+        const error = new LoadTimeoutError(what, this.#timeoutMs);
+        reject(error);
+        controller.abort(error);
+      }, this.#timeoutMs);
+      const onAbort = () => {
+        done();
+        reject(new LoadAbortedError(what, { cause: signal.reason }));
+        controller.abort(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      // A late answer after a timeout or abort is dropped (the promise has settled already).
+      new Promise<T>((r) => r(fn(controller.signal))).finally(done).then(resolve, reject);
+    });
   }
 
   /** Collect symbols requested in this tick for a batching source; flush once per tick. */
-  #enqueueBatch(
-    symbol: string,
-    source: Source,
-    signal: AbortSignal | undefined,
-  ): Promise<OhlcvColumns> {
+  #enqueueBatch(symbol: string, source: Source, signal: AbortSignal): Promise<OhlcvColumns> {
     return new Promise<OhlcvColumns>((resolve, reject) => {
       let pending = this.#batches.get(source);
       if (!pending) {
         pending = new Map();
         this.#batches.set(source, pending);
-        process.nextTick(() => this.#flushBatch(source, signal));
+        process.nextTick(() => this.#flushBatch(source));
       }
       const waiters = pending.get(symbol) ?? [];
-      waiters.push({ resolve, reject });
+      waiters.push({ resolve, reject, signal });
       pending.set(symbol, waiters);
     });
   }
 
-  #flushBatch(source: Source, signal: AbortSignal | undefined): void {
+  #flushBatch(source: Source): void {
     const pending = this.#batches.get(source);
     this.#batches.delete(source);
     if (!pending) return;
@@ -295,6 +366,11 @@ export class DataLoader {
     for (let i = 0; i < symbols.length; i += this.#maxBatch) {
       const chunk = symbols.slice(i, i + this.#maxBatch);
       const what = `batch of ${chunk.length} symbols from ${source.name}`;
+      // The batch serves every symbol in it, each with its own load's signal: it stops only
+      // when all of them have aborted, never because one caller gave up.
+      const signal = whenAllAborted(
+        chunk.flatMap((symbol) => pending.get(symbol)!.map((w) => w.signal)),
+      );
       const policy =
         source.idempotent === false && !this.#retryNonIdempotent ? this.#noRetry : this.#policy;
       const run = this.#limit(
@@ -343,4 +419,22 @@ export class DataLoader {
       );
     }
   }
+}
+
+/**
+ * A signal that aborts once every one of `signals` has (with the last one's reason). The
+ * signals are the loader's own per-load ones, which live no longer than their load, so the
+ * listeners need no removal.
+ */
+function whenAllAborted(signals: readonly AbortSignal[]): AbortSignal {
+  const controller = new AbortController();
+  let left = signals.length;
+  for (const signal of signals) {
+    const onAbort = () => {
+      if (--left === 0) controller.abort(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+  return controller.signal;
 }

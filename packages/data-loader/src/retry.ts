@@ -138,11 +138,32 @@ export async function withRetry<T>(
   }
 }
 
-/** Parse a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
+/** `delay-seconds` (RFC 9110 allows digits only; a fraction is accepted as harmless). */
+const RETRY_AFTER_SECONDS = /^\d+(?:\.\d+)?$/;
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+/** The three HTTP-date forms: IMF-fixdate, obsolete RFC 850 and asctime (RFC 9110 §5.6.7). */
+const IMF_FIXDATE = new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} ${TIME} GMT$`);
+const RFC_850 = new RegExp(
+  `^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \\d{2}-${MONTH}-\\d{2} ${TIME} GMT$`,
+);
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`);
+
+/**
+ * Parse a Retry-After header (seconds or an HTTP date) into milliseconds from `now`; undefined
+ * when it is neither. Only those exact forms are read: `Number()` would take "-5", "0x10" or
+ * "1e3", and `Date.parse()` takes almost anything holding a digit ("soon 12" is a date in
+ * 2001), turning garbage into a zero delay (no backoff at all) or into one long enough to fail
+ * the load.
+ */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (RETRY_AFTER_SECONDS.test(text)) return Number(text) * 1000;
+  let date = Number.NaN;
+  if (IMF_FIXDATE.test(text) || RFC_850.test(text)) date = Date.parse(text);
+  // asctime carries no zone but means GMT; Date.parse alone would read it as local time.
+  else if (ASCTIME.test(text)) date = Date.parse(`${text} GMT`);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

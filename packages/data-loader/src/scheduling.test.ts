@@ -167,10 +167,168 @@ describe('retry schedule (fake timers)', () => {
     expect(parseRetryAfter('soon')).toBeUndefined();
   });
 
+  it('reads only real Retry-After forms: garbage gives undefined, not a zero or huge delay', () => {
+    const now = Date.parse('Sun, 06 Nov 1994 08:49:30 GMT');
+    // The three HTTP-date forms, in the future and in the past.
+    expect(parseRetryAfter('Sun, 06 Nov 1994 08:49:37 GMT', now)).toBe(7000);
+    expect(parseRetryAfter('Sunday, 06-Nov-94 08:49:37 GMT', now)).toBe(7000);
+    expect(parseRetryAfter('Sun Nov  6 08:49:37 1994', now)).toBe(7000);
+    expect(parseRetryAfter('Sat, 05 Nov 1994 08:49:37 GMT', now)).toBe(0);
+    expect(parseRetryAfter(' 120 ', now)).toBe(120_000);
+    expect(parseRetryAfter('0', now)).toBe(0);
+    // Date.parse reads each of these as some date in 2001 (a zero delay); Number() reads the
+    // others as -5 s (zero), 16 s and 1000 s (long enough to fail the load).
+    for (const garbage of [
+      'soon 12',
+      'retry in 5',
+      '5,6',
+      '1 2',
+      '-5',
+      '0x10',
+      '1e3',
+      'Infinity',
+      '',
+    ])
+      expect(parseRetryAfter(garbage, now), garbage).toBeUndefined();
+  });
+
   it('names bad retry options', () => {
     expect(() => resolveRetryPolicy({ retries: -1 })).toThrow(/retries = -1/);
     expect(() => resolveRetryPolicy({ baseDelayMs: 100, maxDelayMs: 10 })).toThrow(/maxDelayMs/);
     expect(() => new DataLoader({ timeoutMs: 0 })).toThrow(/timeoutMs = 0/);
+  });
+});
+
+describe('attempts and shared loads', () => {
+  it('times out an attempt whose source ignores its signal, and frees the slot', async () => {
+    vi.useFakeTimers();
+    const deaf: Source = { name: 'deaf', load: () => new Promise<OhlcvColumns>(() => {}) };
+    const loader = new DataLoader({ concurrency: 1, timeoutMs: 500, retry: { retries: 0 } });
+    const settled = loader.load('S', deaf).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(500);
+    const error = (await settled) as LoadFailedError;
+    expect(error).toBeInstanceOf(LoadFailedError);
+    expect(error.cause).toBeInstanceOf(LoadTimeoutError);
+    expect(loader.active).toBe(0);
+  });
+
+  /** A source answering after `ms`, or rejecting with the abort reason; counts its calls. */
+  function slowSource(ms: number, batch = false) {
+    const calls: string[][] = [];
+    const signals: AbortSignal[] = [];
+    const wait = (signal: AbortSignal) =>
+      new Promise<void>((resolve, reject) => {
+        signals.push(signal);
+        const timer = setTimeout(resolve, ms);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(signal.reason as Error);
+        });
+      });
+    const source: Source = {
+      name: batch ? 'slow-batch' : 'slow',
+      load: async (symbol, { signal }) => {
+        calls.push([symbol]);
+        await wait(signal);
+        return empty();
+      },
+      ...(batch
+        ? {
+            loadBatch: async (symbols: readonly string[], { signal }: { signal: AbortSignal }) => {
+              calls.push([...symbols]);
+              await wait(signal);
+              return new Map(symbols.map((s) => [s, empty()]));
+            },
+          }
+        : {}),
+    };
+    return { source, calls, signals };
+  }
+
+  it('a shared load survives its first caller aborting while another caller still waits', async () => {
+    const { source, calls } = slowSource(50);
+    const loader = new DataLoader();
+    const first = new AbortController();
+    const a = loader.load('X', source, { signal: first.signal });
+    const b = loader.load('X', source);
+    setTimeout(() => first.abort(new Error('first gave up')), 5);
+    await expect(a).rejects.toBeInstanceOf(LoadAbortedError);
+    await expect(b).resolves.toEqual(empty());
+    expect(calls).toEqual([['X']]);
+  });
+
+  it('a caller joining a shared load is released by its own signal, and the load goes on', async () => {
+    const { source, calls } = slowSource(200);
+    const loader = new DataLoader();
+    const second = new AbortController();
+    const a = loader.load('X', source);
+    const b = loader.load('X', source, { signal: second.signal });
+    const asked = performance.now();
+    setTimeout(() => second.abort(), 5);
+    await expect(b).rejects.toBeInstanceOf(LoadAbortedError);
+    expect(performance.now() - asked).toBeLessThan(150);
+    await expect(a).resolves.toEqual(empty());
+    expect(calls).toEqual([['X']]);
+  });
+
+  it('aborts the shared load once every caller has aborted, and a later load starts afresh', async () => {
+    const { source, calls, signals } = slowSource(100);
+    const loader = new DataLoader();
+    const one = new AbortController();
+    const two = new AbortController();
+    const a = loader.load('X', source, { signal: one.signal });
+    const b = loader.load('X', source, { signal: two.signal });
+    await new Promise((r) => setTimeout(r, 5));
+    one.abort();
+    await expect(a).rejects.toBeInstanceOf(LoadAbortedError);
+    expect(signals[0]!.aborted).toBe(false); // `two` still waits
+    two.abort();
+    expect(signals[0]!.aborted).toBe(true);
+    await expect(b).rejects.toBeInstanceOf(LoadAbortedError);
+    await expect(loader.load('X', source)).resolves.toEqual(empty());
+    expect(calls).toEqual([['X'], ['X']]);
+    expect(loader.active).toBe(0);
+  });
+
+  it("one caller's abort does not fail the other symbols of its batch", async () => {
+    const { source, calls } = slowSource(50, true);
+    const loader = new DataLoader();
+    const controller = new AbortController();
+    const a = loader.load('A', source, { signal: controller.signal });
+    const b = loader.load('B', source);
+    setTimeout(() => controller.abort(), 5);
+    await expect(a).rejects.toBeInstanceOf(LoadAbortedError);
+    await expect(b).resolves.toEqual(empty());
+    expect(calls).toEqual([['A', 'B']]);
+  });
+
+  it('a throwing onProgress does not end loadMany while its loads still run', async () => {
+    const { source } = slowSource(30);
+    let running = 0;
+    const counted: Source = {
+      name: 'counted',
+      load: async (symbol, ctx) => {
+        running++;
+        try {
+          return await source.load(symbol, ctx);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const loader = new DataLoader();
+    const seen: string[] = [];
+    const error = await loader
+      .loadMany(['A', 'B', 'C'], counted, {
+        onProgress: ({ symbol }) => {
+          seen.push(symbol);
+          throw new Error('progress bar gone');
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(running).toBe(0);
+    expect(seen.sort()).toEqual(['A', 'B', 'C']);
+    expect((error as Error).message).toBe('progress bar gone');
   });
 });
 

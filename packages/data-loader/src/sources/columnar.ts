@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { threadId } from 'node:worker_threads';
 import { createCodec, type SerializeOptions } from '@peaktrade/serialize';
 import { OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
 import { DataValidationError } from '../errors.js';
@@ -79,10 +80,20 @@ export async function writeColumnarFile(
   options?: ColumnarWriteOptions,
 ): Promise<void> {
   validateColumns(options?.symbol ?? path, columns);
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, encodeColumnar(columns, options));
-  await rename(tmp, path);
+  // Unique per write (process, thread and a counter), not per millisecond: two writes of one
+  // path sharing a temporary file would mix their bytes, and the second rename would fail.
+  const tmp = `${path}.tmp-${process.pid}-${threadId}-${++tmpSeq}`;
+  try {
+    await writeFile(tmp, encodeColumnar(columns, options));
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
 }
+
+/** Counter naming temporary files (see {@link writeColumnarFile}). */
+let tmpSeq = 0;
 
 /**
  * Files up to this size are read with one synchronous open/fstat/read/close: each step of an
