@@ -1,3 +1,4 @@
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expireEnvelope } from '@peaktrade/cache-core';
@@ -153,6 +154,49 @@ describe('DiskTier basics', () => {
     await expect(t.get('a')).rejects.toBeInstanceOf(DiskTierClosedError);
     await expect(t.set('a', 1)).rejects.toBeInstanceOf(DiskTierClosedError);
     expect(() => t.stats()).toThrow(DiskTierClosedError);
+  });
+});
+
+describe('DiskTier close', () => {
+  it('a second close() called while the first waits for a sweep resolves only once the file is closed', async () => {
+    const clock = manualClock();
+    const t = tier({ clock: clock.now, sweepBatchSize: 1, sweepMaxBatches: 1000 });
+    await t.setMany(Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: i, ttlMs: 1 })));
+    clock.advance(10);
+    const sweeping = t.sweepExpired();
+    await new Promise((r) => setImmediate(r)); // the sweep now waits between two batches
+    const order: string[] = [];
+    const first = t.close().then(() => order.push('first'));
+    await t.close();
+    order.push('second');
+    // The caller of the second close may now delete or reopen the file: it must be released.
+    expect(existsSync(`${t.file}-wal`)).toBe(false);
+    await first;
+    expect(order).toEqual(['first', 'second']);
+    expect(await sweeping).toBeGreaterThan(0);
+  });
+});
+
+describe('DiskTier when its file is deleted while open', () => {
+  it('reopens the path within accessFlushMs instead of serving a private, unlinked copy', async () => {
+    const file = join(dirs.make(), 'c.db');
+    const a = new DiskTier({ file, accessFlushMs: 5, sweepIntervalMs: 0 });
+    open.push(a);
+    await a.set('k', 'before');
+    // What `rm cache.db*` does to clear a cache while its users run.
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    for (const deadline = Date.now() + 2000; !existsSync(file) && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(await a.get('k')).toBeUndefined();
+    const b = new DiskTier({ file, sweepIntervalMs: 0 });
+    open.push(b);
+    await b.set('k', 'after');
+    await a.set('mine', 1);
+    // Both processes share the one file at the path again.
+    expect(await a.get('k')).toBe('after');
+    expect(await b.get('mine')).toBe(1);
+    await b.clear();
+    expect(await a.get('k')).toBeUndefined();
   });
 });
 
@@ -313,6 +357,20 @@ describe('DiskTier tags', () => {
     expect(row).toBe(Math.max(expected!.e, expected!.g, expected!.s));
     expect(await t.getMany(['forever', 'plain'])).toEqual([undefined, undefined]);
     expect(t.stats().entries).toBe(2); // 'plain' waits for the sweep
+  });
+
+  it('expireByTag still invalidates every tagged entry when one stored value cannot be decoded', async () => {
+    const t = tier();
+    await t.set('good', 'fresh', { tags: ['x'] });
+    await t.set('bad', 'fresh', { tags: ['x'] });
+    await t.set('other', 'kept', { tags: ['y'] });
+    const db = new Database(t.file);
+    db.prepare("UPDATE entries SET value = x'c1' WHERE key = 'bad'").run(); // not a valid encoding
+    db.close();
+    await expect(t.get('bad')).rejects.toBeInstanceOf(DiskValueError);
+    // One damaged row must not leave the other tagged entries being served.
+    expect(await t.expireByTag('x')).toBe(2);
+    expect(await t.getMany(['good', 'bad', 'other'])).toEqual([undefined, undefined, 'kept']);
   });
 
   it('deleteByTag removes exactly the tagged keys and returns the count', async () => {

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { envelopeRetainUntil, expireEnvelope, isCacheEnvelope } from '@peaktrade/cache-core';
 import type { CacheTier, TierEntry, TierSetOptions } from '@peaktrade/cache-core';
 import { DiskTierClosedError, DiskTierOptionError, DiskValueError } from './errors.js';
-import { isCorruption, moveAside, openCacheFile, toStorageError } from './open.js';
+import { inodeOf, isCorruption, moveAside, openCacheFile, toStorageError } from './open.js';
 import {
   resolveOptions,
   resolveTtl,
@@ -133,6 +133,7 @@ export class DiskTier<V = unknown> implements CacheTier<V> {
   #s!: Statements;
   #ino: number | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #setTx!: Database.Transaction<
     (
       key: string,
@@ -181,7 +182,10 @@ export class DiskTier<V = unknown> implements CacheTier<V> {
     this.name = this.#o.name;
     this.file = this.#o.file;
     this.#open();
-    this.#flushTimer = setInterval(() => this.#flushInBackground(), this.#o.accessFlushMs);
+    this.#flushTimer = setInterval(() => {
+      this.#followFile();
+      this.#flushInBackground();
+    }, this.#o.accessFlushMs);
     this.#flushTimer.unref();
     if (this.#o.sweepIntervalMs > 0) {
       this.#sweepTimer = setInterval(() => {
@@ -434,6 +438,7 @@ export class DiskTier<V = unknown> implements CacheTier<V> {
    * MultiLevelCache envelopes are rewritten with cache-core's `expireEnvelope`, so they keep their
    * grace and stale-if-error windows (or are deleted when none is left); any other value is
    * physically expired: reads miss from here on and the sweep or an eviction reclaims the space.
+   * A stored value the codec cannot decode is deleted.
    * Resolves the number of entries affected.
    */
   expireByTag(tag: string): Promise<number> {
@@ -460,7 +465,15 @@ export class DiskTier<V = unknown> implements CacheTier<V> {
     const s = this.#s;
     const rows = s.tagged.all(tag, now);
     for (const [id, key, buf] of rows) {
-      const value = this.#decode(key, buf);
+      let value: V;
+      try {
+        value = this.#decode(key, buf);
+      } catch {
+        // Bytes the codec refuses can never be served: drop the row rather than fail the whole
+        // invalidation and leave the other tagged entries live.
+        s.delById.run(id);
+        continue;
+      }
       if (!isCacheEnvelope(value)) {
         // A plain value has no stale window: expired means gone for readers.
         s.expireById.run(now, id);
@@ -508,8 +521,14 @@ export class DiskTier<V = unknown> implements CacheTier<V> {
    * when the last connection closes). Idempotent. The file is closed even when the final flush
    * fails; that failure is then rethrown.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    // Every caller gets the one closing: a later call must not resolve while the first still
+    // waits for a sweep with the file open.
+    this.#closing ??= this.#closeNow();
+    return this.#closing;
+  }
+
+  async #closeNow(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#flushTimer);
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
@@ -664,6 +683,33 @@ export class DiskTier<V = unknown> implements CacheTier<V> {
     if (this.#pending.size === 0) return;
     this.#pending.forEach(this.#touchOne);
     this.#pending.clear();
+  }
+
+  /**
+   * Reopen the path when it no longer holds the file we have open: deleted (`rm cache.db*` to
+   * clear the cache) or moved aside by another process that found it corrupt. SQLite keeps
+   * working on the unlinked file, so without this the process would go on serving and filling
+   * a private copy no other process sees, missing their writes and invalidations. Checked on the
+   * flush timer: one stat per `accessFlushMs`, not one per call.
+   */
+  #followFile(): void {
+    if (this.#closed || this.#ino === undefined || inodeOf(this.file) === this.#ino) return;
+    const old = this.#db;
+    try {
+      this.#open();
+    } catch (err) {
+      // Keep the handle we have; the next tick tries again. (openCacheFile already applied
+      // onCorrupt; #failure would close and recreate the handle we keep.)
+      this.#backgroundError('flush', toStorageError(err, 'reopen', this.file));
+      return;
+    }
+    // Access times of the old file's entries mean nothing in the new one.
+    this.#pending.clear();
+    try {
+      old.close();
+    } catch {
+      // The old handle is dropped either way.
+    }
   }
 
   #flushInBackground(): void {

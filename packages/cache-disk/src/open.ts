@@ -35,7 +35,8 @@ export function toStorageError(err: unknown, operation: string, file: string): E
   return new DiskStorageError(operation, file, code, { cause: err });
 }
 
-function inodeOf(file: string): number | undefined {
+/** Inode at `file`, undefined when nothing is there. */
+export function inodeOf(file: string): number | undefined {
   try {
     return statSync(file).ino;
   } catch {
