@@ -100,6 +100,20 @@ describe('mapIo', () => {
     expect(seen).toEqual([15, 25, 35, 45, 55]);
   });
 
+  it('rejects with the error onProgress throws instead of hanging', async () => {
+    const boom = new Error('progress boom');
+    let calls = 0;
+    const run = mapIo([1, 2, 3, 4], (x) => Promise.resolve(x), {
+      concurrency: 2,
+      onProgress: () => {
+        calls++;
+        throw boom;
+      },
+    });
+    await expect(run).rejects.toBe(boom);
+    expect(calls).toBe(1);
+  });
+
   it('rejects a bad concurrency naming the option', () => {
     expect(() => mapIo([1], (x) => x, { concurrency: 0 })).toThrow(InvalidOptionError);
     expect(() => mapIo([1], (x) => x, { concurrency: 2.5 })).toThrow(
@@ -145,6 +159,30 @@ describe('createLimit', () => {
     await expect(Promise.all(waiting)).rejects.toBeInstanceOf(AbortError);
     expect(await gate).toBe(1);
     expect(await limit(() => 4)).toBe(4);
+  });
+  it('subscribes to a returned thenable once, and keeps activeCount ≥ 0 for a thenable that settles twice', async () => {
+    const limit = createLimit(1);
+    let thenCalls = 0;
+    // A lazy thenable (query builders work this way): every then() call runs it again.
+    const lazy = {
+      then(onFulfilled: (v: number) => void): void {
+        thenCalls++;
+        onFulfilled(5);
+      },
+    };
+    expect(await limit(() => lazy as unknown as PromiseLike<number>)).toBe(5);
+    await tick();
+    expect(thenCalls).toBe(1);
+    // A non-compliant thenable calling both callbacks must not free two slots.
+    const both = {
+      then(onFulfilled: (v: number) => void, onRejected: (e: Error) => void): void {
+        onFulfilled(1);
+        onRejected(new Error('second settle'));
+      },
+    };
+    expect(await limit(() => both as unknown as PromiseLike<number>)).toBe(1);
+    await tick();
+    expect(limit.activeCount).toBe(0);
   });
 });
 

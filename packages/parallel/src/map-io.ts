@@ -68,7 +68,16 @@ export function mapIo<T, R>(
       if (settled) return;
       results[index] = value;
       done++;
-      if (onProgress !== undefined) onProgress(done, total);
+      if (onProgress !== undefined) {
+        // complete() runs in a promise callback: a throw here would escape into a promise nobody
+        // awaits and leave the map pending forever, so it ends the map instead.
+        try {
+          onProgress(done, total);
+        } catch (error) {
+          fail(error);
+          return;
+        }
+      }
       if (done === total) {
         settled = true;
         signal.removeEventListener('abort', onAbort);
@@ -146,9 +155,13 @@ export function createLimit(concurrency: number): Limit {
       value !== null &&
       typeof (value as PromiseLike<unknown>).then === 'function'
     ) {
-      // The caller's promise adopts fn's; the slot is freed through one shared callback (no per-call closures).
-      resolve(value);
-      (value as PromiseLike<unknown>).then(settled, settled);
+      // Subscribe to fn's thenable once, through a native promise (Promise.resolve returns a native
+      // promise as it is): calling a foreign then() twice would run a lazy thenable (a query
+      // builder) twice, and one that calls both callbacks would free two slots.
+      const promise = Promise.resolve(value);
+      // The caller's promise adopts it; the slot is freed through one shared callback (no per-call closures).
+      resolve(promise);
+      promise.then(settled, settled);
     } else {
       active--;
       resolve(value);

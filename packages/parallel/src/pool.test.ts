@@ -97,6 +97,17 @@ describe('WorkerPool', () => {
     expect(await p.run(task('double'), 5)).toBe(10);
   });
 
+  it('reports a worker that dies during a graceful close as crashed, not as closed by force', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const crashing = p.run(task('exitWorker'), 7);
+    const closing = p.close(); // graceful: the running task is let finish (here: crash)
+    const error = await crashing.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect((error as WorkerCrashedError).reason).toBe('exit');
+    await closing;
+    expect(p.metrics()).toMatchObject({ failed: 1, crashed: 1, cancelled: 0 });
+  });
+
   it('survives a worker running out of memory under resourceLimits', async () => {
     const p = pool({
       maxWorkers: 1,
@@ -107,6 +118,20 @@ describe('WorkerPool', () => {
     expect((error as WorkerCrashedError).reason).toBe('oom');
     expect((error as Error).message).toContain('resourceLimits');
     expect(await p.run(task('double'), 6)).toBe(12);
+  });
+
+  it('fails the tasks, instead of hanging, when resourceLimits are too small for a worker to start', async () => {
+    const p = pool({ maxWorkers: 2, resourceLimits: { maxOldGenerationSizeMb: 1 } });
+    const outcomes = await Promise.allSettled([1, 2, 3].map((x) => p.run(task('double'), x)));
+    for (const o of outcomes) {
+      expect(o.status).toBe('rejected');
+      const error = (o as PromiseRejectedResult).reason as WorkerCrashedError;
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect(error.reason).toBe('oom');
+    }
+    expect(p.metrics()).toMatchObject({ running: 0, queued: 0, failed: 3, crashed: 3 });
+    await p.close(); // graceful: must not wait for tasks that can never run
+    expect(p.threadCount).toBe(0);
   });
 
   it('aborts a queued task without running it and a running task by terminating its worker', async () => {

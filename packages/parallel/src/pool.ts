@@ -183,6 +183,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   #run: RecordableHistogram = createHistogram();
   readonly #workers = new Map<number, Promise<void>>();
   #closing: Promise<void> | undefined;
+  /** close({ force: true }) was called: running tasks are being terminated on purpose. */
+  #forced = false;
+  /** Set while piscina is reset after workers died before they were ready (see the 'error' handler). */
+  #startupFailure: Error | undefined;
+  #resetting: Promise<void> | undefined;
   #idle: (() => void) | undefined;
 
   /** @throws {InvalidOptionError} on any invalid option (names it, the value and what is allowed). */
@@ -246,6 +251,19 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
     });
     piscina.on('error', (error: Error) => {
+      if (piscina.threads.length === 0 && piscina.queueSize > 0 && this.#resetting === undefined) {
+        // A worker died before it was ready (e.g. resourceLimits too small for it to start) while
+        // tasks we handed over waited for it. Piscina does not replace a worker that fails during
+        // start-up and none is left, so those tasks would wait forever: fail them with this error
+        // (destroy() rejects piscina's queue; no live worker is touched), then start anew.
+        this.#startupFailure = error;
+        this.#resetting = piscina.destroy().then(() => {
+          this.#startupFailure = undefined;
+          this.#resetting = undefined;
+          this.#pump();
+        });
+        return;
+      }
       // A worker died with no task on it: nothing else would report this.
       this.#idleCrashes++;
       this.emit('workerCrash', error);
@@ -319,7 +337,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         submittedNs: process.hrtime.bigint(),
         onAbort: undefined,
       };
-      if (this.#running < this.maxWorkers && this.#queuedLive === 0) {
+      if (this.#canStart() && this.#queuedLive === 0) {
         this.#start(job);
         return;
       }
@@ -410,6 +428,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   #dropPending(): void {
+    this.#forced = true;
     for (const q of [this.#waiting, this.#queue]) {
       let job: Job | undefined;
       while ((job = q.shift()) !== undefined) {
@@ -498,17 +517,22 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   #classify(job: Job, error: unknown): Error {
-    const err = error instanceof Error ? error : new Error(String(error));
+    let err = error instanceof Error ? error : new Error(String(error));
     if (err.name === 'AbortError' || job.signal?.aborted === true) {
       this.#cancelled++;
       return new AbortError(`Task ${job.label}`, { cause: job.signal?.reason ?? err });
     }
-    if (err.message === 'Terminating worker thread' || this.#closing !== undefined) {
+    // Only a forced close terminates running tasks; a worker that dies while a graceful close
+    // waits for it crashed like any other and is reported (and counted) as such.
+    if (this.#forced) {
       this.#cancelled++;
       return new PoolClosedError(`Worker pool was closed (force) while ${job.label} was running`, {
         cause: err,
       });
     }
+    // A task rejected by the reset after a start-up failure failed with that worker's error.
+    if (this.#startupFailure !== undefined && err.message === 'Terminating worker thread')
+      err = this.#startupFailure;
     this.#failed++;
     this.#crashed++;
     const code = (err as { code?: unknown }).code;
@@ -535,7 +559,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   #pump(): void {
-    while (this.#running < this.maxWorkers && this.#queuedLive > 0) {
+    while (this.#canStart() && this.#queuedLive > 0) {
       const job = this.#queue.shift();
       if (job === undefined) break;
       if (job.state !== JobState.Queued) continue; // cancelled tombstone
@@ -552,7 +576,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       if (job === undefined) break;
       if (job.state !== JobState.Waiting) continue;
       this.#waitingLive--;
-      if (this.#running < this.maxWorkers && this.#queuedLive === 0) {
+      if (this.#canStart() && this.#queuedLive === 0) {
         this.#start(job);
       } else {
         job.state = JobState.Queued;
@@ -560,6 +584,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         this.#queuedLive++;
       }
     }
+  }
+
+  /** A worker slot is free, and piscina is not being reset (it would refuse tasks meanwhile). */
+  #canStart(): boolean {
+    return this.#running < this.maxWorkers && this.#resetting === undefined;
   }
 
   #checkIdle(): void {
