@@ -103,7 +103,7 @@ export function allocateColumns(bars: number, shared = false): OhlcvColumns {
 /**
  * Check that `data` is well-formed OHLCV columns and throw an {@link OhlcvValidationError} naming the
  * column, bar index, value and rule otherwise. Rules: all six columns are `Float64Array`s of one
- * length ≥ 1; `time` is finite and strictly increasing; open/high/low/close are finite (no NaN);
+ * length ≥ 1; `time` is finite and strictly increasing; open/high/low/close are finite (no NaN) and > 0;
  * `low ≤ min(open, close)` and `high ≥ max(open, close)`; volume is ≥ 0 or NaN (unknown).
  * O(bars), one pass.
  */
@@ -154,6 +154,13 @@ export function validateOhlcv(data: unknown): asserts data is OhlcvColumns {
     if (!Number.isFinite(h)) throw bad('high', i, h, 'must be finite (NaN not allowed)');
     if (!Number.isFinite(l)) throw bad('low', i, l, 'must be finite (NaN not allowed)');
     if (!Number.isFinite(c)) throw bad('close', i, c, 'must be finite (NaN not allowed)');
+    // The engine sizes by price (cash / open), sets stops as fractions of it and compounds returns:
+    // a zero open sizes an all-in entry at Infinity units (NaN equity from there on) and a negative
+    // one silently skips it, so reject non-positive prices here, where the bar can be named.
+    if (!(o > 0)) throw bad('open', i, o, 'must be > 0');
+    if (!(h > 0)) throw bad('high', i, h, 'must be > 0');
+    if (!(l > 0)) throw bad('low', i, l, 'must be > 0');
+    if (!(c > 0)) throw bad('close', i, c, 'must be > 0');
     if (h < l) throw bad('high', i, h, `must be ≥ low (${l})`);
     if (h < o || h < c) throw bad('high', i, h, `must be ≥ open (${o}) and close (${c})`);
     if (l > o || l > c) throw bad('low', i, l, `must be ≤ open (${o}) and close (${c})`);

@@ -523,7 +523,12 @@ function fillPending(
   if (d !== 0) openPos(st, o, data, t, d);
 }
 
-/** Stop-loss (first) and take-profit against bar t's low/high; gaps fill at the open. */
+/**
+ * Stop-loss (first) and take-profit against bar t's low/high; gaps fill at the open. The open is the
+ * bar's first price, so a bar that opens through the take-profit has hit it before anything else:
+ * "stop-loss first" is only for a bar whose path between the levels is unknown. (Both levels cannot be
+ * beyond one open: they sit on either side of the entry.)
+ */
 function checkStops(
   st: ExecState,
   o: ResolvedOptions,
@@ -531,12 +536,15 @@ function checkStops(
   t: number,
   trades: Trade[] | null,
 ): void {
+  const tp = o.takeProfit > 0;
   if (st.side > 0) {
-    if (o.stopLoss > 0 && data.low[t]! <= st.slLvl) closePos(st, o, data, t, 1, trades);
-    else if (o.takeProfit > 0 && data.high[t]! >= st.tpLvl) closePos(st, o, data, t, 2, trades);
+    if (tp && data.open[t]! >= st.tpLvl) closePos(st, o, data, t, 2, trades);
+    else if (o.stopLoss > 0 && data.low[t]! <= st.slLvl) closePos(st, o, data, t, 1, trades);
+    else if (tp && data.high[t]! >= st.tpLvl) closePos(st, o, data, t, 2, trades);
   } else {
-    if (o.stopLoss > 0 && data.high[t]! >= st.slLvl) closePos(st, o, data, t, 1, trades);
-    else if (o.takeProfit > 0 && data.low[t]! <= st.tpLvl) closePos(st, o, data, t, 2, trades);
+    if (tp && data.open[t]! <= st.tpLvl) closePos(st, o, data, t, 2, trades);
+    else if (o.stopLoss > 0 && data.high[t]! >= st.slLvl) closePos(st, o, data, t, 1, trades);
+    else if (tp && data.low[t]! <= st.tpLvl) closePos(st, o, data, t, 2, trades);
   }
 }
 
@@ -611,6 +619,27 @@ function flatSpan(st: ExecState, t: number, end: number, equity: Float64Array | 
 }
 
 /**
+ * The shift of the variance sums, fixed at a run's first bar in a position: that bar's own return,
+ * computed exactly as the loop computes it, so its shifted value is exactly 0 and a run whose returns
+ * are all equal (e.g. a position held at an unchanged price) sums exactly zero variance. (A return
+ * the run never earned, such as the price move into the entry bar measured against the equity the
+ * position would have had at the previous close, can be orders of magnitude off: its shifted sums
+ * then cancel to noise, which reported a held flat position with a non-zero volatility, and a
+ * leveraged entry after a gap with zero volatility.) 0 when that bar's return is not summed.
+ */
+function varianceShift(
+  close: Float64Array,
+  t: number,
+  cash: number,
+  q: number,
+  lastE: number,
+): number {
+  if (!(lastE > 0)) return 0;
+  const r = (cash + q * close[t]!) / lastE - 1;
+  return Number.isFinite(r) ? r : 0;
+}
+
+/**
  * Mark bars [t, end) while holding a position: no target changes happen before `end − 1`, so the
  * position is fixed and the loop has no calls and reads no targets. Returns `end`.
  */
@@ -631,13 +660,8 @@ function span(
   let keep = 1 - mdd;
   let mddDur = st.mddDur;
   let shift = st.shift;
-  if (shift !== shift) {
-    // Variance shift: the held position's close-to-close return into this bar, a typical return
-    // (fixed before the loop so the loop has no first-time test; t ≥ 1 whenever a position exists).
-    const c0 = close[t - 1]!;
-    const k = (q * (close[t]! - c0)) / (cash + q * c0);
-    shift = Number.isFinite(k) ? k : 0;
-  }
+  // Variance shift, fixed before the loop so the loop has no first-time test.
+  if (shift !== shift) shift = varianceShift(close, t, cash, q, lastE);
   let sumX = st.sumX;
   let sumX2 = st.sumX2;
   let nz = st.nz;
@@ -713,13 +737,8 @@ function spanStops(
   let keep = 1 - mdd;
   let mddDur = st.mddDur;
   let shift = st.shift;
-  if (shift !== shift) {
-    // Variance shift: the held position's close-to-close return into this bar, a typical return
-    // (fixed before the loop so the loop has no first-time test; t ≥ 1 whenever a position exists).
-    const c0 = close[t - 1]!;
-    const k = (q * (close[t]! - c0)) / (cash + q * c0);
-    shift = Number.isFinite(k) ? k : 0;
-  }
+  // Variance shift, fixed before the loop so the loop has no first-time test.
+  if (shift !== shift) shift = varianceShift(close, t, cash, q, lastE);
   let sumX = st.sumX;
   let sumX2 = st.sumX2;
   let nz = st.nz;
@@ -886,8 +905,9 @@ export function runPlan(
  * filled at the open of bar t + 1 (no look-ahead); the position changes only when the target changes.
  * Fills pay `slippageBps` adversely plus `feeBps` of notional and `fixedFee` per side. Stops are checked
  * from the fill bar on, stop-loss before take-profit, against each bar's low/high (a gap through the
- * level fills at the open); after a stop the position stays flat until the target changes. Equity is
- * marked at every close; a position still open at the end is not closed.
+ * level fills at the open, and a bar opening through the take-profit takes it there first); after a
+ * stop the position stays flat until the target changes. Equity is marked at every close; a position
+ * still open at the end is not closed.
  *
  * Cost: O(bars) time, O(min(bars, 2048)) scratch memory plus the optional equity curve.
  * Throws {@link InvalidStrategyError}, {@link InvalidOptionError} or {@link OhlcvValidationError}.

@@ -170,6 +170,24 @@ export class Portfolio {
     this.#mv += nq * price - q * oldPx;
     this.#gross += Math.abs(nq * price) - Math.abs(q * oldPx);
     this.#cost += nq * na - q * a;
+    // After a NaN or infinite mark the running sums are NaN, and adding deltas never cleans them:
+    // re-sum from the marks (rare path), so they are finite again once every mark is.
+    if (!Number.isFinite(this.#mv + this.#gross)) this.#resum();
+  }
+
+  /** Recompute market value and gross exposure from the positions and marks. O(assets). */
+  #resum(): void {
+    const qty = this.#qty;
+    const px = this.#px;
+    let mv = 0;
+    let gross = 0;
+    for (let i = 0; i < qty.length; i++) {
+      const v = qty[i]! * px[i]!;
+      mv += v;
+      gross += Math.abs(v);
+    }
+    this.#mv = mv;
+    this.#gross = gross;
   }
 
   /**
@@ -212,6 +230,8 @@ export class Portfolio {
     this.#px[i] = price;
     this.#mv += q * (price - old);
     this.#gross += Math.abs(q * price) - Math.abs(q * old);
+    // A NaN/infinite old mark left NaN sums that deltas cannot repair (see applyFill).
+    if (!Number.isFinite(this.#mv + this.#gross)) this.#resum();
     return this.#cash + this.#mv;
   }
 
@@ -288,6 +308,7 @@ export class Portfolio {
    * Orders that move the portfolio to `targetWeights` (one per asset, fractions of current equity,
    * negative for shorts) at the latest marks. Does not apply them: execute, then `applyFill` each.
    * Orders smaller than `minNotional` (cash, default 0) are skipped; assets with a zero mark are skipped.
+   * Throws {@link PortfolioError} when equity is not finite (an asset marked NaN).
    */
   rebalanceTo(targetWeights: Float64Array | readonly number[], minNotional = 0): Order[] {
     const n = this.#symbols.length;
@@ -299,6 +320,13 @@ export class Portfolio {
     if (!Number.isFinite(minNotional) || minNotional < 0)
       throw new InvalidOptionError('minNotional', minNotional, 'expected a finite number ≥ 0');
     const e = this.equity;
+    // A NaN mark makes equity NaN, and every order NaN: the size test below then drops them all and
+    // the portfolio would look already on target. Say so instead.
+    if (!Number.isFinite(e)) {
+      throw new PortfolioError(
+        `rebalanceTo needs a finite equity to size orders, got ${describe(e)}: mark every asset at a finite price first`,
+      );
+    }
     const orders: Order[] = [];
     for (let i = 0; i < n; i++) {
       const w = targetWeights[i]!;

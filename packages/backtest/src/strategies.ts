@@ -67,7 +67,8 @@ function masks(dir: unknown, dflt: Direction = 'long'): [long: number, short: nu
 
 function int(name: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1e8) {
-    throw new InvalidStrategyError(name, v, `expected an integer ≥ ${min}`);
+    // State the cap too: a value above it is an integer ≥ min, and the message must say what failed.
+    throw new InvalidStrategyError(name, v, `expected an integer from ${min} to 100000000`);
   }
   return v;
 }
@@ -105,6 +106,9 @@ export function validateStrategy(strategy: unknown): asserts strategy is Strateg
       const exit = s.exit ?? 50;
       const lower = num('lower', s.lower, 0, 100, 'expected a number in (0, 100)');
       const upper = num('upper', s.upper, 0, 100, 'expected a number in (0, 100)');
+      // Checked before exit: with lower ≥ upper no exit fits, and the (often defaulted) exit is not at fault.
+      if (upper <= lower)
+        throw new InvalidStrategyError('upper', upper, `expected a number > lower (${lower})`);
       num(
         'exit',
         exit,
@@ -116,7 +120,7 @@ export function validateStrategy(strategy: unknown): asserts strategy is Strateg
     }
     case 'bollinger-breakout':
       int('period', s.period, 2);
-      num('k', s.k, 0, 1e6, 'expected a finite number > 0');
+      num('k', s.k, 0, 1e6, 'expected a finite number > 0 and < 1000000');
       return;
     case 'targets': {
       const t = s.targets;

@@ -99,6 +99,17 @@ describe('validateOhlcv', () => {
     expect(err).toBeInstanceOf(OhlcvValidationError);
     expect(err).toMatchObject({ column: 'close', index: 0, code: 'E_BACKTEST_INVALID_DATA' });
   });
+  it('rejects zero and negative prices, naming column and bar', () => {
+    // A zero open would size an all-in entry at Infinity units: NaN equity from that bar on.
+    const zero = good();
+    zero.open[1] = 0;
+    zero.low[1] = 0;
+    expect(() => validateOhlcv(zero)).toThrow(/open\[1\] = 0 must be > 0/);
+    const neg = good();
+    neg.low[2] = -1;
+    expect(() => validateOhlcv(neg)).toThrow(OhlcvValidationError);
+    expect(() => validateOhlcv(neg)).toThrow(/low\[2\] = -1 must be > 0/);
+  });
   it('rejects missing or non-Float64Array columns', () => {
     expect(() => validateOhlcv({ ...good(), open: [1, 2, 3] })).toThrow(
       /open must be a Float64Array/,

@@ -332,6 +332,51 @@ describe('fills, fees and sizing (hand-computed)', () => {
     expect(g.trades![0]).toMatchObject({ exitIndex: 2, exitPrice: 90, exitReason: 'stop-loss' });
   });
 
+  it('a bar that opens through the take-profit fills it at the open, even if it then reaches the stop', () => {
+    // The open is the bar's first price: a bar opening beyond the take-profit has hit it before any
+    // intrabar low or high, so "stop-loss first" (for a bar whose path is unknown) does not apply.
+    const long = bars([
+      [100, 100, 100, 100],
+      [100, 101, 99, 100], // entry at 100: stop 95, take-profit 110
+      [112, 113, 90, 91], // gaps above 110, then trades through 95
+    ]);
+    const opts: BacktestOptions = { stopLoss: 0.05, takeProfit: 0.1, trades: true };
+    const l = backtest(long, { kind: 'targets', targets: [1, 1, 1] }, opts);
+    expect(l.trades![0]).toMatchObject({
+      exitIndex: 2,
+      exitPrice: 112,
+      exitReason: 'take-profit',
+    });
+    expect(naiveBacktest(long, { kind: 'targets', targets: [1, 1, 1] }, opts).trades).toEqual(
+      l.trades,
+    );
+
+    const short = bars([
+      [100, 100, 100, 100],
+      [100, 101, 99, 100], // entry at 100: stop 105, take-profit 90
+      [88, 110, 87, 109], // gaps below 90, then trades through 105
+    ]);
+    const s = backtest(short, { kind: 'targets', targets: [-1, -1, -1] }, opts);
+    expect(s.trades![0]).toMatchObject({
+      side: -1,
+      exitIndex: 2,
+      exitPrice: 88,
+      exitReason: 'take-profit',
+    });
+    expect(naiveBacktest(short, { kind: 'targets', targets: [-1, -1, -1] }, opts).trades).toEqual(
+      s.trades,
+    );
+
+    // Opening between the levels, the path is unknown: the stop-loss still comes first.
+    const both = bars([
+      [100, 100, 100, 100],
+      [100, 101, 99, 100],
+      [100, 111, 94, 100],
+    ]);
+    const b = backtest(both, { kind: 'targets', targets: [1, 1, 1] }, opts);
+    expect(b.trades![0]).toMatchObject({ exitPrice: 95, exitReason: 'stop-loss' });
+  });
+
   it('take-profit on a short fills at the level', () => {
     const data = bars([
       [100, 100, 100, 100],
@@ -373,6 +418,67 @@ describe('fills, fees and sizing (hand-computed)', () => {
   });
 });
 
+describe('volatility and Sharpe of held positions', () => {
+  const flatAfter = (first: number, next: number, n: number): OhlcvColumns => {
+    const px = Float64Array.from({ length: n }, (_, i) => (i === 0 ? first : next));
+    return {
+      time: Float64Array.from({ length: n }, (_, i) => i),
+      open: px,
+      high: px,
+      low: px,
+      close: px,
+      volume: new Float64Array(n),
+    };
+  };
+
+  it('are 0 for a position held at an unchanged price (every return is exactly 0)', () => {
+    // Enters at bar 1 after a 1 % gap, then the price never moves: the equity curve is constant.
+    for (const [side, sizing] of [
+      [1, undefined],
+      [-1, undefined],
+      [1, { kind: 'units', units: 7 }],
+    ] as const) {
+      const data = flatAfter(100, 101, 300);
+      const r = backtest(
+        data,
+        { kind: 'targets', targets: new Array<number>(300).fill(side) },
+        { equity: true, ...(sizing ? { sizing } : {}) },
+      );
+      expect(new Set(r.equity).size, `side ${side}`).toBe(1);
+      expect(r.metrics.volatility, `side ${side}`).toBe(0);
+      expect(r.metrics.sharpe, `side ${side}`).toBe(0);
+    }
+  });
+
+  it('are right for a leveraged entry after a gap (the pre-entry move is no typical return)', () => {
+    // 20× leverage entering on a 1/19 gap: cash + units · previous close is ~0 here.
+    const rows: number[][] = [[100, 100, 100, 100]];
+    let c = 2000 / 19;
+    rows.push([c, c * 1.01, c * 0.99, c * 1.001]);
+    c *= 1.001;
+    for (let i = 0; i < 20; i++) {
+      const nc = c * (i % 2 ? 1.002 : 0.999);
+      rows.push([c, Math.max(c, nc), Math.min(c, nc), nc]);
+      c = nc;
+    }
+    const n = rows.length;
+    const data: OhlcvColumns = {
+      time: Float64Array.from(rows, (_, i) => i),
+      open: Float64Array.from(rows, (r) => r[0]!),
+      high: Float64Array.from(rows, (r) => r[1]!),
+      low: Float64Array.from(rows, (r) => r[2]!),
+      close: Float64Array.from(rows, (r) => r[3]!),
+      volume: new Float64Array(n),
+    };
+    const spec: StrategySpec = { kind: 'targets', targets: new Array<number>(n).fill(1) };
+    const opts: BacktestOptions = { sizing: { kind: 'fraction', fraction: 20 } };
+    const fast = backtest(data, spec, opts).metrics;
+    const slow = naiveBacktest(data, spec, opts).metrics;
+    expect(slow.volatility).toBeGreaterThan(0.4);
+    expectMetricsClose(fast, slow);
+  });
+});
+
 describe('results are plain data', () => {
   it('metrics, equity and trades survive structuredClone unchanged', () => {
     const data = generateOhlcv({ bars: 500, seed: 2 });
@@ -395,9 +501,20 @@ describe('input errors', () => {
     expect(() => backtest(data, { kind: 'nope' } as unknown as StrategySpec)).toThrow(
       /kind = "nope"/,
     );
+    // lower ≥ upper names upper, not the defaulted exit that no value could satisfy.
     expect(() =>
       backtest(data, { kind: 'rsi-reversion', period: 14, lower: 70, upper: 30 }),
-    ).toThrow(/exit/);
+    ).toThrow(/upper = 30: expected a number > lower \(70\)/);
+    expect(() =>
+      backtest(data, { kind: 'rsi-reversion', period: 14, lower: 30, upper: 70, exit: 80 }),
+    ).toThrow(/exit = 80/);
+    // A value over a cap is told the cap, not a rule it already meets.
+    expect(() => backtest(data, { kind: 'sma-cross', fast: 2e8, slow: 3e8 })).toThrow(
+      /fast = 200000000: expected an integer from 1 to 100000000/,
+    );
+    expect(() => backtest(data, { kind: 'bollinger-breakout', period: 20, k: 2e6 })).toThrow(
+      /k = 2000000: expected a finite number > 0 and < 1000000/,
+    );
     expect(() => backtest(data, { kind: 'targets', targets: [1, 2] })).toThrow(/length 50/);
     expect(() =>
       backtest(data, { kind: 'ema-cross', fast: 2, slow: 5, direction: 'up' as 'long' }),

@@ -290,17 +290,22 @@ export function naiveBacktest(
         if (want !== 0) broker.open(want as 1 | -1, bar.open, bar);
       }
     }
-    // 2. Protective exits during the bar: stop-loss first, then take-profit.
+    // 2. Protective exits during the bar: a take-profit the open already reached (the open comes
+    // first), else stop-loss first, then take-profit.
     const pos = broker.position;
     if (pos !== undefined) {
       if (pos.side === 1) {
-        if (pos.stopPrice !== undefined && bar.low <= pos.stopPrice) {
+        if (pos.takePrice !== undefined && bar.open >= pos.takePrice) {
+          broker.close(bar.open, bar, 'take-profit', bars);
+        } else if (pos.stopPrice !== undefined && bar.low <= pos.stopPrice) {
           broker.close(Math.min(bar.open, pos.stopPrice), bar, 'stop-loss', bars);
         } else if (pos.takePrice !== undefined && bar.high >= pos.takePrice) {
           broker.close(Math.max(bar.open, pos.takePrice), bar, 'take-profit', bars);
         }
       } else {
-        if (pos.stopPrice !== undefined && bar.high >= pos.stopPrice) {
+        if (pos.takePrice !== undefined && bar.open <= pos.takePrice) {
+          broker.close(bar.open, bar, 'take-profit', bars);
+        } else if (pos.stopPrice !== undefined && bar.high >= pos.stopPrice) {
           broker.close(Math.max(bar.open, pos.stopPrice), bar, 'stop-loss', bars);
         } else if (pos.takePrice !== undefined && bar.low <= pos.takePrice) {
           broker.close(Math.min(bar.open, pos.takePrice), bar, 'take-profit', bars);

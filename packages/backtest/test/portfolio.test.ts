@@ -85,6 +85,43 @@ describe('Portfolio (hand-computed)', () => {
   });
 });
 
+describe('Portfolio after a NaN mark', () => {
+  it('equity is finite again once every mark is, through a tick or a fill', () => {
+    const p = new Portfolio({ assets: ['A', 'B'], cash: 10_000 });
+    p.applyFill('A', 10, 100);
+    expect(p.markToMarket([Number.NaN, 50])).toBeNaN(); // documented: NaN propagates
+    expect(p.updatePrice('A', 110)).toBe(10_100);
+    expect(p.grossExposure).toBe(1_100);
+    expect(p.unrealisedPnl()).toBe(100);
+
+    p.markToMarket([Number.NaN, 50]);
+    p.applyFill('A', -10, 105); // closes A at a finite price: every mark is finite again
+    expect(p.position('A')).toBe(0);
+    expect(p.equity).toBe(10_050);
+    expect(p.marketValue).toBe(0);
+    expect(p.grossExposure).toBe(0);
+    expect(p.equity).toBe(p.initialCash + p.realisedPnl() + p.unrealisedPnl() - p.fees);
+
+    p.updatePrice('B', Number.NaN);
+    p.applyFill('A', 2, 100); // B still has no finite mark: NaN still propagates
+    expect(p.equity).toBeNaN();
+    expect(p.updatePrice('B', 40)).toBe(10_050);
+  });
+
+  it('rebalanceTo refuses to size orders from a NaN equity instead of returning none', () => {
+    const p = new Portfolio({ assets: ['A', 'B'], cash: 10_000 });
+    p.applyFill('A', 10, 100);
+    p.markToMarket([100, Number.NaN]);
+    expect(() => p.rebalanceTo([0, 0.5])).toThrow(PortfolioError);
+    expect(() => p.rebalanceTo([0, 0.5])).toThrow(/finite equity/);
+    p.updatePrice('B', 50);
+    expect(p.rebalanceTo([0, 0.5])).toEqual([
+      { asset: 0, symbol: 'A', qty: -10, price: 100 },
+      { asset: 1, symbol: 'B', qty: 100, price: 50 },
+    ]);
+  });
+});
+
 describe('Portfolio P&L conservation', () => {
   const op = fc.oneof(
     fc.record({
