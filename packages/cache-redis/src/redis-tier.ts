@@ -87,6 +87,18 @@ interface BusMessage {
   v?: string;
 }
 
+/**
+ * Add a key to a tag set and stretch the set's TTL to cover it. `PEXPIRE NX` cannot tell a set
+ * SADD just created from one a never-expiring member made persistent (neither has a TTL), and
+ * would give the latter the new member's TTL: the set, and the forever member's tag, would expire.
+ */
+const TAG_ADD = `local fresh = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if ttl == 0 then return redis.call('PERSIST', KEYS[1]) end
+if fresh then return redis.call('PEXPIRE', KEYS[1], ttl) end
+return redis.call('PEXPIRE', KEYS[1], ttl, 'GT')`;
+
 const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2]) end return 0`;
 
 /**
@@ -119,6 +131,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   #busEverReady = false;
   #stats = { errors: 0, skipped: 0, corrupt: 0, published: 0, received: 0, flushes: 0 };
   #closed = false;
+  /** Writes under way (see #op). */
+  readonly #inflight = new Set<Promise<unknown>>();
   /** The client's per-command timeout in ms, when it has one (see #keepTimerList). */
   readonly #commandTimeout: number | undefined;
   #timerKeeper: NodeJS.Timeout | undefined;
@@ -131,11 +145,16 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     this.name = options.name ?? 'l2-redis';
     const prefix = options.keyPrefix ?? 'peaktrade:';
     if (typeof prefix !== 'string') throw new RedisOptionError('keyPrefix', prefix, 'a string');
-    if (options.namespace !== undefined && !/^[^\s{}]+$/.test(options.namespace)) {
+    // A `tag` segment would make the namespace's keys indistinguishable from the tag sets of the
+    // namespace above it (`<prefix>a:tag:…`), so that one's deleteByTag and clear() would hit them.
+    if (
+      options.namespace !== undefined &&
+      (!/^[^\s{}]+$/.test(options.namespace) || options.namespace.split(':').includes('tag'))
+    ) {
       throw new RedisOptionError(
         'namespace',
         options.namespace,
-        'a non-empty string without spaces or braces',
+        'a non-empty string without spaces or braces, and without a "tag" segment',
       );
     }
     this.#prefix = options.namespace ? `${prefix}${options.namespace}:` : prefix;
@@ -290,14 +309,77 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     return ttl > 0 && Number.isFinite(ttl) ? Math.max(1, Math.ceil(ttl)) : 0;
   }
 
+  /**
+   * Calls after close() are refused with a clear error: a client we do not own would otherwise
+   * keep serving, and its writes would skip their invalidation.
+   */
+  #closedError(op: string): Promise<never> {
+    return Promise.reject(
+      new RedisCommandError(this.name, op, { cause: new Error('the tier is closed') }),
+    );
+  }
+
+  /**
+   * Every write goes through here: refused once closed, and tracked until settled, so close()
+   * lets one already under way finish, its invalidation included, before it quits the
+   * connection. (Reads are not tracked: nothing is lost when one fails, and get is the hot path.)
+   */
+  #op<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return this.#closedError(op);
+    const promise = fn();
+    this.#inflight.add(promise);
+    const settled = () => this.#inflight.delete(promise);
+    promise.then(settled, settled);
+    return promise;
+  }
+
   get(key: string): Promise<unknown> {
+    return this.#closed ? this.#closedError('get') : this.#get(key);
+  }
+
+  /** Values of many keys in one round trip (MGET; per-node pipelines on Cluster). */
+  getMany(keys: readonly string[]): Promise<unknown[]> {
+    return this.#closed ? this.#closedError('getMany') : this.#getMany(keys);
+  }
+
+  set(key: string, value: unknown, options: TierSetOptions = {}): Promise<void> {
+    return this.#op('set', () => this.#setMany([{ key, value, ...options }]));
+  }
+
+  /** Write many entries and publish their keys, in one pipelined round trip (per node on Cluster). */
+  setMany(entries: readonly TierEntry[]): Promise<void> {
+    return this.#op('setMany', () => this.#setMany(entries));
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.#op('delete', () => this.#delete(key));
+  }
+
+  /** Delete every key carrying `tag`; resolves how many existed. */
+  deleteByTag(tag: string): Promise<number> {
+    return this.#op('deleteByTag', () => this.#deleteByTag(tag));
+  }
+
+  /**
+   * Mark every key carrying `tag` as stale: cache envelopes are rewritten logically expired
+   * (kept for grace and stale-if-error), anything else is deleted. Resolves how many were affected.
+   */
+  expireByTag(tag: string): Promise<number> {
+    return this.#op('expireByTag', () => this.#expireByTag(tag));
+  }
+
+  /** Delete every key under this tier's prefix (SCAN + UNLINK; every master on Cluster). */
+  clear(): Promise<void> {
+    return this.#op('clear', () => this.#clear());
+  }
+
+  #get(key: string): Promise<unknown> {
     return this.#run('get', async () =>
       this.#decode(key, await this.client.getBuffer(this.keyOf(key))),
     );
   }
 
-  /** Values of many keys in one round trip (MGET; per-node pipelines on Cluster). */
-  getMany(keys: readonly string[]): Promise<unknown[]> {
+  #getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return Promise.resolve([]);
     return this.#run('getMany', async () => {
       const redisKeys = keys.map((k) => this.keyOf(k));
@@ -309,12 +391,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     });
   }
 
-  async set(key: string, value: unknown, options: TierSetOptions = {}): Promise<void> {
-    await this.setMany([{ key, value, ...options }]);
-  }
-
-  /** Write many entries and publish their keys, in one pipelined round trip (per node on Cluster). */
-  async setMany(entries: readonly TierEntry[]): Promise<void> {
+  async #setMany(entries: readonly TierEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const encoded = entries.map((e) => Buffer.from(this.#codec.encode(e.value)));
     await this.#run('setMany', async () => {
@@ -324,15 +401,9 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
         const ttl = this.#ttl(entry.ttlMs);
         if (ttl > 0) pipeline.set(redisKey, encoded[i]!, 'PX', ttl);
         else pipeline.set(redisKey, encoded[i]!);
-        for (const tag of entry.tags ?? []) {
-          const tagKey = this.#tagKey(tag);
-          pipeline.sadd(tagKey, entry.key);
-          // The tag set lives as long as its longest-lived member.
-          if (ttl > 0) {
-            pipeline.pexpire(tagKey, ttl, 'NX');
-            pipeline.pexpire(tagKey, ttl, 'GT');
-          } else pipeline.persist(tagKey);
-        }
+        // The tag set lives as long as its longest-lived member.
+        for (const tag of entry.tags ?? [])
+          pipeline.eval(TAG_ADD, 1, this.#tagKey(tag), entry.key, ttl);
       });
       // The invalidation rides in the same round trip.
       if (this.#channel)
@@ -347,7 +418,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     });
   }
 
-  async delete(key: string): Promise<boolean> {
+  async #delete(key: string): Promise<boolean> {
     const removed = await this.#run('delete', () => this.client.unlink(this.keyOf(key)));
     await this.#publish({ o: this.#origin, k: [key] });
     return removed > 0;
@@ -366,8 +437,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     return this.client.unlink(...redisKeys);
   }
 
-  /** Delete every key carrying `tag`; resolves how many existed. */
-  async deleteByTag(tag: string): Promise<number> {
+  async #deleteByTag(tag: string): Promise<number> {
     const keys = await this.#members(tag);
     const removed = await this.#run('deleteByTag', async () => {
       const n = await this.#unlinkAll(keys.map((k) => this.keyOf(k)));
@@ -378,14 +448,10 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     return removed;
   }
 
-  /**
-   * Mark every key carrying `tag` as stale: cache envelopes are rewritten logically expired
-   * (kept for grace and stale-if-error), anything else is deleted. Resolves how many were affected.
-   */
-  async expireByTag(tag: string): Promise<number> {
+  async #expireByTag(tag: string): Promise<number> {
     const keys = await this.#members(tag);
     if (keys.length === 0) return 0;
-    const values = await this.getMany(keys);
+    const values = await this.#getMany(keys);
     const now = Date.now();
     let affected = 0;
     await this.#run('expireByTag', async () => {
@@ -407,23 +473,21 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     return affected;
   }
 
-  /** Delete every key under this tier's prefix (SCAN + UNLINK; every master on Cluster). */
-  async clear(): Promise<void> {
+  async #clear(): Promise<void> {
     await this.#run('clear', async () => {
       const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+      // Only this tier's own keys: values and leases (`<prefix>{…`) and tag sets (`<prefix>tag:…`).
+      // `<prefix>*` would also match every namespace nested under this prefix (`<prefix>ns:…`).
+      const prefix = escapeGlob(this.#prefix);
       for (const node of nodes) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await node.scan(
-            cursor,
-            'MATCH',
-            `${escapeGlob(this.#prefix)}*`,
-            'COUNT',
-            1000,
-          );
-          cursor = next;
-          for (const key of keys) await node.unlink(key);
-        } while (cursor !== '0');
+        for (const pattern of [`${prefix}{*`, `${prefix}tag:*`]) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+            cursor = next;
+            for (const key of keys) await node.unlink(key);
+          } while (cursor !== '0');
+        }
       }
     });
     await this.#publish({ o: this.#origin, all: 1 });
@@ -446,7 +510,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
    * cover a lost message).
    */
   #publish(message: BusMessage): Promise<void> {
-    if (!this.#channel || this.#closed) return Promise.resolve();
+    if (!this.#channel) return Promise.resolve();
     return this.client.publish(this.#channel, JSON.stringify(message)).then(
       () => this.#stats.published++,
       (cause: unknown) => {
@@ -498,6 +562,9 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     } catch {
       return;
     }
+    // Anything can publish on the channel. This runs inside ioredis's socket data handler, where
+    // a throw is an uncaught exception, and listeners must only ever get arrays of key strings.
+    if (!isBusMessage(message)) return;
     if (message.d !== undefined && message.v !== undefined) {
       const waiters = this.#waiters.get(message.d);
       if (waiters) for (const wake of waiters) wake(Buffer.from(message.v, 'base64'));
@@ -518,17 +585,29 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
    * @throws {LeaseWaitTimeoutError} when no value arrived within `waitMs`.
    */
   async coalesce<V>(key: string, loader: () => V | PromiseLike<V>): Promise<V> {
+    if (this.#closed) return this.#closedError('coalesce');
     const leaseKey = `${this.keyOf(key)}:lease`;
     const deadline = performance.now() + this.#waitMs;
     for (;;) {
       const token = randomBytes(8).toString('hex');
-      const acquired = await this.#run('lease', () =>
-        this.client.set(leaseKey, token, 'PX', this.#leaseMs, 'NX'),
-      );
+      let acquired: 'OK' | null;
+      try {
+        acquired = await this.#run('lease', () =>
+          this.client.set(leaseKey, token, 'PX', this.#leaseMs, 'NX'),
+        );
+      } catch {
+        // Redis is unreachable or the breaker is open (already counted and emitted): no process
+        // can coordinate through it, so load here rather than fail the caller over an L2 outage.
+        return loader();
+      }
       if (acquired === 'OK') {
         let value: V;
+        let bytes: Uint8Array;
         try {
           value = await loader();
+          // A value the codec rejects fails this load like a loader error: the lease must not be
+          // left to block every other process until it expires.
+          bytes = this.#codec.encode(value);
         } catch (error) {
           // Give the lease back so another process can try.
           await this.client
@@ -541,7 +620,6 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
             .catch(() => {});
           throw error;
         }
-        const bytes = this.#codec.encode(value);
         // Keep the lease as 'done' briefly, so late arrivals wait for the cache write instead of loading again.
         await this.client
           .eval(RELEASE_LEASE, 1, leaseKey, token, Math.min(this.#leaseMs, 2_000))
@@ -593,6 +671,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Operations already under way finish first: quitting now would drop their invalidation.
+    await Promise.allSettled(this.#inflight);
     clearInterval(this.#timerKeeper);
     this.#timerKeeper = undefined;
     this.#listeners.clear();
@@ -618,6 +698,17 @@ function positive(option: string, value: number): number {
   if (!(value > 0) || !Number.isFinite(value))
     throw new RedisOptionError(option, value, 'a finite number of milliseconds > 0');
   return value;
+}
+
+function isBusMessage(m: unknown): m is BusMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const { o, k, d, v } = m as Record<string, unknown>;
+  return (
+    typeof o === 'string' &&
+    (k === undefined || (Array.isArray(k) && k.every((key) => typeof key === 'string'))) &&
+    (d === undefined || typeof d === 'string') &&
+    (v === undefined || typeof v === 'string')
+  );
 }
 
 function escapeGlob(text: string): string {
