@@ -187,9 +187,15 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
     return found;
   }
 
-  async function waitForWorker(redis: Redis, exportName: string): Promise<WorkerInfo[]> {
+  async function waitForWorker(
+    redis: Redis,
+    exportName: string,
+    signal: AbortSignal | undefined,
+  ): Promise<WorkerInfo[]> {
     const end = performance.now() + waitForWorkersMs;
     for (;;) {
+      // The wait can be long (no worker up yet): an abort ends it, rather than the timeout.
+      if (signal?.aborted) throw new AbortError('parallelBacktest (bullmq)');
       const workers = await liveWorkers(redis);
       const offering = workers.filter((w) => w.exports.includes(exportName));
       if (offering.length > 0) return offering;
@@ -198,7 +204,15 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
           ...new Set(workers.flatMap((w) => w.exports)),
         ]);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 100);
+        signal?.addEventListener('abort', done, { once: true });
+      });
     }
   }
 
@@ -223,11 +237,13 @@ export function bullmqBackend(options: BullmqBackendOptions): BullmqBackend {
       const n = strategies.length;
       // Independent round trips: finding the workers, and making sure Redis holds the dataset.
       const [offering, hash] = await Promise.all([
-        waitForWorker(redis, exportName),
+        waitForWorker(redis, exportName, signal),
         n === 0 ? undefined : ensureDataset(redis, request.data),
       ]);
       stats.runs++;
       if (n === 0 || hash === undefined) return [];
+      // Aborted while the dataset was uploaded: no job is enqueued, so nothing is left to cancel.
+      if (signal?.aborted) throw new AbortError('parallelBacktest (bullmq)');
       const runId = randomBytes(8).toString('hex');
       const runTtl = Math.max(dataTtlMs, 3_600_000);
       const slots = offering.reduce((sum, w) => sum + w.concurrency, 0);

@@ -151,13 +151,22 @@ export async function uploadDataset(
   const metaKey = keys.dataMeta(prefix, hash);
   const meta = await redis.get(metaKey);
   const parts = partCount(bytes.length, partBytes);
-  if (meta !== null) {
-    const pipeline = redis.pipeline().pexpire(metaKey, ttlMs);
-    for (let i = 0; i < (JSON.parse(meta) as { parts: number }).parts; i++)
-      pipeline.pexpire(keys.dataPart(prefix, hash, i), ttlMs);
-    await pipeline.exec();
+  // The meta key alone does not mean the dataset is there: a part can be gone while it is not
+  // (evicted under maxmemory, or expired a moment before it: parts are written, so expire,
+  // first). Skipping the upload then sent the workers to a dataset they cannot download, and
+  // every job of the run failed. So the parts are checked too, and all are written again if one
+  // is missing.
+  if (
+    meta !== null &&
+    (await refreshDataset(
+      redis,
+      prefix,
+      hash,
+      (JSON.parse(meta) as { parts: number }).parts,
+      ttlMs,
+    ))
+  )
     return false;
-  }
   const pipeline = redis.pipeline();
   for (let i = 0; i < parts; i++) {
     const part = bytes.subarray(i * partBytes, Math.min(bytes.length, (i + 1) * partBytes));

@@ -10,7 +10,8 @@ import {
   serializeError,
   type SharedColumns,
 } from '@peaktrade/parallel';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { connect, type ConnectionInput } from './connection.js';
 import { downloadDataset } from './dataset.js';
 import { BullmqOptionError, WorkerModuleError } from './errors.js';
@@ -75,9 +76,22 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const cwd = options.cwd ?? process.cwd();
   const queueName = options.queueName ?? 'peaktrade-backtest';
   const prefix = options.keyPrefix ?? 'peaktrade';
+  // Everything is checked before Redis is connected or the pool started: an invalid option
+  // found later (BullMQ rejects a queue name with ':', the pool a thread count over its limit)
+  // left the connection and the threads open, and the CLI printed the error but never exited.
+  if (typeof queueName !== 'string' || !/^[\w.-]+$/.test(queueName))
+    throw new BullmqOptionError('queueName', queueName, 'letters, digits, _ . -');
   const concurrency = options.concurrency ?? 2;
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new BullmqOptionError('concurrency', concurrency, 'an integer >= 1');
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1))
+    throw new BullmqOptionError('threads', options.threads, 'an integer >= 1');
+  const lockDurationMs = options.lockDurationMs ?? 5_000;
+  if (!Number.isInteger(lockDurationMs) || lockDurationMs < 1)
+    throw new BullmqOptionError('lockDurationMs', lockDurationMs, 'an integer >= 1');
+  const maxDatasets = options.maxDatasets ?? 4;
+  if (!Number.isInteger(maxDatasets) || maxDatasets < 1)
+    throw new BullmqOptionError('maxDatasets', maxDatasets, 'an integer >= 1');
   const log = options.log ?? (() => {});
   let moduleUrl: string;
   let exportsList: string[];
@@ -93,13 +107,22 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   }
   if (exportsList.length === 0)
     throw new WorkerModuleError(`--module ${options.module} exports no functions`);
-  const { redis, owned } = await connect(options.connection);
-  const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  // The pool checks its own limits (e.g. at most 1024 threads): made before Redis is connected,
+  // a thread count it refuses leaves nothing open.
   const pool = new WorkerPool(
     options.threads !== undefined
       ? { maxWorkers: options.threads, minWorkers: options.threads }
       : {},
   );
+  let redis: Redis;
+  let owned: boolean;
+  try {
+    ({ redis, owned } = await connect(options.connection));
+  } catch (error) {
+    await pool.close({ force: true });
+    throw error;
+  }
+  const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   // The pool's own before/after checksum per run would read each dataset twice per job; the
   // worker checksums a dataset once when it arrives and checks it after every job instead.
   const backend = localBackend({ pool, verifyData: false });
@@ -114,7 +137,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     released: boolean;
   }
   const datasets = new Map<string, Promise<CachedDataset>>();
-  const maxDatasets = options.maxDatasets ?? 4;
   let downloads = 0;
   let jobsDone = 0;
 
@@ -138,9 +160,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       .pexpire(idsKey, 3_600_000)
       .exec()
       .catch(() => {});
-  await advertise();
-  const heartbeat = setInterval(() => void advertise(), 2_000);
-  heartbeat.unref();
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
 
   const dataset = (hash: string): Promise<CachedDataset> => {
     let found = datasets.get(hash);
@@ -201,7 +221,46 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     if (d.evicted && d.users === 0 && !d.released) releaseColumns(d);
   };
 
-  const processor = async (job: Job<ChunkJob>) => {
+  /** A job being processed, with what a forced close needs to hand it back to the queue. */
+  interface ActiveJob {
+    readonly job: Job<ChunkJob>;
+    readonly token: string | undefined;
+    readonly controller: AbortController;
+    handedBack: boolean;
+  }
+  const active = new Set<ActiveJob>();
+  /**
+   * Put the active jobs back at the head of the queue (BullMQ's `moveToWait`: no attempt counted,
+   * no wait for the lock to expire) and stop them. Their processors then end with a
+   * `WaitingError`, which tells BullMQ the job was moved, so it neither completes nor fails it.
+   */
+  const handBack = async () => {
+    await Promise.all(
+      [...active].map(async (a) => {
+        if (a.handedBack) return;
+        a.handedBack = true;
+        // A lock already lost means another worker took the job over: nothing to hand back.
+        await a.job.moveToWait(a.token).catch(() => {});
+        a.controller.abort();
+      }),
+    );
+  };
+  const processor = async (job: Job<ChunkJob>, token?: string) => {
+    const a: ActiveJob = { job, token, controller: new AbortController(), handedBack: false };
+    active.add(a);
+    try {
+      const result = await processChunk(job, a.controller);
+      if (a.handedBack) throw new WaitingError();
+      return result;
+    } catch (error) {
+      if (a.handedBack) throw new WaitingError();
+      throw error;
+    } finally {
+      active.delete(a);
+    }
+  };
+
+  const processChunk = async (job: Job<ChunkJob>, controller: AbortController) => {
     const data = job.data;
     const cancelKey = keys.runCancel(prefix, data.runId);
     if (!exportsList.includes(data.exportName)) {
@@ -220,7 +279,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       throw error;
     }
     let watch: ReturnType<typeof setInterval> | undefined;
-    const controller = new AbortController();
     try {
       const { columns: shared, pristine } = cachedData;
       const strategies = codec.decode(Buffer.from(data.strategies, 'base64')) as unknown[];
@@ -274,16 +332,32 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 
   // BullMQ does not close a client it is handed: this one is closed in close() below.
   const workerConnection = redis.duplicate({ maxRetriesPerRequest: null });
-  const worker = new Worker<ChunkJob>(queueName, processor, {
-    connection: workerConnection,
-    concurrency,
-    lockDuration: options.lockDurationMs ?? 5_000,
-    stalledInterval: Math.max(500, Math.floor((options.lockDurationMs ?? 5_000) / 2)),
-    maxStalledCount: 3,
-  });
-  worker.on('error', (error) => log(`worker error: ${error.message}`));
-  worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'} failed: ${error.message}`));
-  await worker.waitUntilReady();
+  let worker: Worker<ChunkJob> | undefined;
+  try {
+    worker = new Worker<ChunkJob>(queueName, processor, {
+      connection: workerConnection,
+      concurrency,
+      lockDuration: lockDurationMs,
+      stalledInterval: Math.max(500, Math.floor(lockDurationMs / 2)),
+      maxStalledCount: 3,
+    });
+    worker.on('error', (error) => log(`worker error: ${error.message}`));
+    worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'} failed: ${error.message}`));
+    await worker.waitUntilReady();
+    // Advertised only once it can take jobs, so a failed start leaves no registry entry.
+    await advertise();
+    heartbeat = setInterval(() => void advertise(), 2_000);
+    heartbeat.unref();
+  } catch (error) {
+    // Release what was opened, or the process (the CLI) would print the error and never exit.
+    clearInterval(heartbeat);
+    await worker?.close(true).catch(() => {});
+    await pool.close({ force: true });
+    workerConnection.disconnect();
+    if (owned) redis.disconnect();
+    throw error;
+  }
+  const bullWorker = worker;
   log(
     `worker ${id} ready on queue ${queueName}: ${exportsList.join(', ')} from ${moduleUrl}, ${info.threads} threads, concurrency ${concurrency}`,
   );
@@ -293,11 +367,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     id,
     downloads: () => downloads,
     jobsDone: () => jobsDone,
-    close: (force = false) =>
-      (closing ??= (async () => {
+    close: async (force = false) => {
+      // A forced close hands the active jobs back at once, also while a graceful close (the first
+      // SIGTERM) is waiting for them: BullMQ's own close runs once, so a later close(true) alone
+      // would just wait for that graceful one, and the jobs would not come back before they end.
+      if (force) await handBack();
+      await (closing ??= (async () => {
         clearInterval(heartbeat);
-        // Without force, BullMQ waits for active jobs; with force they go back to the queue as stalled.
-        await worker.close(force);
+        // Without force, BullMQ waits for active jobs (handed back above when forced).
+        await bullWorker.close(force);
         await redis
           .multi()
           .unlink(registryKey)
@@ -308,6 +386,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         for (const hash of [...datasets.keys()]) evict(hash);
         await workerConnection.quit().catch(() => workerConnection.disconnect());
         if (owned) await redis.quit().catch(() => redis.disconnect());
-      })()),
+      })());
+    },
   };
 }
