@@ -101,6 +101,70 @@ describe('environment overrides', () => {
     expect(message).toContain('env PEAKTRADE_PERFORMANCE__CACHE__L1_SIZE');
   });
 
+  it('name the variable when it creates an unknown section or a bad inline table', () => {
+    const unknown = catchError(() =>
+      parseConfig('', { source: 'f.toml', env: { PEAKTRADE_PERFORMANCE__CAHCE__L1_SIZE: '5' } }),
+    ) as ConfigValidationError;
+    expect(unknown.issues).toHaveLength(1);
+    expect(unknown.issues[0]).toMatchObject({
+      path: 'performance.cahce',
+      source: 'env PEAKTRADE_PERFORMANCE__CAHCE__L1_SIZE',
+    });
+    const inline = catchError(() =>
+      parseConfig('', {
+        source: 'f.toml',
+        env: { PEAKTRADE_PERFORMANCE__CACHE: '{ l1_size = 0 }' },
+      }),
+    ) as ConfigValidationError;
+    expect(inline.issues[0]).toMatchObject({
+      path: 'performance.cache.l1_size',
+      source: 'env PEAKTRADE_PERFORMANCE__CACHE',
+    });
+  });
+
+  it('never drop a value that stands where an override needs a table', () => {
+    // From the file: `cache = 3` is invalid and must still be reported.
+    const file = catchError(() =>
+      parseConfig('[performance]\ncache = 3\n', {
+        source: 'f.toml',
+        env: { PEAKTRADE_PERFORMANCE__CACHE__L1_SIZE: '5' },
+      }),
+    ) as ConfigValidationError;
+    expect(file).toBeInstanceOf(ConfigValidationError);
+    expect(file.issues).toContainEqual(
+      expect.objectContaining({ path: 'performance.cache', value: 3, line: 2 }),
+    );
+    expect(file.message).toContain('env PEAKTRADE_PERFORMANCE__CACHE__L1_SIZE');
+    // From another variable.
+    const env = catchError(() =>
+      parseConfig('', {
+        env: { PEAKTRADE_PERFORMANCE__CACHE: '3', PEAKTRADE_PERFORMANCE__CACHE__L1_SIZE: '5' },
+      }),
+    ) as ConfigValidationError;
+    expect(env).toBeInstanceOf(ConfigValidationError);
+    expect(env.message).toContain('env PEAKTRADE_PERFORMANCE__CACHE)');
+    // A variable below a leaf key maps to nothing.
+    const leaf = catchError(() =>
+      parseConfig('[performance.cache]\nl1_size = 5\n', {
+        env: { PEAKTRADE_PERFORMANCE__CACHE__L1_SIZE__X: '1' },
+      }),
+    ) as ConfigValidationError;
+    expect(leaf.issues).toHaveLength(1);
+    expect(leaf.issues[0]?.source).toBe('env PEAKTRADE_PERFORMANCE__CACHE__L1_SIZE__X');
+  });
+
+  it('take a multi-line value as a string, not its first line', () => {
+    const error = catchError(() =>
+      parseConfig('', { env: { PEAKTRADE_PERFORMANCE__CACHE__L1_SIZE: '5\nl1_ttl = 9' } }),
+    ) as ConfigValidationError;
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect(error.issues[0]).toMatchObject({
+      path: 'performance.cache.l1_size',
+      value: '5\nl1_ttl = 9',
+      source: 'env PEAKTRADE_PERFORMANCE__CACHE__L1_SIZE',
+    });
+  });
+
   it('ignore unrelated PEAKTRADE_ variables without a path separator', () => {
     expect(() => parseConfig('', { env: { PEAKTRADE_HOME: '/x' } })).not.toThrow();
   });
@@ -168,6 +232,28 @@ describe('bad input', () => {
     expect(error.line).toBe(3);
     expect(error.message).toContain('perf.toml');
     expect(error.message).toContain('line 3');
+  });
+
+  it('shows NaN and Infinity as such in the message, not as null', () => {
+    const text = '[performance.cache]\nl1_ttl = nan\n[performance.db]\nslow_query_ms = inf\n';
+    const error = catchError(() => parseConfig(text, { source: 'perf.toml' })) as Error;
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect(error.message).toContain('performance.cache.l1_ttl = NaN');
+    expect(error.message).toContain('performance.db.slow_query_ms = Infinity');
+  });
+
+  it('refuses timer delays that setTimeout cannot honour (> 2^31 - 1 ms)', () => {
+    const text =
+      '[performance.parallel]\nidle_timeout_ms = 3000000000\n[performance.data_loader]\ntimeout_ms = 2147483648\n';
+    const error = catchError(() =>
+      parseConfig(text, { source: 'perf.toml' }),
+    ) as ConfigValidationError;
+    expect(error.issues.map((i) => [i.path, i.line])).toEqual([
+      ['performance.parallel.idle_timeout_ms', 2],
+      ['performance.data_loader.timeout_ms', 4],
+    ]);
+    const edge = '[performance.parallel]\nidle_timeout_ms = 2147483647\n';
+    expect(parseConfig(edge).performance.parallel.idle_timeout_ms).toBe(2 ** 31 - 1);
   });
 
   it('reports every problem at once, not just the first', () => {

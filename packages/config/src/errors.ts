@@ -74,6 +74,7 @@ function formatIssues(issues: readonly ConfigIssue[]): string {
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return String(value); // NaN and Infinity, not `null`
   if (typeof value === 'bigint') return `${value.toString()}n`;
   if (value === undefined) return 'undefined';
   return JSON.stringify(value) ?? typeof value;

@@ -96,15 +96,16 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Per
     }
     throw cause;
   }
-  const envSources = applyEnv(raw, options.env ?? {});
+  const { sources: envSources, issues: envIssues } = applyEnv(raw, options.env ?? {});
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const lines = keyLines(text);
     const issues = result.error.issues.flatMap((issue) =>
       toIssues(issue, raw, source, envSources, lines),
     );
-    throw new ConfigValidationError(issues, { cause: result.error });
+    throw new ConfigValidationError([...issues, ...envIssues], { cause: result.error });
   }
+  if (envIssues.length > 0) throw new ConfigValidationError(envIssues);
   return deepFreeze(result.data);
 }
 
@@ -113,31 +114,60 @@ export function defaultConfig(): PerformanceConfig {
   return parseConfig('', { source: '<defaults>' });
 }
 
-/** Apply `PEAKTRADE_*__*` overrides onto the raw TOML tree; returns which env var set which path. */
+/**
+ * Apply `PEAKTRADE_*__*` overrides onto the raw TOML tree. Returns which env var set (or
+ * created) which path, and the variables that could not be applied because a value that is
+ * not a table stands where their path needs one.
+ */
 function applyEnv(
   raw: Record<string, unknown>,
   env: Readonly<Record<string, string | undefined>>,
-): Map<string, string> {
+): { sources: Map<string, string>; issues: ConfigIssue[] } {
   const sources = new Map<string, string>();
+  const issues: ConfigIssue[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || !name.startsWith(ENV_PREFIX) || !name.includes('__')) continue;
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
-    let node = raw;
-    for (const segment of path.slice(0, -1)) {
+    const parsed = parseEnvValue(value);
+    let node: Record<string, unknown> | undefined = raw;
+    for (const [depth, segment] of path.slice(0, -1).entries()) {
       const next = node[segment];
-      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[segment] = {};
+      if (next === undefined) {
+        node[segment] = {};
+        const created = path.slice(0, depth + 1).join('.');
+        if (!sources.has(created)) sources.set(created, name);
+      } else if (!isTable(next)) {
+        // Replacing it would silently drop that value (and hide it if it is invalid).
+        issues.push({
+          path: path.join('.'),
+          value: parsed,
+          rule: `cannot be set: ${path.slice(0, depth + 1).join('.')} is not a table`,
+          source: `env ${name}`,
+        });
+        node = undefined;
+        break;
+      }
       node = node[segment] as Record<string, unknown>;
     }
-    node[path[path.length - 1]!] = parseEnvValue(value);
+    if (node === undefined) continue;
+    node[path[path.length - 1]!] = parsed;
     sources.set(path.join('.'), name);
   }
-  return sources;
+  return { sources, issues };
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
+  );
 }
 
 /** Environment values are read as TOML literals (numbers, booleans, quoted strings), else as plain strings. */
 function parseEnvValue(value: string): unknown {
   try {
-    return (parseToml(`v = ${value}`) as { v: unknown }).v;
+    const doc = parseToml(`v = ${value}`);
+    // `5\nl1_ttl = 9` is a document, not a literal: do not keep its first value silently.
+    return Object.keys(doc).length === 1 ? doc['v'] : value;
   } catch {
     return value;
   }
@@ -176,12 +206,22 @@ function locate(
   envSources: Map<string, string>,
   lines: Map<string, number>,
 ): ConfigIssue {
-  const envName = envSources.get(path);
+  const envName = envSourceOf(path, envSources);
   if (envName !== undefined) return { path, value, rule, source: `env ${envName}` };
   const line = lines.get(path);
   return line === undefined
     ? { path, value, rule, source: file }
     : { path, value, rule, source: file, line };
+}
+
+/** The env var that set `path` or a table above it (an inline table, a table it created). */
+function envSourceOf(path: string, envSources: Map<string, string>): string | undefined {
+  const segments = path.split('.');
+  for (let n = segments.length; n > 0; n--) {
+    const name = envSources.get(segments.slice(0, n).join('.'));
+    if (name !== undefined) return name;
+  }
+  return undefined;
 }
 
 function allowedKeys(path: readonly string[]): string[] {

@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.int().min(min).max(max);
+/** Longest delay `setTimeout` honours; a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** `[performance.cache]`: the multi-level cache (L1 memory, L2 Redis, L3 SQLite). */
 export const cacheSchema = z.strictObject({
@@ -59,8 +61,8 @@ export const parallelSchema = z.strictObject({
    * `false` runs tasks inline on the calling thread (useful for debugging).
    */
   use_processes: z.boolean().default(true),
-  /** Idle workers are stopped after this many milliseconds. */
-  idle_timeout_ms: int(0).default(30_000),
+  /** Idle workers are stopped after this many milliseconds (a timer: at most 2^31 - 1). */
+  idle_timeout_ms: int(0, MAX_TIMER_MS).default(30_000),
   /** Tasks queued beyond the running ones before submitters wait (backpressure). */
   max_queue: int(1).default(10_000),
 });
@@ -69,8 +71,8 @@ export const parallelSchema = z.strictObject({
 export const dataLoaderSchema = z.strictObject({
   /** Requests in flight at once. */
   concurrency: int(1, 10_000).default(16),
-  /** Per-request timeout in milliseconds. */
-  timeout_ms: int(1).default(10_000),
+  /** Per-request timeout in milliseconds (a timer: at most 2^31 - 1). */
+  timeout_ms: int(1, MAX_TIMER_MS).default(10_000),
   /** Retries after the first attempt (idempotent requests only). */
   retries: int(0, 100).default(3),
   /** Requests per second per host (0 = unlimited). */
