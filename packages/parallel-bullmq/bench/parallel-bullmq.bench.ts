@@ -12,7 +12,7 @@ import {
 import { SharedColumns, WorkerPool, localBackend, parallelBacktest } from '@peaktrade/parallel';
 import { deleteKeys } from '@peaktrade/test-redis';
 import { bullmqBackend } from '../src/index.js';
-import { startWorkerProcess } from '../test/workers.js';
+import { startWorkerProcess, workerCliArgs } from '../test/workers.js';
 
 export default defineBenchSuite({
   name: 'parallel-bullmq',
@@ -32,20 +32,7 @@ export default defineBenchSuite({
       slow: 50 + Math.floor(i / 40) * 4,
     }));
     const fn = { module: import.meta.resolve('@peaktrade/backtest'), export: 'backtest' };
-    const args = [
-      '--redis',
-      url,
-      '--module',
-      fn.module,
-      '--queue',
-      queue,
-      '--prefix',
-      prefix,
-      '--threads',
-      '1',
-      '--concurrency',
-      '1',
-    ];
+    const args = workerCliArgs({ redis: url, queue, prefix, module: fn.module, concurrency: 1 });
     const workers = await Promise.all([startWorkerProcess(args), startWorkerProcess(args)]);
     const backend = bullmqBackend({
       connection: url,

@@ -4,7 +4,13 @@ import { StrategyFailedError, parallelBacktest } from '@peaktrade/parallel';
 import { deleteKeys, requireRedis, startPrivateRedis, type TestRedis } from '@peaktrade/test-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startWorkerProcess, tasksModule, type WorkerProcess } from '../test/workers.js';
+import {
+  runCli,
+  startWorkerProcess,
+  tasksModule,
+  workerCliArgs,
+  type WorkerProcess,
+} from '../test/workers.js';
 import {
   NoWorkersError,
   RedisUnavailableError,
@@ -27,23 +33,8 @@ const serial = strategies.map(
 let workers: WorkerProcess[] = [];
 let backend: BullmqBackend;
 
-const workerArgs = (url: string, extra: string[] = []) => [
-  '--redis',
-  url,
-  '--module',
-  tasksModule,
-  '--queue',
-  queue,
-  '--prefix',
-  prefix,
-  '--threads',
-  '1',
-  '--concurrency',
-  '2',
-  '--lock-ms',
-  '2000',
-  ...extra,
-];
+const workerArgs = (url: string) =>
+  workerCliArgs({ redis: url, queue, prefix, concurrency: 2, lockMs: 2000 });
 const fn = { module: tasksModule, export: 'run' };
 
 beforeAll(async () => {

@@ -7,7 +7,13 @@ import { parallelBacktest } from '@peaktrade/parallel';
 import { deleteKeys, requireRedis, type TestRedis } from '@peaktrade/test-redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startWorkerProcess, tasksModule, type WorkerProcess } from '../test/workers.js';
+import {
+  runCli,
+  startWorkerProcess,
+  tasksModule,
+  workerCliArgs,
+  type WorkerProcess,
+} from '../test/workers.js';
 import { keys } from './protocol.js';
 import { bullmqBackend, encodeDataset, uploadDataset, type BullmqBackend } from './index.js';
 
@@ -21,21 +27,8 @@ const started: WorkerProcess[] = [];
 const backends: BullmqBackend[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'pt-bullmq-'));
 
-const workerArgs = (queue: string, extra: string[] = []) => [
-  '--redis',
-  redis!.url,
-  '--module',
-  tasksModule,
-  '--queue',
-  queue,
-  '--prefix',
-  prefix,
-  '--threads',
-  '1',
-  '--lock-ms',
-  '2000',
-  ...extra,
-];
+const workerArgs = (queue: string, extra: string[] = []) =>
+  workerCliArgs({ redis: redis!.url, queue, prefix, lockMs: 2000, extra });
 const startWorker = async (queue: string, extra: string[] = []) => {
   const w = await startWorkerProcess(workerArgs(queue, extra));
   started.push(w);

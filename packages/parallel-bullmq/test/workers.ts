@@ -4,6 +4,34 @@ import { fileURLToPath } from 'node:url';
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const tasksModule = fileURLToPath(new URL('./fixtures/tasks.mjs', import.meta.url));
 
+/** Command-line arguments of `peaktrade-worker` for tests and benchmarks (one thread by default). */
+export function workerCliArgs(o: {
+  readonly redis: string;
+  readonly queue: string;
+  readonly prefix: string;
+  readonly module?: string;
+  readonly threads?: number;
+  readonly concurrency?: number;
+  readonly lockMs?: number;
+  readonly extra?: readonly string[];
+}): string[] {
+  return [
+    '--redis',
+    o.redis,
+    '--module',
+    o.module ?? tasksModule,
+    '--queue',
+    o.queue,
+    '--prefix',
+    o.prefix,
+    '--threads',
+    String(o.threads ?? 1),
+    ...(o.concurrency === undefined ? [] : ['--concurrency', String(o.concurrency)]),
+    ...(o.lockMs === undefined ? [] : ['--lock-ms', String(o.lockMs)]),
+    ...(o.extra ?? []),
+  ];
+}
+
 /** A peaktrade-worker child process. */
 export interface WorkerProcess {
   readonly child: ChildProcess;
