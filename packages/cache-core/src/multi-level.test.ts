@@ -39,6 +39,29 @@ function deferred<T>(): {
   return { promise, resolve, reject };
 }
 
+/**
+ * Starts `getOrSet(key)` with a loader that waits on a gate, and resolves once the loader runs
+ * (the tiers were read and missed): the caller can then change the cache before opening the gate.
+ */
+async function gatedLoad(
+  c: MultiLevelCache,
+  key: string,
+  options?: Parameters<MultiLevelCache['getOrSet']>[2],
+): Promise<{ gate: ReturnType<typeof deferred<string>>; loading: Promise<unknown> }> {
+  const gate = deferred<string>();
+  const started = deferred<void>();
+  const loading = c.getOrSet(
+    key,
+    () => {
+      started.resolve();
+      return gate.promise;
+    },
+    options,
+  );
+  await started.promise;
+  return { gate, loading };
+}
+
 describe('MultiLevelCache read-through and backfill', () => {
   it('reads through the tiers in order and backfills the faster ones', async () => {
     const l2 = new MemoryTier('l2-redis');
@@ -249,13 +272,7 @@ describe('MultiLevelCache writes during a load', () => {
   it('a set during a load wins: the load result reaches its waiters but is not written', async () => {
     const l2 = new MemoryTier('l2-redis');
     const c = make({ tiers: [l2] });
-    const gate = deferred<string>();
-    const started = deferred<void>();
-    const loading = c.getOrSet('k', () => {
-      started.resolve();
-      return gate.promise;
-    });
-    await started.promise; // the tiers were read (miss) and the loader runs
+    const { gate, loading } = await gatedLoad(c, 'k'); // the tiers were read (miss), the loader runs
     await c.set('k', 'explicit');
     gate.resolve('loaded');
     expect(await loading).toBe('loaded');
@@ -316,18 +333,8 @@ describe('MultiLevelCache writes during a load', () => {
     const l2 = new MemoryTier('l2-redis');
     const root = make({ tiers: [l2], graceMs: 60_000 });
     const c = what === 'a namespace clear' ? root.namespace('ns') : root;
-    const gate = deferred<string>();
-    const started = deferred<void>();
     const tagged = { tags: ['t'] };
-    const loading = c.getOrSet(
-      'k',
-      () => {
-        started.resolve();
-        return gate.promise;
-      },
-      tagged,
-    );
-    await started.promise;
+    const { gate, loading } = await gatedLoad(c, 'k', tagged);
     await invalidate(c);
     gate.resolve('loaded before');
     expect(await loading).toBe('loaded before'); // its caller still gets it
@@ -359,13 +366,7 @@ describe('MultiLevelCache writes during a load', () => {
   it('a load in flight when a shared tier reports the key changed elsewhere is not stored', async () => {
     const l2 = new MemoryTier('l2-redis');
     const c = make({ tiers: [l2] });
-    const gate = deferred<string>();
-    const started = deferred<void>();
-    const loading = c.getOrSet('k', () => {
-      started.resolve();
-      return gate.promise;
-    });
-    await started.promise;
+    const { gate, loading } = await gatedLoad(c, 'k');
     await l2.set('k', 'written by another process');
     l2.emitInvalidate(['k']);
     gate.resolve('loaded before');
