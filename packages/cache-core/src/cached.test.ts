@@ -278,7 +278,7 @@ describe('cached() function form', () => {
 });
 
 describe('@cached() decorator form', () => {
-  it('caches a method per arguments with a Class.method key prefix', async () => {
+  it('caches a method per arguments with a Class#method@<source hash> key prefix', async () => {
     const cache = make();
     class MarketData {
       calls = 0;
@@ -300,7 +300,9 @@ describe('@cached() decorator form', () => {
     expect(await md.bars('BTC', '1m')).toBe('BTC@1m#1');
     expect(await md.bars('ETH', '1m')).toBe('ETH@1m#2');
     expect(md.calls).toBe(2);
-    expect(cache.l1!.has('MarketData.bars:["BTC","1m"]')).toBe(true);
+    expect([...cache.l1!.keys()]).toContainEqual(
+      expect.stringMatching(/^MarketData#bars@[0-9a-f]{12}:\["BTC","1m"\]$/),
+    );
     expect(await MarketData.version()).toBe(3);
     expect(cache.l1!.has('static-ish:[]')).toBe(true);
   });
@@ -370,5 +372,295 @@ describe('default cache', () => {
     setDefaultCache(first);
     expect(await f.invalidate(1)).toBe(true); // the old code deleted from `second`
     expect(await f(1)).toBe('1#3');
+  });
+});
+
+describe('default key prefix', () => {
+  it('keeps two different functions with the same name apart in the default cache', async () => {
+    setDefaultCache(make());
+    // Two `function load` from two "modules".
+    const moduleA = () =>
+      async function load(id: number): Promise<string> {
+        await Promise.resolve();
+        return `orders:${id}`;
+      };
+    const moduleB = () =>
+      async function load(id: number): Promise<string> {
+        await Promise.resolve();
+        return `users:${id}`;
+      };
+    const a = cached(moduleA());
+    const b = cached(moduleB());
+    expect(await a(1)).toBe('orders:1');
+    expect(await b(1)).toBe('users:1'); // the old code returned 'orders:1' (both keyed load:[n1])
+    expect(a.keyFor(1)).not.toBe(b.keyFor(1));
+    expect(a.keyFor(1)).toMatch(/^load@[0-9a-f]{12}:\[n1\]$/);
+  });
+
+  it('throws CacheKeyError when a different function with the same name and source claims the prefix', async () => {
+    setDefaultCache(make());
+    // One definition, two closures: same name and source text, different results.
+    const makeLoader = (table: string) =>
+      async function loadRow(id: number): Promise<string> {
+        await Promise.resolve();
+        return `${table}:${id}`;
+      };
+    const orders = cached(makeLoader('orders'));
+    expect(await orders(1)).toBe('orders:1');
+    let error: unknown;
+    try {
+      cached(makeLoader('users')); // the old code wrapped it, and it answered 'orders:1'
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(CacheKeyError);
+    expect((error as CacheKeyError).path).toBe('name');
+    expect((error as Error).message).toMatch(/loadRow@[0-9a-f]{12}/);
+    expect((error as Error).message).toMatch(/explicit `name`/);
+    // An explicit name is the way out, and the first function keeps its entries.
+    const users = cached(makeLoader('users'), { name: 'users.loadRow' });
+    expect(await users(1)).toBe('users:1');
+    expect(await orders(1)).toBe('orders:1');
+  });
+
+  it('lets the same function wrapped twice share its entries', async () => {
+    setDefaultCache(make());
+    let calls = 0;
+    async function quoteTwice(symbol: string): Promise<string> {
+      await Promise.resolve();
+      return `${symbol}#${++calls}`;
+    }
+    const first = cached(quoteTwice);
+    const second = cached(quoteTwice);
+    expect(await first('BTC')).toBe('BTC#1');
+    expect(await second('BTC')).toBe('BTC#1');
+    expect(calls).toBe(1);
+  });
+
+  it('scopes the check to one cache: the same definition may be wrapped once per cache', async () => {
+    const makeLoader = (table: string) =>
+      async function perCache(id: number): Promise<string> {
+        await Promise.resolve();
+        return `${table}:${id}`;
+      };
+    const c1 = make();
+    const c2 = make();
+    expect(await cached(makeLoader('a'), { cache: c1 })(1)).toBe('a:1');
+    expect(await cached(makeLoader('b'), { cache: c2 })(1)).toBe('b:1');
+    // Two namespaces of one name share keys, so they are one scope.
+    cached(makeLoader('c'), { cache: c1.namespace('ns') });
+    expect(() => cached(makeLoader('d'), { cache: c1.namespace('ns') })).toThrow(CacheKeyError);
+  });
+
+  it('derives a prefix that is a pure function of name and source text (stable across processes)', () => {
+    // new Function gives a fixed source text, untouched by the test transform.
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- that fixed text is the point
+    const fn = new Function('x', 'return x * 2') as (x: number) => number;
+    expect(fn.name).toBe('anonymous');
+    // Golden: changing the derivation changes every default key in Redis and on disk.
+    expect(cached(fn, { cache: make() }).keyFor(3)).toBe('anonymous@29973844067f:[n3]');
+    // Every `new Function` is named "anonymous": the old code gave all of them one prefix.
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- as above
+    const other = new Function('x', 'return x * 3') as (x: number) => number;
+    expect(cached(other, { cache: make() }).keyFor(3)).not.toBe('anonymous@29973844067f:[n3]');
+  });
+
+  it('keeps an explicit name as the exact, stable prefix, and lets functions share it on purpose', async () => {
+    const cache = make();
+    const a = cached((id: number) => `a${id}`, { cache, name: 'rows' });
+    const b = cached((id: number) => `b${id}`, { cache, name: 'rows' });
+    expect(a.keyFor(1)).toBe('rows:[n1]');
+    expect(await a(1)).toBe('a1');
+    expect(await b(1)).toBe('a1'); // same explicit name: shared on purpose
+  });
+
+  it('requires an explicit name for bound and native functions', () => {
+    function boundLoad(this: { t: string }, id: number): string {
+      return `${this.t}${id}`;
+    }
+    for (const fn of [boundLoad.bind({ t: 'a' }), Math.max]) {
+      let error: unknown;
+      try {
+        cached(fn as (x: number) => unknown);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(CacheOptionError);
+      expect((error as CacheOptionError).option).toBe('name');
+      expect((error as Error).message).toMatch(/bound or native/);
+    }
+    expect(
+      cached(boundLoad.bind({ t: 'a' }), { name: 'boundLoad:a', cache: make() }).keyFor(1),
+    ).toBe('boundLoad:a:[n1]');
+  });
+});
+
+describe('@cached() default key prefix', () => {
+  const keysOf = (cache: MultiLevelCache): string[] => [...cache.l1!.keys()];
+
+  it('keeps two same-named classes with a same-named method apart', async () => {
+    const cache = make();
+    setDefaultCache(cache);
+    const moduleA = () => {
+      class Repo {
+        @cached({ cacheLevel: 'memory' })
+        async get(id: number): Promise<string> {
+          await Promise.resolve();
+          return `orders:${id}`;
+        }
+      }
+      return Repo;
+    };
+    const moduleB = () => {
+      class Repo {
+        @cached({ cacheLevel: 'memory' })
+        async get(id: number): Promise<string> {
+          await Promise.resolve();
+          return `users:${id}`;
+        }
+      }
+      return Repo;
+    };
+    const A = moduleA();
+    const B = moduleB();
+    expect(await new A().get(1)).toBe('orders:1');
+    expect(await new B().get(1)).toBe('users:1'); // the old code: both Repo.get:[n1]
+    expect(keysOf(cache).filter((k) => /^Repo#get@[0-9a-f]{12}:\[n1\]$/.test(k))).toHaveLength(2);
+  });
+
+  it('rejects the first call of a second class definition with the same name and method source', async () => {
+    setDefaultCache(make());
+    const define = (table: string) => {
+      class Table {
+        readonly table = table;
+        @cached({ cacheLevel: 'memory' })
+        async row(id: number): Promise<string> {
+          await Promise.resolve();
+          return `${this.table}:${id}`;
+        }
+      }
+      return Table;
+    };
+    const Orders = define('orders');
+    const Users = define('users');
+    expect(await new Orders().row(1)).toBe('orders:1');
+    await expect(new Users().row(1)).rejects.toThrow(CacheKeyError); // old: 'orders:1'
+    await expect(new Users().row(1)).rejects.toThrow(/Table#row@[0-9a-f]{12}/);
+  });
+
+  it('keeps a static and an instance method with one name and source apart', async () => {
+    const cache = make();
+    class Quote {
+      @cached({ cache })
+      static async price(symbol: string): Promise<string> {
+        await Promise.resolve();
+        return `${symbol}!`;
+      }
+
+      @cached({ cache })
+      async price(symbol: string): Promise<string> {
+        await Promise.resolve();
+        return `${symbol}!`;
+      }
+    }
+    await Quote.price('BTC');
+    await new Quote().price('BTC');
+    const keys = keysOf(cache).sort();
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^Quote#price@[0-9a-f]{12}:\["BTC"\]$/);
+    expect(keys[1]).toMatch(/^Quote\.price@[0-9a-f]{12}:\["BTC"\]$/);
+  });
+
+  it('names the defining class, whichever subclass calls first', async () => {
+    const cache = make();
+    class Base {
+      @cached({ cache })
+      async bars(symbol: string): Promise<string> {
+        await Promise.resolve();
+        return symbol;
+      }
+    }
+    class Derived extends Base {}
+    await new Derived().bars('BTC'); // the old code named the prefix after Derived here
+    await new Base().bars('BTC');
+    expect(keysOf(cache)).toHaveLength(1);
+    expect(keysOf(cache)[0]).toMatch(/^Base#bars@[0-9a-f]{12}:\["BTC"\]$/);
+  });
+
+  it('requires an explicit name for a method of an anonymous class', async () => {
+    const cache = make();
+    const Anon = (() =>
+      class {
+        @cached({ cache })
+        async get(id: number): Promise<number> {
+          await Promise.resolve();
+          return id;
+        }
+      })();
+    const error: unknown = await new Anon().get(1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CacheOptionError);
+    expect((error as CacheOptionError).option).toBe('name');
+    expect((error as Error).message).toMatch(/get/);
+  });
+});
+
+describe('lone surrogates in keys', () => {
+  const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
+  const loneSurrogate = /\p{Cs}/u;
+
+  it.each([
+    ['strings', ['\ud800'], ['\ud801']],
+    ['long strings (hashed)', ['\ud800'.repeat(300)], ['\ud801'.repeat(300)]],
+    ['RegExps', [new RegExp('\ud800')], [new RegExp('\ud801')]],
+    [
+      'long RegExps (hashed)',
+      [new RegExp('\ud800'.repeat(300))],
+      [new RegExp('\ud801'.repeat(300))],
+    ],
+    ['object keys', [{ '\ud800': 1 }], [{ '\ud801': 1 }]],
+    [
+      'class names',
+      [new ({ '\ud800': class {} } as Record<string, new () => object>)['\ud800']!()],
+      [new ({ '\ud801': class {} } as Record<string, new () => object>)['\ud801']!()],
+    ],
+  ] as [string, unknown[], unknown[]][])(
+    'gives %s that differ only in a lone surrogate different, well-formed keys',
+    (_what, a, b) => {
+      const ka = callKey('fn', a);
+      const kb = callKey('fn', b);
+      expect(ka).not.toBe(kb);
+      // Redis and SQLite store keys as UTF-8, where every lone surrogate becomes U+FFFD.
+      expect(utf8(ka)).not.toBe(utf8(kb));
+      expect(ka).not.toMatch(loneSurrogate);
+      expect(kb).not.toMatch(loneSurrogate);
+    },
+  );
+
+  it('gives two hashed class instances that differ only in class name different keys', () => {
+    const A = ({ '\ud800': class {} } as Record<string, new () => object>)['\ud800']!;
+    const B = ({ '\ud801': class {} } as Record<string, new () => object>)['\ud801']!;
+    const long = 'x'.repeat(300);
+    expect(callKey('fn', [Object.assign(new A(), { long })])).not.toBe(
+      callKey('fn', [Object.assign(new B(), { long })]),
+    );
+  });
+
+  it('rejects an explicit name with a lone surrogate', () => {
+    expect(() => cached((x: number) => x, { name: 'q\ud800' })).toThrow(CacheOptionError);
+    expect(() => cached((x: number) => x, { name: 'q\ud800' })).toThrow(/lone surrogate/);
+  });
+
+  it('rejects a call whose custom key() returns a lone surrogate', async () => {
+    const f = cached((x: string) => x, { cache: make(), name: 'k', key: (x) => x });
+    expect(await f('\ud83d\ude00')).toBe('\ud83d\ude00'); // a well-formed pair is fine
+    await expect(f('\ud800')).rejects.toThrow(CacheKeyError);
+    await expect(f('\ud800')).rejects.toThrow(/key\(\)/);
+  });
+
+  it('escapes a lone surrogate in a derived default prefix', () => {
+    const holder = { ['w\ud800']: (x: number) => x };
+    const key = cached(holder['w\ud800'], { cache: make() }).keyFor(1);
+    expect(key).not.toMatch(loneSurrogate);
+    expect(key).toMatch(/^"w\\ud800"@[0-9a-f]{12}:\[n1\]$/);
   });
 });

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { defaultCacheVersion, getDefaultCache, isDefaultCachingEnabled } from './default-cache.js';
-import { CacheClosedError, CacheOptionError } from './errors.js';
-import { callKey, DEFAULT_MAX_KEY_LENGTH } from './keys.js';
+import { CacheClosedError, CacheKeyError, CacheOptionError } from './errors.js';
+import { callKey, DEFAULT_MAX_KEY_LENGTH, isWellFormed, keySafeName } from './keys.js';
 import {
   type CacheInternals,
   type CacheLevel,
@@ -31,6 +32,8 @@ export interface CachedOptions<A extends readonly unknown[] = readonly unknown[]
   /**
    * Custom key of a call (called with the same `this` and arguments); the final key is
    * `<name>:<what it returns>`. Default: a stable encoding of the arguments ({@link callKey}).
+   * A returned string holding a lone surrogate rejects the call with `CacheKeyError` (tiers
+   * store keys as UTF-8, where it would collide with others).
    */
   readonly key?: (...args: A) => string;
   /** Tags of the stored entries, or a function of the arguments returning them. */
@@ -38,8 +41,17 @@ export interface CachedOptions<A extends readonly unknown[] = readonly unknown[]
   /** The cache to use (default: the process-wide {@link getDefaultCache}). */
   readonly cache?: MultiLevelCache;
   /**
-   * Key prefix naming the function (default: the function's name; `Class.method` for the
-   * decorator). Required for anonymous functions.
+   * Key prefix naming the function: the recommended way to key a cached function. Used exactly
+   * as given; functions given the same `name` (in one cache) share entries on purpose. Must be
+   * a well-formed string (no lone surrogate).
+   *
+   * Default: `<fn.name>@<hash>` for the function form, `Class#method@<hash>` (instance) or
+   * `Class.method@<hash>` (static) for the decorator, where `<hash>` is 12 hex digits of the
+   * SHA-256 of the function's source text. The default is the same in every process that runs
+   * the same code, and changes when that code changes. A second, different function whose
+   * default prefix is already taken in the same cache (same name and same source text, e.g. two
+   * closures of one definition) throws `CacheKeyError` instead of sharing entries silently.
+   * Required for anonymous, bound and native functions and for methods of anonymous classes.
    */
   readonly name?: string;
   /** Encoded argument lists longer than this are hashed (SHA-256), default 200 characters. */
@@ -57,6 +69,19 @@ export interface CachedFunction<A extends readonly unknown[], R> {
 
 /** Entries of the per-function memo of single-primitive-argument keys (cleared when full). */
 const KEY_MEMO_SIZE = 4096;
+
+/** Hex digits of the source-text hash in a default key prefix (48 bits). */
+const SOURCE_HASH_DIGITS = 12;
+
+/** Claim scope of functions using the process-wide default cache (whichever cache it is now). */
+const DEFAULT_SCOPE = {};
+
+/**
+ * Default prefixes claimed so far, per scope (the default cache, or a cache's engine): prefix
+ * (with the cache's namespace prefix) -> the function that claimed it. A claim is never
+ * released, so whether a second function may use a prefix never depends on garbage collection.
+ */
+const claims = new WeakMap<object, Map<string, WeakRef<AnyFn>>>();
 
 interface State {
   readonly cache: MultiLevelCache;
@@ -76,8 +101,13 @@ type AnyFn = (this: unknown, ...args: never[]) => unknown;
  * Without `cache`, the process-wide default cache is used; when `performance.enable_caching`
  * is false the wrapper calls straight through.
  *
- * @throws {CacheOptionError} for a bad option (negative ttl, unknown cacheLevel, anonymous
- *   function without `name`), naming it.
+ * The key prefix is `options.name` when given (recommended), else `<fn.name>@<source hash>`
+ * (see {@link CachedOptions.name}). Wrapping the same function twice shares its entries.
+ *
+ * @throws {CacheOptionError} for a bad option (negative ttl, unknown cacheLevel; no `name` for
+ *   an anonymous, bound or native function), naming it.
+ * @throws {CacheKeyError} when no `name` is given and a different function already uses the
+ *   default prefix in the same cache (same name and same source text).
  */
 export function cached<A extends readonly unknown[], R>(
   fn: (...args: A) => R,
@@ -85,9 +115,12 @@ export function cached<A extends readonly unknown[], R>(
 ): CachedFunction<A, Awaited<R>>;
 /**
  * TC39 standard method decorator form: `@cached({ ttl: 300, cacheLevel: 'memory' })` on an
- * async method (the replacement returns a Promise). The key prefix defaults to
- * `ClassName.method` (the class of the first call's `this`); `this` is not part of the key
- * (give `key` to include instance identity).
+ * async method (the replacement returns a Promise). The key prefix is `options.name` when
+ * given, else `Class#method@<source hash>` (`Class.method@…` for a static method), where
+ * `Class` is the class that defines the method, found at the first call; a method of an
+ * anonymous class needs `name`, and a clash with another function's default prefix rejects
+ * that first call with `CacheKeyError` (see {@link CachedOptions.name}). `this` is not part of
+ * the key (give `key` to include instance identity).
  */
 export function cached<This, A extends unknown[], R>(
   options?: CachedOptions<A>,
@@ -97,16 +130,33 @@ export function cached<This, A extends unknown[], R>(
 ) => (this: This, ...args: A) => Promise<R>;
 export function cached(fnOrOptions?: AnyFn | CachedOptions, maybeOptions?: CachedOptions): unknown {
   if (typeof fnOrOptions === 'function') {
+    const fn = fnOrOptions;
     const options = maybeOptions ?? {};
-    const name = options.name ?? fnOrOptions.name;
-    if (typeof name !== 'string' || name === '') {
+    if (options.name !== undefined) {
+      const name = options.name;
+      return wrap(fn, options, () => name);
+    }
+    const fnName = fn.name;
+    if (typeof fnName !== 'string' || fnName === '') {
       throw new CacheOptionError(
         'name',
-        options.name,
+        undefined,
         'give a name for an anonymous function (it prefixes every key)',
       );
     }
-    return wrap(fnOrOptions, options, () => name);
+    const hash = sourceHash(fn);
+    if (hash === undefined) {
+      throw new CacheOptionError(
+        'name',
+        undefined,
+        `function ${JSON.stringify(fnName)} is bound or native: its source text cannot tell it apart from other functions of that name; give an explicit name (it prefixes every key)`,
+      );
+    }
+    // Validate the other options before claiming, so a bad option does not leave a claim.
+    resolveStaticOptions(options);
+    const prefix = `${keySafeName(fnName)}@${hash}`;
+    claimPrefix(options.cache, prefix, fn, `function ${JSON.stringify(fnName)}`);
+    return wrap(fn, options, () => prefix);
   }
   const options = fnOrOptions ?? {};
   // Validate now (class definition time), not at first call.
@@ -117,22 +167,115 @@ export function cached(fnOrOptions?: AnyFn | CachedOptions, maybeOptions?: Cache
     }
     const method = String(context.name);
     const isStatic = context.static;
-    const nameOf =
-      options.name !== undefined
-        ? () => options.name!
-        : (self: unknown): string => {
-            const owner = isStatic
-              ? (self as { name?: unknown })
-              : (self as { constructor?: { name?: unknown } } | undefined)?.constructor;
-            const cls =
-              typeof owner?.name === 'string' && owner.name !== '' ? owner.name : 'anonymous';
-            return `${cls}.${method}`;
-          };
+    let nameOf: (self: unknown) => string;
+    if (options.name !== undefined) {
+      const name = options.name;
+      nameOf = () => name;
+    } else {
+      const hash = sourceHash(target);
+      if (hash === undefined) {
+        throw new CacheOptionError(
+          'name',
+          undefined,
+          `method ${method} is bound or native: its source text cannot tell it apart from others; give an explicit name`,
+        );
+      }
+      // The class is known only from the first call's `this`: the claim happens then.
+      nameOf = (self: unknown): string => {
+        const cls = definingClassName(self, context.name, replacement, isStatic);
+        const what = `method ${method} of ${cls === undefined ? 'an anonymous class' : `class ${JSON.stringify(cls)}`}`;
+        if (cls === undefined) {
+          throw new CacheOptionError(
+            'name',
+            undefined,
+            `${what} needs an explicit name (it prefixes every key): @cached({ name })`,
+          );
+        }
+        const prefix = `${keySafeName(cls)}${isStatic ? '.' : '#'}${keySafeName(method)}@${hash}`;
+        claimPrefix(options.cache, prefix, target, what);
+        return prefix;
+      };
+    }
     const wrapped = wrap(target, options, nameOf);
-    return function (this: unknown, ...args: never[]) {
+    const replacement = function (this: unknown, ...args: never[]) {
       return wrapped.apply(this, args);
     };
+    return replacement;
   };
+}
+
+/**
+ * 12 hex digits of the SHA-256 of `fn`'s source text (its UTF-16 code units, so lone surrogates
+ * count), or undefined for a bound or native function, whose text is the same for all.
+ */
+function sourceHash(fn: AnyFn): string | undefined {
+  // Function.prototype.toString itself: a function may carry its own toString.
+  const source = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) return undefined;
+  return createHash('sha256').update(source, 'utf16le').digest('hex').slice(0, SOURCE_HASH_DIGITS);
+}
+
+/**
+ * Name of the class that defines the decorated method: found by walking up from `self` to the
+ * object owning `replacement` under `key` (so a subclass calling first does not change the
+ * prefix); for a private method, the class of `self`. Undefined when that class is anonymous.
+ */
+function definingClassName(
+  self: unknown,
+  key: string | symbol,
+  replacement: AnyFn,
+  isStatic: boolean,
+): string | undefined {
+  let owner: unknown;
+  for (
+    let o: unknown = self;
+    (typeof o === 'object' || typeof o === 'function') && o !== null;
+    o = Object.getPrototypeOf(o)
+  ) {
+    if (Object.getOwnPropertyDescriptor(o, key)?.value === replacement) {
+      owner = isStatic ? o : (o as { constructor?: unknown }).constructor;
+      break;
+    }
+  }
+  if (owner === undefined) {
+    owner = isStatic ? self : (self as { constructor?: unknown } | null | undefined)?.constructor;
+  }
+  const name = (owner as { name?: unknown } | null | undefined)?.name;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/**
+ * Claim a default key prefix for `fn` in the scope of `cache` (the default cache when
+ * undefined): the same function may claim it again; a different one throws.
+ *
+ * @throws {CacheKeyError} when a different function already claimed `prefix` there.
+ */
+function claimPrefix(
+  cache: MultiLevelCache | undefined,
+  prefix: string,
+  fn: AnyFn,
+  what: string,
+): void {
+  let scope: object = DEFAULT_SCOPE;
+  let scoped = prefix;
+  if (cache !== undefined) {
+    // Namespaces of one cache share its engine; equal namespace prefixes share keys.
+    const ints = internals(cache);
+    scope = ints.engine;
+    scoped = ints.prefix + prefix;
+  }
+  let claimed = claims.get(scope);
+  if (claimed === undefined) claims.set(scope, (claimed = new Map<string, WeakRef<AnyFn>>()));
+  const owner = claimed.get(scoped);
+  if (owner === undefined) {
+    claimed.set(scoped, new WeakRef(fn));
+    return;
+  }
+  if (owner.deref() === fn) return;
+  throw new CacheKeyError(
+    'name',
+    `the default key prefix ${JSON.stringify(prefix)} of ${what} is already used in ${cache === undefined ? 'the default cache' : 'this cache'} by a different function with the same name and source text (for example another closure of the same definition); it would silently return that function's results. Pass an explicit \`name\` option that tells the two apart (functions given the same name share entries on purpose)`,
+  );
 }
 
 interface StaticOptions {
@@ -195,6 +338,13 @@ function resolveStaticOptions(options: CachedOptions): StaticOptions {
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
     throw new CacheOptionError('name', options.name, 'must be a non-empty string');
   }
+  if (options.name !== undefined && !isWellFormed(options.name)) {
+    throw new CacheOptionError(
+      'name',
+      options.name,
+      'must not hold a lone surrogate (tiers store keys as UTF-8, where it would collide with other names)',
+    );
+  }
   const maxKeyLength = options.maxKeyLength ?? DEFAULT_MAX_KEY_LENGTH;
   if (!Number.isInteger(maxKeyLength) || maxKeyLength < 16) {
     throw new CacheOptionError('maxKeyLength', options.maxKeyLength, 'must be an integer ≥ 16');
@@ -245,7 +395,16 @@ function wrap(
   const memo = new Map<unknown, string>();
   const keyOf = (self: unknown, args: never[]): string => {
     const n = (name ??= nameOf(self));
-    if (keyFn !== undefined) return `${n}:${keyFn.apply(self, args)}`;
+    if (keyFn !== undefined) {
+      const custom = keyFn.apply(self, args);
+      if (typeof custom === 'string' && !isWellFormed(custom)) {
+        throw new CacheKeyError(
+          'key()',
+          `it returned ${JSON.stringify(custom)}, which holds a lone surrogate; tiers store keys as UTF-8, where it would collide with other keys (escape it, e.g. with JSON.stringify)`,
+        );
+      }
+      return `${n}:${custom}`;
+    }
     if (args.length === 1) {
       const a: unknown = args[0];
       // Map keys compare with SameValueZero, so -0 (encoded apart from 0) is not memoised.

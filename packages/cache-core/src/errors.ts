@@ -30,10 +30,14 @@ export class CacheOptionError extends PeakTradeError {
   }
 }
 
-/** A `cached()` argument cannot be turned into a stable key (a function, a symbol, a cycle). */
+/**
+ * A `cached()` key cannot be built: an argument cannot be encoded stably (a function, a symbol,
+ * a cycle), a custom `key()` returned a string with a lone surrogate, or a default key prefix is
+ * already used by a different function (pass an explicit `name`).
+ */
 export class CacheKeyError extends PeakTradeError {
   static readonly code = 'E_CACHE_KEY';
-  /** Where in the arguments the problem is, e.g. `args[1].filter`. */
+  /** Where the problem is: an argument path such as `args[1].filter`, `key()`, or `name`. */
   readonly path: string;
   constructor(path: string, detail: string, options?: ErrorOptions) {
     super(CacheKeyError.code, `Cannot build a cache key from ${path}: ${detail}`, options);

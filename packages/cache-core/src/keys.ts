@@ -1,6 +1,28 @@
 import { createHash } from 'node:crypto';
 import { CacheKeyError } from './errors.js';
 
+interface WellFormedCheck {
+  isWellFormed(): boolean;
+}
+
+/**
+ * @internal Whether `s` holds no lone surrogate (ES2024 `String.prototype.isWellFormed`; O(1)
+ * for one-byte strings). Tiers store keys as UTF-8, where every lone surrogate becomes U+FFFD,
+ * so two strings that differ only there would share one stored key.
+ */
+export function isWellFormed(s: string): boolean {
+  return (s as unknown as WellFormedCheck).isWellFormed();
+}
+
+/**
+ * @internal A name as written into a key: itself when it is well-formed and does not start with
+ * `"`, else its JSON string (lone surrogates escaped as `\udXXX`). A leading `"` thus always
+ * marks an escaped name, so the mapping stays one-to-one.
+ */
+export function keySafeName(name: string): string {
+  return isWellFormed(name) && !name.startsWith('"') ? name : JSON.stringify(name);
+}
+
 /** Encoded argument lists longer than this many characters are replaced by their SHA-256 (default). */
 export const DEFAULT_MAX_KEY_LENGTH = 200;
 
@@ -17,6 +39,9 @@ export const DEFAULT_MAX_KEY_LENGTH = 200;
  *   Set `S[…]` sorted; typed array / DataView `<Type>(<base64 of its bytes>)`;
  *   ArrayBuffer `ArrayBuffer(<base64>)`; URL `URL(<JSON string of its href>)`. Multi-byte typed
  *   arrays use the platform byte order (little-endian on every supported platform).
+ * - A RegExp source or a class name holding a lone surrogate (or a class name starting with `"`)
+ *   is written as its JSON string (`R"/\ud800/"`, `"\ud800"{…}`), so every key is well-formed
+ *   UTF-16 and two values never share a key once a tier stores it as UTF-8.
  *
  * @throws {CacheKeyError} for functions, symbols (also as property keys), and cyclic structures
  *   (names the path).
@@ -80,13 +105,17 @@ function encode(value: unknown, path: string, seen: Set<object> | undefined): st
   if (value === null) return 'N';
   const obj = value as object;
   if (obj instanceof Date) return `D${obj.getTime()}`;
-  if (obj instanceof RegExp) return `R${String(obj)}`;
+  if (obj instanceof RegExp) {
+    const re = String(obj);
+    // A well-formed source always starts with '/', so the JSON form cannot be confused with it.
+    return isWellFormed(re) ? `R${re}` : `R${JSON.stringify(re)}`;
+  }
   // A URL keeps its state in internal slots: as an object it would encode as `URL{}` for all.
   if (obj instanceof URL) return `URL(${JSON.stringify(obj.href)})`;
   if (ArrayBuffer.isView(obj)) {
     const tag =
       (obj as unknown as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] ?? 'DataView';
-    return `${tag}(${Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64')})`;
+    return `${keySafeName(tag)}(${Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64')})`;
   }
   if (obj instanceof ArrayBuffer) return `ArrayBuffer(${Buffer.from(obj).toString('base64')})`;
   if (typeof SharedArrayBuffer !== 'undefined' && obj instanceof SharedArrayBuffer) {
@@ -137,7 +166,7 @@ function encode(value: unknown, path: string, seen: Set<object> | undefined): st
     else {
       const ctor = (proto as { constructor?: { name?: unknown } }).constructor;
       const name = typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : 'Object';
-      out = `${name}${body}`;
+      out = `${keySafeName(name)}${body}`;
     }
   }
   s.delete(obj);

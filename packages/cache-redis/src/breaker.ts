@@ -6,7 +6,7 @@ export interface CircuitBreakerOptions {
   readonly failureThreshold?: number;
   /** Sliding window for counting failures, in ms (default 10 000). */
   readonly windowMs?: number;
-  /** Time the breaker stays open before one half-open probe, in ms (default 2 000). */
+  /** Time the breaker stays open before one half-open probe, in ms (default 2 000; finite). */
   readonly cooldownMs?: number;
 }
 
@@ -42,11 +42,16 @@ export class CircuitBreaker {
     if (!Number.isInteger(threshold) || threshold < 1)
       throw new RedisOptionError('breaker.failureThreshold', threshold, 'a positive integer');
     const windowMs = options.windowMs ?? 10_000;
-    if (!(windowMs > 0))
+    if (typeof windowMs !== 'number' || !(windowMs > 0))
       throw new RedisOptionError('breaker.windowMs', windowMs, 'a number of milliseconds > 0');
     const cooldownMs = options.cooldownMs ?? 2_000;
-    if (!(cooldownMs >= 0))
-      throw new RedisOptionError('breaker.cooldownMs', cooldownMs, 'a number of milliseconds >= 0');
+    // Infinity would never let a probe through: the tier would stay refused for good.
+    if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0) || cooldownMs === Infinity)
+      throw new RedisOptionError(
+        'breaker.cooldownMs',
+        cooldownMs,
+        'a finite number of milliseconds >= 0',
+      );
     this.#threshold = threshold;
     this.#windowMs = windowMs;
     this.#cooldownMs = cooldownMs;

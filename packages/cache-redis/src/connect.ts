@@ -29,8 +29,9 @@ export function createClient(
     retryStrategy: (times) => Math.min(50 * times, 1000),
     ...extra,
   };
+  if (typeof url !== 'string') throw new RedisOptionError('url', url, 'a string');
   const scheme = url.split('://')[0];
-  if (scheme === 'redis' || scheme === 'rediss') return new Redis(url, base);
+  if (scheme === 'redis' || scheme === 'rediss') return new Redis(checkStandaloneUrl(url), base);
   const parsed = parseHostList(url);
   if (scheme === 'redis-sentinel') {
     const name = parsed.path;
@@ -57,6 +58,32 @@ export function createClient(
     url,
     'a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL',
   );
+}
+
+/**
+ * Check a redis:// or rediss:// URL before ioredis reads it: ioredis throws a bare TypeError for
+ * one it cannot parse, and takes any database index, even `abc` (SELECT NaN, whose failure it
+ * leaves as an unhandled rejection) or `-1`.
+ */
+function checkStandaloneUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new RedisOptionError(
+      'url',
+      url,
+      'a valid URL, redis[s]://[user:pass@]host[:port][/db] with a port from 1 to 65535',
+      { cause },
+    );
+  }
+  if (!parsed.hostname || parsed.port === '0')
+    throw new RedisOptionError('url', url, 'a host and a port from 1 to 65535');
+  // ioredis takes the database from the path, or else from a `db` query parameter.
+  const db = parsed.pathname.length > 1 ? parsed.pathname.slice(1) : parsed.searchParams.get('db');
+  if (db !== null && db !== '' && !/^\d+$/.test(db))
+    throw new RedisOptionError('url', url, 'a database index that is an integer >= 0 (…/<db>)');
+  return url;
 }
 
 function parseHostList(url: string): {

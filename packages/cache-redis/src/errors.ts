@@ -13,12 +13,26 @@ export class PeakTradeError extends Error {
 export class RedisOptionError extends PeakTradeError {
   static readonly code = 'E_REDIS_OPTION';
   readonly option: string;
-  constructor(option: string, value: unknown, allowed: string) {
+  constructor(option: string, value: unknown, allowed: string, options?: ErrorOptions) {
     super(
       RedisOptionError.code,
-      `Invalid option ${option} = ${JSON.stringify(value) ?? String(value)}: expected ${allowed}`,
+      `Invalid option ${option} = ${show(value)}: expected ${allowed}`,
+      options,
     );
     this.option = option;
+  }
+}
+
+/** A value as the user wrote it: NaN and Infinity as such (JSON would say null), never a throw. */
+function show(value: unknown): string {
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
   }
 }
 

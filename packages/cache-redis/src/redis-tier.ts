@@ -30,9 +30,16 @@ export interface RedisTierOptions {
   readonly keyPrefix?: string;
   /** Namespace appended to the prefix, so several caches share one Redis safely. */
   readonly namespace?: string;
-  /** TTL in ms when a write gives none (default 3 600 000); 0 or Infinity: no expiry. */
+  /**
+   * TTL in ms when a write gives none (default 3 600 000); 0 or Infinity: no expiry. The same rules
+   * as a write's `ttlMs`: fractions round up to whole ms, beyond 2^53 - 1 ms means no expiry, and a
+   * negative, NaN or non-number value is refused.
+   */
   readonly defaultTtlMs?: number;
-  /** Command timeout in ms for clients the tier creates (default 50). */
+  /**
+   * Command timeout in ms for clients the tier creates (default 50; at most 2^31 - 1, Node's timer
+   * limit, past which a timer fires after 1 ms).
+   */
   readonly commandTimeoutMs?: number;
   /** Serialization options (zstd level, threshold, max size). */
   readonly serialize?: SerializeOptions;
@@ -42,8 +49,11 @@ export interface RedisTierOptions {
   readonly bus?: boolean | { readonly channel?: string };
   /** Distributed single-flight settings for {@link RedisTier.coalesce}. */
   readonly singleFlight?: {
+    /** How long a lease holds, in ms (default 10 000; fractions round up; at most 2^53 - 1). */
     readonly leaseMs?: number;
+    /** How long a waiter waits for another process's load, in ms (default 5 000; finite). */
     readonly waitMs?: number;
+    /** How often a waiter looks for the value, in ms (default 25; at most 2^31 - 1). */
     readonly pollMs?: number;
   };
 }
@@ -116,7 +126,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   readonly client: RedisClient;
   readonly #ownsClient: boolean;
   readonly #prefix: string;
-  readonly #defaultTtlMs: number;
+  /** The default TTL as a `PX` value; 0: no expiry. */
+  readonly #defaultTtlPx: number;
   readonly #codec: Codec;
   readonly #breaker: CircuitBreaker | undefined;
   readonly #origin = randomBytes(8).toString('hex');
@@ -129,6 +140,12 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   #subscriber: RedisClient | undefined;
   #busState: RedisTierStats['bus'] = 'off';
   #busEverReady = false;
+  /** Why the last subscribe failed; cleared when the bus connection is ready to try again. */
+  #busError: Error | undefined;
+  /** A setting the server refused (the URL's database index): the connection was closed for it. */
+  #fatal: Error | undefined;
+  /** Callbacks of pending ready() calls, run when the bus or the tier changes state. */
+  readonly #changed = new Set<() => void>();
   #stats = { errors: 0, skipped: 0, corrupt: 0, published: 0, received: 0, flushes: 0 };
   #closed = false;
   /** Writes under way (see #op). */
@@ -158,34 +175,29 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       );
     }
     this.#prefix = options.namespace ? `${prefix}${options.namespace}:` : prefix;
-    const ttl = options.defaultTtlMs ?? 3_600_000;
-    if (!(ttl >= 0))
-      throw new RedisOptionError(
-        'defaultTtlMs',
-        ttl,
-        'a number of milliseconds >= 0 (0 or Infinity: no expiry)',
-      );
-    this.#defaultTtlMs = ttl;
-    const timeout = options.commandTimeoutMs ?? 50;
-    if (!(timeout > 0) || !Number.isFinite(timeout))
-      throw new RedisOptionError(
-        'commandTimeoutMs',
-        timeout,
-        'a finite number of milliseconds > 0',
-      );
+    const ttl = options.defaultTtlMs === undefined ? 3_600_000 : options.defaultTtlMs;
+    if (!isTtl(ttl)) throw new RedisOptionError('defaultTtlMs', ttl, TTL_ALLOWED);
+    this.#defaultTtlPx = pxOf(ttl);
+    const timeout = durationMs('commandTimeoutMs', options.commandTimeoutMs ?? 50, MAX_TIMER_MS);
+    const url = options.url ?? 'redis://127.0.0.1:6379';
+    if (typeof url !== 'string') throw new RedisOptionError('url', url, 'a string');
     this.#codec = createCodec(options.serialize);
     this.#breaker =
       options.breaker === false
         ? undefined
         : new CircuitBreaker(options.breaker ?? {}, (state) => this.emit('breaker', state));
     const sf = options.singleFlight ?? {};
-    this.#leaseMs = positive('singleFlight.leaseMs', sf.leaseMs ?? 10_000);
-    this.#waitMs = positive('singleFlight.waitMs', sf.waitMs ?? 5_000);
-    this.#pollMs = positive('singleFlight.pollMs', sf.pollMs ?? 25);
+    // The lease is a `PX` value, which Redis takes only as a whole number of ms.
+    this.#leaseMs = Math.ceil(durationMs('singleFlight.leaseMs', sf.leaseMs ?? 10_000, MAX_TTL_MS));
+    this.#waitMs = durationMs('singleFlight.waitMs', sf.waitMs ?? 5_000);
+    this.#pollMs = durationMs('singleFlight.pollMs', sf.pollMs ?? 25, MAX_TIMER_MS);
     this.#ownsClient = options.client === undefined;
-    this.client = options.client ?? createClient(options.url ?? 'redis://127.0.0.1:6379', timeout);
+    this.client = options.client ?? createClient(url, timeout);
     // A client we own reports connection errors here; they are already counted per command.
-    if (this.#ownsClient) this.client.on('error', () => {});
+    if (this.#ownsClient)
+      this.client.on('error', (error: unknown) => {
+        if (isSelectError(error)) this.#refuseDatabase(url, error);
+      });
     this.#commandTimeout = commandTimeoutOf(this.client);
     const bus = options.bus ?? true;
     if (bus !== false) {
@@ -194,34 +206,127 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     }
   }
 
-  /** Resolves when the command connection (and the bus, when on) is ready, or rejects after `timeoutMs`. */
+  /**
+   * Resolves when the command connection is ready and, when the bus is on, the bus has subscribed.
+   * Always settles: rejects with {@link RedisCommandError} when the bus cannot subscribe (`op`
+   * `subscribe <channel>`, ioredis's error as `cause`) or a connection closes for good, with
+   * {@link RedisOptionError} (`url`) when the server refused the URL's database index, and with
+   * RedisCommandError (`op` `connect`) once `timeoutMs` (0 to 2^31 - 1) has passed for both
+   * steps together.
+   * @throws {RedisOptionError} (as a rejection) for a negative, NaN or too long `timeoutMs`.
+   */
   async ready(timeoutMs = 5_000): Promise<this> {
-    const wait = (client: RedisClient) =>
-      client.status === 'ready'
-        ? Promise.resolve()
-        : new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(
-              () =>
-                reject(
-                  new RedisCommandError(this.name, 'connect', {
-                    cause: new Error(`not ready after ${timeoutMs} ms (status ${client.status})`),
-                  }),
-                ),
-              timeoutMs,
-            );
-            client.once('ready', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          });
-    await wait(this.client);
-    if (this.#subscriber) {
-      await wait(this.#subscriber);
-      if (this.#busState !== 'connected') {
-        await new Promise<void>((resolve) => this.once('bus', () => resolve()));
-      }
+    // 0 asks "ready now?"; beyond Node's timer limit the timeout would fire after 1 ms.
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > MAX_TIMER_MS)
+      throw new RedisOptionError(
+        'timeoutMs',
+        timeoutMs,
+        `a number of ms from 0 to ${MAX_TIMER_MS}`,
+      );
+    const deadline = performance.now() + timeoutMs;
+    const client = this.client;
+    await this.#until(deadline, timeoutMs, [client], () => {
+      if (this.#closed) return closedError(this.name, 'ready');
+      if (this.#fatal) return this.#fatal;
+      if (client.status === 'ready') return undefined;
+      if (client.status === 'end') return ended(this.name, 'connect', 'the connection was closed');
+      return `connection ${client.status}`;
+    });
+    const subscriber = this.#subscriber;
+    if (subscriber) {
+      await this.#until(deadline, timeoutMs, [subscriber], () => {
+        if (this.#closed) return closedError(this.name, 'ready');
+        if (this.#busState === 'connected') return undefined;
+        if (this.#busError) return this.#busError;
+        if (subscriber.status === 'end')
+          return ended(
+            this.name,
+            'subscribe',
+            'the bus connection was closed before it subscribed',
+          );
+        return `bus ${this.#busState}, bus connection ${subscriber.status}`;
+      });
     }
     return this;
+  }
+
+  /**
+   * Wait for `check` to return undefined (settled) or an Error (failed); a string describes what
+   * is still pending, for the timeout's message. Re-checked when a client connects or ends, and
+   * on #signal(). Listeners are removed on settling, so a user's client keeps none of ours.
+   */
+  #until(
+    deadline: number,
+    timeoutMs: number,
+    clients: readonly RedisClient[],
+    check: () => Error | string | undefined,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const first = check();
+      if (typeof first !== 'string') {
+        if (first) reject(first);
+        else resolve();
+        return;
+      }
+      const timer = setTimeout(
+        () => {
+          const pending = check();
+          finish(
+            typeof pending === 'string'
+              ? new RedisCommandError(this.name, 'connect', {
+                  cause: new Error(`not ready after ${timeoutMs} ms (${pending})`),
+                })
+              : pending,
+          );
+        },
+        Math.max(0, deadline - performance.now()),
+      );
+      const finish = (error: Error | undefined) => {
+        clearTimeout(timer);
+        this.#changed.delete(poke);
+        for (const client of clients) {
+          client.off('ready', poke);
+          client.off('end', poke);
+        }
+        if (error) reject(error);
+        else resolve();
+      };
+      function poke(): void {
+        const state = check();
+        if (typeof state !== 'string') finish(state);
+      }
+      this.#changed.add(poke);
+      for (const client of clients) {
+        client.on('ready', poke);
+        client.on('end', poke);
+      }
+    });
+  }
+
+  /** Wake pending ready() calls: the bus or the tier changed state. */
+  #signal(): void {
+    for (const poke of [...this.#changed]) poke();
+  }
+
+  /**
+   * The server refused the URL's database index. ioredis would go on in database 0, where this
+   * tier's writes would land among another application's keys: close the connections instead,
+   * so every call fails (and is counted) and ready() says why.
+   */
+  #refuseDatabase(url: string, cause: unknown): void {
+    if (this.#fatal) return;
+    const why = cause instanceof Error ? cause.message : String(cause);
+    this.#fatal = new RedisOptionError(
+      'url',
+      url,
+      `a database index this server has (SELECT failed: ${why})`,
+      { cause },
+    );
+    this.#stats.errors++;
+    this.client.disconnect();
+    this.#subscriber?.disconnect();
+    this.emit('degraded', { op: 'select', error: this.#fatal });
+    this.#signal();
   }
 
   /** Counters and states. */
@@ -304,9 +409,23 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     }
   }
 
-  #ttl(ttlMs: number | undefined): number {
-    const ttl = ttlMs ?? this.#defaultTtlMs;
-    return ttl > 0 && Number.isFinite(ttl) ? Math.max(1, Math.ceil(ttl)) : 0;
+  /**
+   * Check one entry of a write and return its `PX` value (0: no expiry). Runs for every entry
+   * before the first command, so a bad entry writes nothing; the option is named by its position.
+   */
+  #checkEntry(entry: TierEntry, i: number, single: boolean): number {
+    const tags: unknown = entry.tags;
+    // A string would be iterated as its characters: tags 'A', 'P', 'L' instead of 'APL'.
+    if (tags !== undefined && (!Array.isArray(tags) || !tags.every(isString)))
+      throw new RedisOptionError(
+        single ? 'tags' : `entries[${i}].tags`,
+        tags,
+        'an array of strings',
+      );
+    const ttl = entry.ttlMs;
+    if (ttl === undefined) return this.#defaultTtlPx;
+    if (isTtl(ttl)) return pxOf(ttl);
+    throw new RedisOptionError(single ? 'ttlMs' : `entries[${i}].ttlMs`, ttl, TTL_ALLOWED);
   }
 
   /**
@@ -314,9 +433,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
    * keep serving, and its writes would skip their invalidation.
    */
   #closedError(op: string): Promise<never> {
-    return Promise.reject(
-      new RedisCommandError(this.name, op, { cause: new Error('the tier is closed') }),
-    );
+    return Promise.reject(closedError(this.name, op));
   }
 
   /**
@@ -342,13 +459,27 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     return this.#closed ? this.#closedError('getMany') : this.#getMany(keys);
   }
 
+  /**
+   * Store a value. `ttlMs` (default: `defaultTtlMs`): 0 or Infinity for no expiry, fractions round
+   * up to whole ms, anything beyond 2^53 - 1 ms is no expiry.
+   * @throws {RedisOptionError} (as a rejection, before anything is written) for a negative, NaN or
+   * non-number `ttlMs`, or `tags` that are not an array of strings.
+   */
   set(key: string, value: unknown, options: TierSetOptions = {}): Promise<void> {
-    return this.#op('set', () => this.#setMany([{ key, value, ...options }]));
+    if (typeof options !== 'object' || options === null)
+      return Promise.reject(
+        new RedisOptionError('options', options, 'an object { ttlMs?, tags? } or undefined'),
+      );
+    return this.#op('set', () => this.#setMany([{ key, value, ...options }], true));
   }
 
-  /** Write many entries and publish their keys, in one pipelined round trip (per node on Cluster). */
+  /**
+   * Write many entries and publish their keys, in one pipelined round trip (per node on Cluster).
+   * Every entry is checked first, as in {@link RedisTier.set}: one bad entry rejects the call
+   * (naming it, e.g. `entries[2].ttlMs`) and none is written.
+   */
   setMany(entries: readonly TierEntry[]): Promise<void> {
-    return this.#op('setMany', () => this.#setMany(entries));
+    return this.#op('setMany', () => this.#setMany(entries, false));
   }
 
   delete(key: string): Promise<boolean> {
@@ -391,14 +522,22 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     });
   }
 
-  async #setMany(entries: readonly TierEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const encoded = entries.map((e) => Buffer.from(this.#codec.encode(e.value)));
+  async #setMany(entries: readonly TierEntry[], single: boolean): Promise<void> {
+    const n = entries.length;
+    if (n === 0) return;
+    // Everything is checked and encoded before the first command: a bad entry writes nothing.
+    const ttls = new Array<number>(n);
+    const encoded = new Array<Buffer>(n);
+    for (let i = 0; i < n; i++) {
+      const entry = entries[i]!;
+      ttls[i] = this.#checkEntry(entry, i, single);
+      encoded[i] = Buffer.from(this.#codec.encode(entry.value));
+    }
     await this.#run('setMany', async () => {
       const pipeline = this.client.pipeline();
       entries.forEach((entry, i) => {
         const redisKey = this.keyOf(entry.key);
-        const ttl = this.#ttl(entry.ttlMs);
+        const ttl = ttls[i]!;
         if (ttl > 0) pipeline.set(redisKey, encoded[i]!, 'PX', ttl);
         else pipeline.set(redisKey, encoded[i]!);
         // The tag set lives as long as its longest-lived member.
@@ -529,9 +668,12 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     this.#busState = 'connecting';
     subscriber.on('error', () => {});
     subscriber.on('message', (_channel: string, text: string) => this.#onMessage(text));
+    const channel = this.#channel!;
     subscriber.on('ready', () => {
+      // A new attempt: ready() waits for its outcome rather than the last one's.
+      this.#busError = undefined;
       // Subscribed again (ioredis resubscribes on reconnect); confirm before trusting it.
-      subscriber.subscribe(this.#channel!).then(
+      subscriber.subscribe(channel).then(
         () => {
           const reconnect = this.#busEverReady;
           this.#busEverReady = true;
@@ -539,12 +681,18 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
           // Messages sent while we were away are lost: whatever L1 holds may be stale.
           if (reconnect) this.#notify('all');
           this.emit('bus', reconnect ? 'reconnected' : 'connected');
+          this.#signal();
         },
-        (cause: unknown) =>
-          this.emit('degraded', {
-            op: 'subscribe',
-            error: new RedisCommandError(this.name, 'subscribe', { cause }),
-          }),
+        (cause: unknown) => {
+          // No invalidations arrive until the connection is back and subscribes: say so in
+          // stats() and make ready() reject, instead of leaving it waiting for 'connected'.
+          const error = new RedisCommandError(this.name, `subscribe ${channel}`, { cause });
+          this.#busError = error;
+          this.#busState = 'disconnected';
+          this.#stats.errors++;
+          this.emit('degraded', { op: 'subscribe', error });
+          this.#signal();
+        },
       );
     });
     subscriber.on('close', () => {
@@ -671,6 +819,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A pending ready() rejects now rather than at its deadline.
+    this.#signal();
     // Operations already under way finish first: quitting now would drop their invalidation.
     await Promise.allSettled(this.#inflight);
     clearInterval(this.#timerKeeper);
@@ -694,10 +844,55 @@ function commandTimeoutOf(client: RedisClient): number | undefined {
   return typeof ms === 'number' && ms > 0 && ms <= 2 ** 31 - 1 ? ms : undefined;
 }
 
-function positive(option: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value))
-    throw new RedisOptionError(option, value, 'a finite number of milliseconds > 0');
+/** Longest TTL kept as an expiry: 2^53 - 1 ms (about 285,000 years); beyond it, no expiry. */
+const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
+/** Longest delay Node's timers honour (about 24.8 days): a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const TTL_ALLOWED =
+  'a number of milliseconds >= 0 (0 or Infinity: no expiry; fractions round up), or undefined for the default';
+
+/** A valid TTL: a number >= 0 (Infinity included; NaN and negatives not). */
+function isTtl(ttlMs: unknown): ttlMs is number {
+  return typeof ttlMs === 'number' && ttlMs >= 0;
+}
+
+/**
+ * The `PX` value of a valid TTL, 0 for no expiry. Redis takes only whole milliseconds, so a
+ * fraction rounds up (never down to 0, which would mean no expiry); a TTL too long to be stored
+ * as a number of ms without loss (and, far beyond, rejected by Redis) is no expiry, like Infinity.
+ */
+function pxOf(ttlMs: number): number {
+  return ttlMs === 0 || ttlMs > MAX_TTL_MS ? 0 : Math.ceil(ttlMs);
+}
+
+/** A duration option: a number > 0 and <= `max`. */
+function durationMs(option: string, value: unknown, max = Number.MAX_VALUE): number {
+  if (typeof value !== 'number' || !(value > 0) || !(value <= max))
+    throw new RedisOptionError(
+      option,
+      value,
+      max === Number.MAX_VALUE
+        ? 'a finite number of milliseconds > 0'
+        : `a number of milliseconds > 0 and <= ${max}`,
+    );
   return value;
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+/** ioredis's error for the SELECT it sends on connect (the URL's database index). */
+function isSelectError(error: unknown): boolean {
+  return (error as { command?: { name?: unknown } } | null)?.command?.name === 'select';
+}
+
+function closedError(tier: string, op: string): RedisCommandError {
+  return new RedisCommandError(tier, op, { cause: new Error('the tier is closed') });
+}
+
+function ended(tier: string, op: string, why: string): RedisCommandError {
+  return new RedisCommandError(tier, op, { cause: new Error(why) });
 }
 
 function isBusMessage(m: unknown): m is BusMessage {

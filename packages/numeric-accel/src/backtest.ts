@@ -12,6 +12,7 @@ import {
   intOption,
   numOption,
   outArray,
+  outArrayInPlace,
 } from './validate.js';
 
 /** Options shared by {@link equityCurve} and {@link smaCrossover}. */
@@ -216,6 +217,8 @@ export function equityCurve(
   checkSameLength(close, position, 'close', 'position');
   const { cost, initial } = curveOptions(options);
   const out = outArray(options?.out, close.length, close);
+  // out may be position itself (position t is read before equity t is written), not a shifted view of it
+  outArrayInPlace(out, close.length, position, 'options.out', 'position');
   const c = newCurve();
   curveSpan(close, position, out, 0, close.length, cost, initial, c);
   return finish(out, c, initial);

@@ -1,11 +1,11 @@
 import { AccelRangeError } from './errors.js';
-import { boolOption, checkArray, intOption, outArray } from './validate.js';
+import { boolOption, checkArray, intOption, outArray, outArrayInPlace } from './validate.js';
 
 /** Options of the cumulative kernels. */
 export interface CumulativeOptions {
   /** Skip NaN (default `true`, as pandas): NaN positions stay NaN and the accumulation carries on past them. With `false`, the first NaN propagates to the end. */
   readonly skipna?: boolean;
-  /** Output array of the same length; may be `x` itself (in place). */
+  /** Output array of the same length; may be `x` itself (in place), but not a shifted view of it. */
   readonly out?: Float64Array;
 }
 
@@ -13,7 +13,10 @@ export interface CumulativeOptions {
 export interface LagOptions {
   /** Lag in elements (default 1). Negative lags look forward, as in pandas. */
   readonly periods?: number;
-  /** Output array of the same length; may be `x` itself (in place). */
+  /**
+   * Output array of the same length; may be `x` itself (in place). `diff`, `pctChange` and `logReturns` reject a
+   * shifted view of `x` (`shift` copies through one correctly).
+   */
   readonly out?: Float64Array;
 }
 
@@ -40,7 +43,7 @@ function periodsOf(options: LagOptions | undefined): number {
 export function cumsum(x: Float64Array, options?: CumulativeOptions): Float64Array {
   checkArray(x, 'x');
   const skipna = boolOption(options?.skipna, 'options.skipna', true);
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   let s = 0;
   const n = x.length;
   if (skipna) {
@@ -63,7 +66,7 @@ export function cumsum(x: Float64Array, options?: CumulativeOptions): Float64Arr
 export function cumprod(x: Float64Array, options?: CumulativeOptions): Float64Array {
   checkArray(x, 'x');
   const skipna = boolOption(options?.skipna, 'options.skipna', true);
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   let p = 1;
   const n = x.length;
   if (skipna) {
@@ -115,7 +118,7 @@ function cumExtreme(x: Float64Array, out: Float64Array, skipna: boolean, isMax: 
 export function cummax(x: Float64Array, options?: CumulativeOptions): Float64Array {
   checkArray(x, 'x');
   const skipna = boolOption(options?.skipna, 'options.skipna', true);
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   cumExtreme(x, out, skipna, true);
   return out;
 }
@@ -124,7 +127,7 @@ export function cummax(x: Float64Array, options?: CumulativeOptions): Float64Arr
 export function cummin(x: Float64Array, options?: CumulativeOptions): Float64Array {
   checkArray(x, 'x');
   const skipna = boolOption(options?.skipna, 'options.skipna', true);
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   cumExtreme(x, out, skipna, false);
   return out;
 }
@@ -155,7 +158,7 @@ function lagged(x: Float64Array, out: Float64Array, p: number, op: 0 | 1 | 2): v
 export function diff(x: Float64Array, options?: LagOptions): Float64Array {
   checkArray(x, 'x');
   const p = periodsOf(options);
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   lagged(x, out, p, 0);
   return out;
 }
@@ -193,7 +196,7 @@ export function pctChange(x: Float64Array, options?: PctChangeOptions): Float64A
   if (fillMethod !== null && fillMethod !== 'pad') {
     throw new AccelRangeError('options.fillMethod', fillMethod, "'pad' or null");
   }
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   if (fillMethod === 'pad') {
     // forward-fill into out, then compute in place
     let last = NaN;
@@ -214,7 +217,7 @@ export const returns: (x: Float64Array, options?: PctChangeOptions) => Float64Ar
 export function logReturns(x: Float64Array, options?: LagOptions): Float64Array {
   checkArray(x, 'x');
   const p = periodsOf(options);
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   lagged(x, out, p, 2);
   return out;
 }

@@ -1,7 +1,15 @@
 import { AccelRangeError } from './errors.js';
 import { shiftedMean, varianceJs } from './reductions.js';
 import { rollingZscoreCore } from './rolling.js';
-import { boolOption, checkArray, intOption, outArray } from './validate.js';
+import {
+  boolOption,
+  checkArray,
+  intOption,
+  outArray,
+  outArrayInPlace,
+  sameMemory,
+  windowOptions,
+} from './validate.js';
 import { stage, unstage, useWasm, wasmKernels } from './wasm/backend.js';
 
 /**
@@ -23,7 +31,7 @@ export interface EmaOptions {
   readonly ignoreNA?: boolean;
   /** Minimum number of valid values seen before a non-NaN output (default 0). */
   readonly minPeriods?: number;
-  /** Output array of the input's length; may be `x` itself. */
+  /** Output array of the input's length; may be `x` itself, but not a shifted view of it. */
   readonly out?: Float64Array;
 }
 
@@ -70,7 +78,8 @@ export function resolveAlpha(options: EmaOptions | undefined, prefix = 'options'
 
 /**
  * pandas' `ewm` mean recursion (window_aggregations.ewm), literally, so NaN handling, `adjust`,
- * `ignore_na` and `min_periods` match. `x` and `out` may be the same array.
+ * `ignore_na` and `min_periods` match. Like pandas (which replaces ±inf with NaN before its window functions),
+ * an infinite value counts as missing. `x` and `out` may be the same array.
  * @internal
  */
 export function ewmCore(
@@ -86,12 +95,15 @@ export function ewmCore(
   const oldWtFactor = 1 - alpha;
   const newWt = adjust ? 1 : alpha;
   let weighted = x[0]!;
+  // x − x is 0 only for a finite x: NaN and ±inf are both missing values here
+  if (weighted - weighted !== 0) weighted = NaN;
   let nobs = weighted === weighted ? 1 : 0;
   out[0] = nobs >= minp ? weighted : NaN;
   let oldWt = 1;
   for (let i = 1; i < n; i++) {
     const cur = x[i]!;
-    const isObs = cur === cur;
+    // finite only (NaN compares false); measured a little cheaper here than cur - cur === 0
+    const isObs = Math.abs(cur) <= Number.MAX_VALUE;
     if (isObs) nobs++;
     if (weighted === weighted) {
       if (isObs || !ignoreNA) {
@@ -250,10 +262,11 @@ export function ema(x: Float64Array, options: EmaOptions): Float64Array {
   const adjust = boolOption(options.adjust, 'options.adjust', true);
   const ignoreNA = boolOption(options.ignoreNA, 'options.ignoreNA', false);
   const minp = intOption(options.minPeriods, 'options.minPeriods', 0, 0);
-  const out = outArray(options.out, x.length);
+  const out = outArrayInPlace(options.out, x.length, x);
   // both paths read x[i] before writing out[i] only, so out may be x; a failed fast path leaves x intact
   // only when out is a different array, so the in-place case checks for NaN first
-  const fast = x.length > 0 && (out !== x || !hasNaNOrInf(x)) && ewmFast(x, out, alpha, adjust);
+  const fast =
+    x.length > 0 && (!sameMemory(out, x) || !hasNaNOrInf(x)) && ewmFast(x, out, alpha, adjust);
   if (!fast) ewmCore(x, out, alpha, adjust, ignoreNA, minp);
   else out.fill(NaN, 0, Math.min(x.length, Math.max(0, minp - 1)));
   return out;
@@ -263,7 +276,7 @@ export function ema(x: Float64Array, options: EmaOptions): Float64Array {
 export interface RsiOptions {
   /** Look-back period ≥ 1 (default 14). Wilder smoothing: `alpha = 1 / period`. */
   readonly period?: number;
-  /** Output array of the input's length; may be `x` itself. */
+  /** Output array of the input's length; may be `x` itself, but not a shifted view of it. */
   readonly out?: Float64Array;
 }
 
@@ -276,41 +289,54 @@ export interface RsiOptions {
 export function rsi(x: Float64Array, options?: RsiOptions): Float64Array {
   checkArray(x, 'x');
   const period = intOption(options?.period, 'options.period', 14, 1);
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   const n = x.length;
   if (n === 0) return out;
   const alpha = 1 / (1 + (1 / (1 / period) - 1));
   const oldWtFactor = 1 - alpha;
-  if (rsiFast(x, out, period, alpha)) return out;
-  // two ewm(adjust=False, ignore_na=False) states, one for gains and one for losses; the diff makes index 0 NaN
+  // the fast path gives up on the first NaN or infinity, by then having overwritten x when out is x
+  if ((!sameMemory(out, x) || !hasNaNOrInf(x)) && rsiFast(x, out, period, alpha)) return out;
+  // two independent ewm(adjust=False, ignore_na=False) states, one for gains and one for losses; the diff
+  // makes index 0 NaN. pandas' ewm treats ±inf as missing, and clip() sends the other side of an infinite move
+  // to 0, so a +inf move is a missing gain but an observed zero loss (−inf the reverse): the two sides can
+  // count different observations.
   let up = NaN;
   let down = NaN;
-  let oldWt = 1;
-  let nobs = 0;
+  let upWt = 1;
+  let downWt = 1;
+  let upObs = 0;
+  let downObs = 0;
   let prevX = x[0]!;
   out[0] = NaN;
   for (let i = 1; i < n; i++) {
     const cur = x[i]!;
     const d = cur - prevX;
     prevX = cur;
-    const isObs = d === d;
-    const g = d > 0 ? d : isObs ? 0 : d;
-    const l = d < 0 ? -d : isObs ? 0 : d;
+    // d.clip(lower=0) and -d.clip(upper=0), observed when finite: a finite move feeds both sides, +inf only the
+    // loss side (as 0), −inf only the gain side, NaN neither
+    const fin = d - d === 0;
+    const gObs = fin || d === -Infinity;
+    const lObs = fin || d === Infinity;
+    const g = d > 0 ? d : 0;
+    const l = d < 0 ? -d : 0;
+    // pandas' ewm update, which leaves the average untouched when the new value equals it
     if (up === up) {
-      oldWt *= oldWtFactor;
-      if (isObs) {
-        // pandas' ewm update, which leaves the average untouched when the new value equals it
-        up = up === g ? up : (oldWt * up + alpha * g) / (oldWt + alpha);
-        down = down === l ? down : (oldWt * down + alpha * l) / (oldWt + alpha);
-        oldWt = 1;
-        nobs++;
+      upWt *= oldWtFactor;
+      if (gObs) {
+        up = up === g ? up : (upWt * up + alpha * g) / (upWt + alpha);
+        upWt = 1;
       }
-    } else if (isObs) {
-      up = g;
-      down = l;
-      nobs++;
-    }
-    out[i] = nobs >= period ? 100 - 100 / (1 + up / down) : NaN;
+    } else if (gObs) up = g;
+    if (down === down) {
+      downWt *= oldWtFactor;
+      if (lObs) {
+        down = down === l ? down : (downWt * down + alpha * l) / (downWt + alpha);
+        downWt = 1;
+      }
+    } else if (lObs) down = l;
+    upObs += gObs ? 1 : 0;
+    downObs += lObs ? 1 : 0;
+    out[i] = upObs >= period && downObs >= period ? 100 - 100 / (1 + up / down) : NaN;
   }
   return out;
 }
@@ -329,12 +355,13 @@ function rsiFast(x: Float64Array, out: Float64Array, period: number, alpha: numb
   const f = 1 - alpha;
   const invDen = 1 / (f + alpha);
   let d = x[1]! - x[0]!;
+  // read before out[1] is written: out may be x itself
+  let prev = x[1]!;
   let up = d > 0 ? d : 0;
   let down = d < 0 ? -d : 0;
   let z = d * 0;
   out[0] = NaN;
   out[1] = period <= 1 ? 100 - 100 / (1 + up / down) : NaN;
-  let prev = x[1]!;
   for (let i = 2; i < n; i++) {
     const cur = x[i]!;
     d = cur - prev;
@@ -357,11 +384,11 @@ function rsiFast(x: Float64Array, out: Float64Array, period: number, alpha: numb
 export interface ZscoreOptions {
   /** Rolling window; omit for the whole-series z-score `(x - mean(x)) / std(x)`. */
   readonly window?: number;
-  /** Minimum valid values per window (rolling form only; default `window`). */
+  /** Minimum valid values per window (rolling form only, an error without `window`; default `window`). */
   readonly minPeriods?: number;
   /** Delta degrees of freedom of the standard deviation (default 1). */
   readonly ddof?: number;
-  /** Output array; may be `x` itself for the whole-series form only. */
+  /** Output array; may be `x` itself (not a shifted view of it) for the whole-series form only. */
   readonly out?: Float64Array;
 }
 
@@ -373,13 +400,20 @@ export function zscore(x: Float64Array, options?: ZscoreOptions): Float64Array {
   checkArray(x, 'x');
   const ddof = intOption(options?.ddof, 'options.ddof', 1, 0);
   if (options?.window !== undefined) {
-    const w = intOption(options.window, 'options.window', 1, 1);
-    const minp = intOption(options.minPeriods, 'options.minPeriods', w, 0, w);
+    // the same window rules as rollingMean / rollingStd (a window longer than the series is fine)
+    const { window: w, minPeriods: minp } = windowOptions(options);
     const out = outArray(options.out, x.length, x);
     rollingZscoreCore(x, w, minp, ddof, out);
     return out;
   }
-  const out = outArray(options?.out, x.length);
+  if (options?.minPeriods !== undefined) {
+    throw new AccelRangeError(
+      'options.minPeriods',
+      options.minPeriods,
+      'omitted unless options.window is given (the whole-series z-score has no window)',
+    );
+  }
+  const out = outArrayInPlace(options?.out, x.length, x);
   const m = shiftedMean(x, false);
   const s = Math.sqrt(varianceJs(x, ddof, true));
   for (let i = 0; i < x.length; i++) out[i] = (x[i]! - m) / s;

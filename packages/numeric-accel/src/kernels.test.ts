@@ -388,3 +388,206 @@ describe('pandas edge semantics', () => {
     });
   });
 });
+
+describe('in place and overlapping out arrays', () => {
+  const gapped = (): Float64Array => {
+    const x = series(3000, 5, false);
+    x[7] = NaN;
+    x[1500] = NaN;
+    return x;
+  };
+
+  it('rsi may run in place (out = x), with and without NaN gaps', () => {
+    for (const x of [series(3000, 4, false), gapped()]) {
+      for (const period of [1, 3, 14]) {
+        const want = na.rsi(x, { period });
+        const y = x.slice();
+        expect(na.rsi(y, { period, out: y })).toBe(y);
+        expect(Array.from(y)).toEqual(Array.from(want));
+      }
+    }
+  });
+
+  it('ema and rsi run in place through a second view of the same memory, NaN gaps included', () => {
+    const x = gapped();
+    const wantEma = na.ema(x, { span: 10 });
+    const wantRsi = na.rsi(x, { period: 5 });
+    const a = x.slice();
+    na.ema(a, { span: 10, out: new Float64Array(a.buffer) });
+    expect(Array.from(a)).toEqual(Array.from(wantEma));
+    const b = x.slice();
+    na.rsi(b, { period: 5, out: new Float64Array(b.buffer) });
+    expect(Array.from(b)).toEqual(Array.from(wantRsi));
+  });
+
+  it('an out array that is a shifted view of the input is rejected, naming options.out', () => {
+    const buf = new Float64Array(101);
+    buf.set(series(100, 6, false));
+    const x = buf.subarray(0, 100);
+    const ahead = buf.subarray(1, 101);
+    const calls: [string, () => unknown][] = [
+      ['cumsum', () => na.cumsum(x, { out: ahead })],
+      ['cumprod', () => na.cumprod(x, { out: ahead })],
+      ['cummax', () => na.cummax(x, { out: ahead })],
+      ['cummin', () => na.cummin(x, { out: ahead })],
+      ['diff', () => na.diff(x, { periods: -1, out: ahead })],
+      ['pctChange', () => na.pctChange(x, { fillMethod: 'pad', out: ahead })],
+      ['logReturns', () => na.logReturns(x, { periods: -1, out: ahead })],
+      ['drawdown', () => na.drawdown(x, { out: ahead })],
+      ['ema', () => na.ema(x, { span: 3, out: ahead })],
+      ['rsi', () => na.rsi(x, { period: 3, out: ahead })],
+      ['zscore', () => na.zscore(x, { out: ahead })],
+      ['equityCurve', () => na.equityCurve(series(100, 8, false), x, { out: ahead })],
+    ];
+    const before = Array.from(buf);
+    for (const [name, call] of calls) {
+      try {
+        expectRangeError(call, 'options.out');
+      } catch (e) {
+        throw new Error(`${name}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    // rejected before anything was written
+    expect(Array.from(buf)).toEqual(before);
+  });
+
+  it('quantile rejects a scratch buffer that overlaps x, which it would reorder', () => {
+    const x = Float64Array.from([5, 3, 1, 4, 2]);
+    expectRangeError(() => na.quantile(x, 0.5, { scratch: x }), 'options.scratch');
+    expect(Array.from(x)).toEqual([5, 3, 1, 4, 2]);
+    const scratch = new Float64Array(5);
+    expect(na.quantile(x, 0.5, { scratch })).toBe(3);
+    expect(Array.from(x)).toEqual([5, 3, 1, 4, 2]);
+  });
+});
+
+describe('infinities: pandas rolling and ewm functions treat ±inf as missing, reductions keep them', () => {
+  it('variance, std and sharpe of data holding an infinity and a NaN are NaN, as in pandas', () => {
+    // pandas: Series([1, nan, inf, 5, -inf, 7]).var() and Series([1, nan, inf, 5, 7]).var() are NaN
+    for (const x of [
+      Float64Array.from([1, NaN, Infinity, 5, -Infinity, 7]),
+      Float64Array.from([1, NaN, Infinity, 5, 7]),
+      Float64Array.from([1, NaN, -Infinity, 5, 7]),
+      Float64Array.from([Infinity, NaN, 1, 5, 7]),
+    ]) {
+      expect(na.variance(x)).toBeNaN();
+      expect(na.variance(x, { ddof: 0 })).toBeNaN();
+      expect(na.std(x)).toBeNaN();
+      expect(na.sharpe(x)).toBeNaN();
+    }
+  });
+
+  it('rolling z-score at an infinite value is ±inf, also where the rest of the window is flat (pandas)', () => {
+    // pandas: s = Series([2, 2, 2, inf, 2, -inf, 2]); r = s.rolling(3, min_periods=2); (s - r.mean()) / r.std()
+    const x = Float64Array.from([2, 2, 2, Infinity, 2, -Infinity, 2]);
+    const want = [NaN, NaN, NaN, Infinity, NaN, NaN, NaN];
+    expect(Array.from(na.zscore(x, { window: 3, minPeriods: 2 }))).toEqual(want);
+    expect(Array.from(na.zscore(x, { window: 3, minPeriods: 2, ddof: 0 }))).toEqual(want);
+    const y = Float64Array.from([1, 2, 3, -Infinity, 5]);
+    expect(na.zscore(y, { window: 3, minPeriods: 2 })[3]).toBe(-Infinity);
+  });
+
+  describe.each(['js', 'wasm'] as const)('backend %s', (backend) => {
+    beforeEach(() => {
+      na.configureAccel({ backend });
+    });
+    afterEach(() => {
+      na.configureAccel({});
+    });
+
+    it('every rolling and ewm kernel gives the same result as with NaN in place of each infinity, across block boundaries', () => {
+      const before = wasmCallCount();
+      const n = 9000;
+      const withInf = series(n, 21, true);
+      // around the 1024-output (JS) and 2048-output (WASM pair) block boundaries, a run, and both signs
+      for (const [i, v] of [
+        [5, Infinity],
+        [1023, Infinity],
+        [1024, -Infinity],
+        [2047, Infinity],
+        [2048, Infinity],
+        [4095, -Infinity],
+        [6000, Infinity],
+        [6001, Infinity],
+        [6002, -Infinity],
+        [n - 1, Infinity],
+      ] as const)
+        withInf[i] = v;
+      const withNaN = withInf.map((v) => (Number.isFinite(v) ? v : NaN));
+      const y = series(n, 22, true);
+      y[3000] = -Infinity;
+      const yNaN = y.map((v) => (Number.isFinite(v) ? v : NaN));
+      const same = (a: Float64Array, b: Float64Array): void => {
+        let first = -1;
+        for (let i = 0; i < a.length && first < 0; i++) {
+          if (!(a[i] === b[i] || (Number.isNaN(a[i]) && Number.isNaN(b[i])))) first = i;
+        }
+        expect(first < 0 ? 'same' : `[${first}] ${a[first]} vs ${b[first]}`).toBe('same');
+      };
+      for (const w of [1, 3, 20, 1500]) {
+        for (const minPeriods of [undefined, 1]) {
+          const o = minPeriods === undefined ? { window: w } : { window: w, minPeriods };
+          same(na.rollingSum(withInf, o), na.rollingSum(withNaN, o));
+          same(na.rollingMean(withInf, o), na.rollingMean(withNaN, o));
+          same(na.rollingVar(withInf, o), na.rollingVar(withNaN, o));
+          same(
+            na.rollingStd(withInf, { ...o, ddof: 0 }),
+            na.rollingStd(withNaN, { ...o, ddof: 0 }),
+          );
+          same(na.rollingMin(withInf, o), na.rollingMin(withNaN, o));
+          same(na.rollingMax(withInf, o), na.rollingMax(withNaN, o));
+          same(na.rollingCorr(withInf, y, o), na.rollingCorr(withNaN, yNaN, o));
+          // the z-score keeps x itself, so only the infinite positions differ (±inf there, or NaN)
+          const z = na.zscore(withInf, o);
+          const zNaN = na.zscore(withNaN, o);
+          let off = 0;
+          for (let i = 0; i < n; i++) {
+            const ok = Number.isFinite(withInf[i])
+              ? z[i] === zNaN[i] || (Number.isNaN(z[i]) && Number.isNaN(zNaN[i]))
+              : Number.isNaN(z[i]) || z[i] === withInf[i];
+            if (!ok) off++;
+          }
+          expect(off).toBe(0);
+        }
+      }
+      for (const adjust of [true, false]) {
+        for (const ignoreNA of [true, false]) {
+          const o = { span: 12, adjust, ignoreNA, minPeriods: 3 };
+          same(na.ema(withInf, o), na.ema(withNaN, o));
+        }
+      }
+      if (backend === 'wasm') expect(wasmCallCount()).toBeGreaterThan(before);
+      // rsi: a +inf move is a missing gain but an observed zero loss, so it is not the NaN result; check a
+      // pandas value instead: s = Series([1, 2, inf, 4, 5, 6]); d = s.diff(); the ewm(alpha=1/2, adjust=False,
+      // min_periods=2) of the gains and losses give 100 - 100 / (1 + up / down) = [nan, nan, nan, 100, 100, 100]
+      expect(
+        Array.from(na.rsi(Float64Array.from([1, 2, Infinity, 4, 5, 6]), { period: 2 })),
+      ).toEqual([NaN, NaN, NaN, 100, 100, 100]);
+    });
+  });
+});
+
+describe('window and count options', () => {
+  it('zscore takes the same windows as rollingStd, longer than the series included', () => {
+    const x = series(50, 9, true);
+    const huge = 1e300;
+    const z = na.zscore(x, { window: huge, minPeriods: 2 });
+    const m = na.rollingMean(x, { window: huge, minPeriods: 2 });
+    const s = na.rollingStd(x, { window: huge, minPeriods: 2 });
+    for (let i = 0; i < x.length; i++) {
+      const want = (x[i]! - m[i]!) / s[i]!;
+      if (Number.isNaN(want)) expect(z[i]).toBeNaN();
+      else expect(Math.abs(z[i]! - want)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(want)));
+    }
+  });
+
+  it('zscore rejects minPeriods without a window instead of ignoring it', () => {
+    expectRangeError(() => na.zscore(new Float64Array(5), { minPeriods: 2 }), 'options.minPeriods');
+  });
+
+  it('an integer option above 2^53 − 1 is told the limit, not "an integer ≥ 1"', () => {
+    expectRangeError(() => na.rsi(new Float64Array(5), { period: 1e300 }), 'options.period');
+    expect(() => na.rsi(new Float64Array(5), { period: 1e300 })).toThrow(/2\^53/);
+    expect(() => na.diff(new Float64Array(5), { periods: -1e300 })).toThrow(/2\^53/);
+  });
+});

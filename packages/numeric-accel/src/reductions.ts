@@ -1,5 +1,5 @@
 import { AccelRangeError } from './errors.js';
-import { boolOption, checkArray, intOption, numOption } from './validate.js';
+import { boolOption, checkArray, intOption, numOption, overlaps } from './validate.js';
 import { stage, useWasm, wasmKernels } from './wasm/backend.js';
 
 /** `skipna` option shared by reductions: when true (default, as pandas) NaN values are ignored. */
@@ -172,9 +172,12 @@ export function varianceJs(x: Float64Array, ddof: number, skipna: boolean): numb
       q0 += a * a;
     }
   } else {
+    // skip the NaN inputs only: a NaN deviation from an infinite value (or from a mean that ±inf made NaN)
+    // must reach the sum, as in pandas, where any infinity makes the variance NaN
     for (let i = 0; i < n; i++) {
-      const d = x[i]! - avg;
-      q0 += d === d ? d * d : 0;
+      const v = x[i]!;
+      const d = v - avg;
+      q0 += v === v ? d * d : 0;
     }
   }
   return (q0 + q1) / (count - ddof);
@@ -317,6 +320,13 @@ export function quantile(x: Float64Array, q: number, options?: QuantileOptions):
         'options.scratch',
         options.scratch,
         `a Float64Array of length ≥ ${count} (the number of valid values)`,
+      );
+    }
+    if (overlaps(options.scratch, x)) {
+      throw new AccelRangeError(
+        'options.scratch',
+        options.scratch,
+        'a Float64Array that does not overlap x (quantile reorders its scratch, and x is left unmodified)',
       );
     }
     buf = options.scratch;

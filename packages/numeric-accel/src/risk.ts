@@ -1,9 +1,9 @@
-import { checkArray, numOption, intOption, outArray } from './validate.js';
+import { checkArray, numOption, intOption, outArrayInPlace } from './validate.js';
 import { meanJs, varianceJs } from './reductions.js';
 
 /** Options of {@link drawdown}. */
 export interface DrawdownOptions {
-  /** Output array of the input's length; may be `x` itself. */
+  /** Output array of the input's length; may be `x` itself, but not a shifted view of it. */
   readonly out?: Float64Array;
 }
 
@@ -13,7 +13,7 @@ export interface DrawdownOptions {
  */
 export function drawdown(x: Float64Array, options?: DrawdownOptions): Float64Array {
   checkArray(x, 'x');
-  const out = outArray(options?.out, x.length);
+  const out = outArrayInPlace(options?.out, x.length, x);
   let peak = -Infinity;
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;

@@ -4,7 +4,9 @@ import { stage, unstage, useWasm, wasmKernels } from './wasm/backend.js';
 // window (so rounding drift never spans more than one block) and, when it holds no NaN or infinity, slides
 // with plain adds. Four independent lanes (contiguous quarters of the range) run in lockstep so the add
 // latency chain of one lane overlaps the others. A block whose sums come out non-finite is recomputed with
-// the NaN-aware path, which counts valid values (pandas `min_periods` semantics).
+// the NaN-aware path, which counts valid values (pandas `min_periods` semantics). Like pandas, whose rolling
+// functions replace ±inf with NaN before aggregating, that path treats an infinite value as missing; `v - v === 0`
+// is the test (true only for a finite v).
 
 /** Block length: rounding drift spans at most this many slides; re-initialising costs `window / BLOCK`. */
 const BLOCK = 1024;
@@ -15,7 +17,7 @@ export const VAR: Moment = 2;
 export const STD: Moment = 3;
 export const ZSCORE: Moment = 4;
 
-/** NaN-aware sum/mean for outputs [b, e). */
+/** NaN-aware sum/mean for outputs [b, e); NaN and ±inf are missing values. */
 function sumBlockGeneral(
   x: Float64Array,
   w: number,
@@ -30,21 +32,21 @@ function sumBlockGeneral(
   const from = b - w + 1 > 0 ? b - w + 1 : 0;
   for (let j = from; j < b; j++) {
     const v = x[j]!;
-    if (v === v) {
+    if (v - v === 0) {
       s += v;
       nobs++;
     }
   }
   for (let i = b; i < e; i++) {
     const v = x[i]!;
-    if (v === v) {
+    if (v - v === 0) {
       s += v;
       nobs++;
     }
     const k = i - w;
     if (k >= from) {
       const u = x[k]!;
-      if (u === u) {
+      if (u - u === 0) {
         s -= u;
         nobs--;
       }
@@ -140,7 +142,7 @@ export function rollingSumMeanJs(
 
 /**
  * NaN-aware variance family for outputs [b, e), sums shifted by the first valid value K of the window
- * (little cancellation). Like pandas, a window whose valid values are all equal gives exactly 0 (it counts
+ * (little cancellation); NaN and ±inf are missing values. Like pandas, a window whose valid values are all equal gives exactly 0 (it counts
  * the run of equal consecutive valid values, whatever rounding left in the sums).
  */
 function varBlockGeneral(
@@ -164,7 +166,7 @@ function varBlockGeneral(
   const from = b - w + 1 > 0 ? b - w + 1 : 0;
   for (let j = from; j < b; j++) {
     const v = x[j]!;
-    if (v === v) {
+    if (v - v === 0) {
       if (nobs === 0) K = v;
       const d = v - K;
       s1 += d;
@@ -176,7 +178,7 @@ function varBlockGeneral(
   }
   for (let i = b; i < e; i++) {
     const v = x[i]!;
-    if (v === v) {
+    if (v - v === 0) {
       if (nobs === 0) {
         K = v;
         s1 = 0;
@@ -192,7 +194,7 @@ function varBlockGeneral(
     const k = i - w;
     if (k >= from) {
       const u = x[k]!;
-      if (u === u) {
+      if (u - u === 0) {
         const d = u - K;
         s1 -= d;
         s2 -= d * d;
@@ -210,7 +212,10 @@ function varBlockGeneral(
     }
     if (mode === VAR) out[i] = r;
     else if (mode === STD) out[i] = Math.sqrt(r);
-    else out[i] = flat ? NaN : (v - (K + s1 / nobs)) / Math.sqrt(r);
+    // pandas' (x − mean) / std keeps x as it is: an infinite x (missing inside the window) gives ±inf, and so
+    // does its division by a zero std; a finite x of a flat window gives 0 / 0
+    else if (flat && r === 0) out[i] = v - v === 0 ? NaN : v;
+    else out[i] = (v - (K + s1 / nobs)) / Math.sqrt(r);
   }
 }
 

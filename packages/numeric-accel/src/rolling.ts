@@ -77,7 +77,8 @@ export function rollingZscoreCore(
   rollingVarJs(x, w, minp, ddof, out, ZSCORE);
 }
 
-// Sliding extreme with a monotonic deque of indices (NaN skipped, valid values counted for min_periods).
+// Sliding extreme with a monotonic deque of indices (NaN and ±inf skipped, as pandas does after replacing ±inf
+// with NaN; valid values counted for min_periods).
 let dequeScratch = new Int32Array(64);
 function rollingExtremeDeque(
   x: Float64Array,
@@ -97,14 +98,15 @@ function rollingExtremeDeque(
   let nobs = 0;
   for (let i = 0; i < n; i++) {
     if (i >= w) {
-      if (x[i - w] === x[i - w]) nobs--;
+      const u = x[i - w]!;
+      if (u - u === 0) nobs--;
       if (len > 0 && q[head] === i - w) {
         head = head + 1 === size ? 0 : head + 1;
         len--;
       }
     }
     const v = x[i]!;
-    if (v === v) {
+    if (v - v === 0) {
       nobs++;
       // pop back while the back value is dominated
       while (len > 0) {
@@ -294,7 +296,8 @@ function corrBlock(
   for (let i = from; i < e; i++) {
     const u = x[i]!;
     const v = y[i]!;
-    if (u === u && v === v) {
+    // a pair counts only when both are finite (pandas masks both sides, then treats ±inf as NaN)
+    if (u - u === 0 && v - v === 0) {
       if (c === 0) {
         kx = u;
         ky = v;
@@ -314,7 +317,7 @@ function corrBlock(
     if (k >= from) {
       const p = x[k]!;
       const q = y[k]!;
-      if (p === p && q === q) {
+      if (p - p === 0 && q - q === 0) {
         const dp = p - kx;
         const dq = q - ky;
         sx -= dp;

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AccelRangeError } from './errors.js';
 import { accelSettings, configureAccel } from './settings.js';
 import { cpuTopology } from './topology.js';
@@ -63,4 +64,41 @@ describe('accelSettings / configureAccel', () => {
       }
     }
   });
+});
+
+/**
+ * Threads libuv really starts for a UV_THREADPOOL_SIZE value: a child Node process counts its threads
+ * (/proc/self/task) before and after its first threadpool job.
+ */
+function liveLibuvPoolSize(value: string): number {
+  const script =
+    "const fs = require('fs'); const before = fs.readdirSync('/proc/self/task').length;" +
+    "require('crypto').pbkdf2('a', 'b', 1, 8, 'sha1', () => {" +
+    "  console.log(fs.readdirSync('/proc/self/task').length - before); });";
+  const r = spawnSync(process.execPath, ['-e', script], {
+    env: { ...process.env, UV_THREADPOOL_SIZE: value },
+    encoding: 'utf8',
+  });
+  expect(r.status).toBe(0);
+  return Number(r.stdout.trim());
+}
+
+describe('uvThreadpoolSize', () => {
+  it.skipIf(process.platform !== 'linux')(
+    'reports the pool size libuv really starts for unusual UV_THREADPOOL_SIZE values',
+    async () => {
+      for (const value of ['0', '', 'abc', '7x', '2.9', ' 5']) {
+        const live = liveLibuvPoolSize(value);
+        process.env.UV_THREADPOOL_SIZE = value;
+        // the size is read when the module loads, as libuv reads it when its pool starts
+        vi.resetModules();
+        const fresh = await import('./settings.js');
+        const r = fresh.configureAccel({ threads: live });
+        expect([value, r.uvThreadpoolSize]).toEqual([value, live]);
+        // asking for the size the pool already has is no reason for the "keeps its pool" warning
+        expect(r.warnings.filter((w) => w.includes('libuv'))).toEqual([]);
+        fresh.configureAccel({});
+      }
+    },
+  );
 });

@@ -32,8 +32,24 @@ export interface AccelConfigResult extends AccelSettings {
 
 const UV_DEFAULT = 4;
 const UV_MAX = 1024;
+
+/**
+ * The pool size libuv derives from a `UV_THREADPOOL_SIZE` value: unset → 4; otherwise C `atoi` (leading blanks,
+ * an optional sign, then the leading digits: `'7x'` → 7, `'2.9'` → 2, `'abc'` or `''` → 0), 0 → 1, and the
+ * result taken as unsigned and capped at 1024 (so a negative value gives 1024).
+ * @internal
+ */
+export function uvPoolSize(value: string | undefined): number {
+  if (value === undefined) return UV_DEFAULT;
+  const m = /^[\t\n\v\f\r ]*([+-]?)(\d*)/.exec(value)!;
+  const digits = m[2]!.replace(/^0+/, '');
+  if (digits === '') return 1;
+  if (m[1] === '-') return UV_MAX;
+  return digits.length > 4 ? UV_MAX : Math.min(UV_MAX, Number(digits));
+}
+
 // libuv reads UV_THREADPOOL_SIZE once, when its pool starts; record what it saw (or will see) at load time.
-const uvAtLoad = Number(process.env.UV_THREADPOOL_SIZE) || UV_DEFAULT;
+const uvAtLoad = uvPoolSize(process.env.UV_THREADPOOL_SIZE);
 
 let current: AccelSettings | undefined;
 const listeners = new Set<(s: AccelSettings) => void>();

@@ -146,3 +146,69 @@ describe('topology parsers', () => {
     });
   });
 });
+
+/** A Linux reader over an in-memory file map (paths as the kernel shows them). */
+function filesReader(files: Record<string, string>): TopologyReader {
+  return {
+    platform: 'linux',
+    arch: 'x64',
+    readFile: (path) => files[path],
+    sysctl: () => undefined,
+    logicalCpus: () => 8,
+    availableParallelism: () => 8,
+    model: () => 'test',
+  };
+}
+
+describe('cgroup CPU quotas up the hierarchy', () => {
+  it('a parent cgroup v2 quota applies when the process cgroup itself says max', () => {
+    const t = cpuTopology(
+      filesReader({
+        '/proc/self/cgroup': '0::/kubepods.slice/pod7/ctr\n',
+        '/sys/fs/cgroup/kubepods.slice/pod7/ctr/cpu.max': 'max 100000\n',
+        '/sys/fs/cgroup/kubepods.slice/pod7/cpu.max': '250000 100000\n',
+        '/sys/fs/cgroup/kubepods.slice/cpu.max': 'max 100000\n',
+      }),
+    );
+    expect(t.cpuQuota).toBe(2.5);
+    expect(t.effectiveParallelism).toBe(2);
+  });
+
+  it('the smallest quota wins when several levels set one, and a quota below one CPU still allows 1 thread', () => {
+    const t = cpuTopology(
+      filesReader({
+        '/proc/self/cgroup': '0::/app.slice/job.service\n',
+        '/sys/fs/cgroup/app.slice/job.service/cpu.max': '300000 100000\n',
+        '/sys/fs/cgroup/app.slice/cpu.max': '50000 100000\n',
+      }),
+    );
+    expect(t.cpuQuota).toBe(0.5);
+    expect(t.effectiveParallelism).toBe(1);
+  });
+
+  it('a parent cgroup v1 cfs quota applies when the process cgroup has -1', () => {
+    const t = cpuTopology(
+      filesReader({
+        '/proc/self/cgroup': '4:cpu,cpuacct:/docker/abc\n',
+        '/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us': '-1\n',
+        '/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us': '100000\n',
+        '/sys/fs/cgroup/cpu,cpuacct/docker/cpu.cfs_quota_us': '300000\n',
+        '/sys/fs/cgroup/cpu,cpuacct/docker/cpu.cfs_period_us': '100000\n',
+      }),
+    );
+    expect(t.cpuQuota).toBe(3);
+    expect(t.effectiveParallelism).toBe(3);
+  });
+
+  it('no cgroup files at all, or only unlimited ones, means no quota', () => {
+    expect(cpuTopology(filesReader({})).cpuQuota).toBeUndefined();
+    const t = cpuTopology(
+      filesReader({
+        '/proc/self/cgroup': '0::/user.slice\n',
+        '/sys/fs/cgroup/user.slice/cpu.max': 'max 100000\n',
+      }),
+    );
+    expect(t.cpuQuota).toBeUndefined();
+    expect(t.effectiveParallelism).toBe(8);
+  });
+});

@@ -17,7 +17,10 @@ export interface CpuTopology {
    * CPU quota (rounded down, at least 1).
    */
   readonly effectiveParallelism: number;
-  /** cgroup CPU quota in CPUs (`cpu.max` quota / period, or cgroup v1 cfs), absent when unlimited. */
+  /**
+   * cgroup CPU quota in CPUs (`cpu.max` quota / period, or cgroup v1 cfs): the smallest limit of the process's
+   * cgroup and its ancestors, absent when all are unlimited. May be below 1 (e.g. 0.5).
+   */
   readonly cpuQuota?: number;
   /** CPU model string (first CPU), `'unknown'` when the OS does not say. */
   readonly model: string;
@@ -157,30 +160,53 @@ export function parseProcCgroup(text: string): { v2?: string; cpuV1?: string } {
   return result;
 }
 
-function joinPath(base: string, path: string | undefined): string {
-  return path === undefined || path === '/' ? base : `${base}${path}`;
+/**
+ * The directories from the process's cgroup up to the mount root: `base + path`, then each parent, then `base`.
+ * The kernel enforces every ancestor's limit, so a quota set on a parent (a systemd slice, a pod) applies even
+ * when the process's own cgroup says `max`.
+ */
+function cgroupDirs(base: string, path: string | undefined): string[] {
+  const dirs: string[] = [];
+  const parts = (path ?? '').split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
+  for (let k = parts.length; k > 0; k--) dirs.push(`${base}/${parts.slice(0, k).join('/')}`);
+  dirs.push(base);
+  return dirs;
+}
+
+/** The smaller of two quotas in CPUs, `undefined` meaning unlimited. */
+function minQuota(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
 }
 
 function cgroupQuota(read: (path: string) => string | undefined): number | undefined {
   const self = read('/proc/self/cgroup');
   const paths = self === undefined ? {} : parseProcCgroup(self);
-  // cgroup v2: the process's own cgroup first, then the mount root (inside a container that is the container's)
-  const v2 =
-    (paths.v2 !== undefined
-      ? read(`${joinPath('/sys/fs/cgroup', paths.v2)}/cpu.max`)
-      : undefined) ?? read('/sys/fs/cgroup/cpu.max');
-  if (v2 !== undefined) return parseCpuMax(v2);
+  // cgroup v2: the smallest cpu.max from the process's own cgroup up to the mount root (inside a container the
+  // root is the container's cgroup; a path from the host's namespace that does not exist there is skipped)
+  let v2Found = false;
+  let quota: number | undefined;
+  for (const dir of cgroupDirs('/sys/fs/cgroup', paths.v2)) {
+    const text = read(`${dir}/cpu.max`);
+    if (text === undefined) continue;
+    v2Found = true;
+    quota = minQuota(quota, parseCpuMax(text));
+  }
+  if (v2Found) return quota;
+  // cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us (-1 = unlimited), likewise the smallest up the hierarchy
   for (const base of ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct']) {
-    for (const dir of paths.cpuV1 !== undefined && paths.cpuV1 !== '/'
-      ? [joinPath(base, paths.cpuV1), base]
-      : [base]) {
-      const quota = read(`${dir}/cpu.cfs_quota_us`);
-      const period = read(`${dir}/cpu.cfs_period_us`);
-      if (quota === undefined || period === undefined) continue;
-      const q = Number(quota.trim());
-      const p = Number(period.trim());
-      return q > 0 && p > 0 ? q / p : undefined;
+    let v1Found = false;
+    for (const dir of cgroupDirs(base, paths.cpuV1)) {
+      const q = read(`${dir}/cpu.cfs_quota_us`);
+      const p = read(`${dir}/cpu.cfs_period_us`);
+      if (q === undefined || p === undefined) continue;
+      v1Found = true;
+      const qv = Number(q.trim());
+      const pv = Number(p.trim());
+      quota = minQuota(quota, qv > 0 && pv > 0 ? qv / pv : undefined);
     }
+    if (v1Found) return quota;
   }
   return undefined;
 }

@@ -41,7 +41,40 @@ export function outArray(out: Float64Array | undefined, n: number, x?: Float64Ar
   return out;
 }
 
-function overlaps(a: Float64Array, b: Float64Array): boolean {
+/**
+ * Like {@link outArray} for kernels that can run in place: `out` may be `x` itself (or another view of exactly
+ * the same memory), but must not overlap it partially, since a shifted view would be overwritten before it is read.
+ */
+export function outArrayInPlace(
+  out: Float64Array | undefined,
+  n: number,
+  x: Float64Array,
+  name = 'options.out',
+  xName = 'the input',
+): Float64Array {
+  if (out === undefined) return new Float64Array(n);
+  if (!(out instanceof Float64Array)) throw new AccelRangeError(name, out, 'a Float64Array');
+  if (out.length !== n) throw new AccelRangeError(name, out, `a Float64Array of length ${n}`);
+  if (overlaps(out, x) && !sameMemory(out, x)) {
+    throw new AccelRangeError(
+      name,
+      out,
+      `${xName} itself or a Float64Array that does not overlap it (a shifted view of ${xName} would be overwritten before it is read)`,
+    );
+  }
+  return out;
+}
+
+/** Whether `a` and `b` are views of exactly the same memory (same buffer, offset and length): an in-place call. */
+export function sameMemory(a: Float64Array, b: Float64Array): boolean {
+  return (
+    a === b ||
+    (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength)
+  );
+}
+
+/** Whether the two arrays share any byte of memory. */
+export function overlaps(a: Float64Array, b: Float64Array): boolean {
   if (a.buffer !== b.buffer) return false;
   const a0 = a.byteOffset;
   const a1 = a0 + a.byteLength;
@@ -60,8 +93,13 @@ export function intOption(
 ): number {
   if (value === undefined) return dflt;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    // name the upper limit too, so a huge integer (1e300) is not told it must be "an integer ≥ 1"
     const range =
-      max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
+      max !== Number.MAX_SAFE_INTEGER
+        ? `an integer in [${min}, ${max}]`
+        : min === -Number.MAX_SAFE_INTEGER
+          ? 'a safe integer (|value| ≤ 2^53 − 1)'
+          : `an integer ≥ ${min} (at most 2^53 − 1)`;
     throw new AccelRangeError(name, value, range);
   }
   return value;

@@ -88,7 +88,8 @@ export function scaleOf(c: GoldenCase): number {
   let maxAbs = 0;
   let sumAbs = 0;
   for (const v of x) {
-    if (v === v) {
+    // finite values only: an infinity is missing to the rolling kernels and would make every bound vacuous
+    if (Number.isFinite(v)) {
       maxAbs = Math.max(maxAbs, Math.abs(v));
       sumAbs += Math.abs(v);
     }

@@ -54,14 +54,16 @@ function knownException(c: GoldenCase, got: number, exp: number): string | undef
 function windowStd(x: Float64Array, i: number, w: number): number {
   let n = 0;
   let m = 0;
+  // finite values only, as the rolling kernels (and pandas) treat ±inf as missing
   for (let j = Math.max(0, i - w + 1); j <= i; j++)
-    if (x[j] === x[j]) {
+    if (Number.isFinite(x[j])) {
       n++;
       m += x[j]!;
     }
   m /= n;
   let q = 0;
-  for (let j = Math.max(0, i - w + 1); j <= i; j++) if (x[j] === x[j]) q += (x[j]! - m) ** 2;
+  for (let j = Math.max(0, i - w + 1); j <= i; j++)
+    if (Number.isFinite(x[j])) q += (x[j]! - m) ** 2;
   return Math.sqrt(q / (n - 1));
 }
 
@@ -71,7 +73,7 @@ function corrCondition(x: Float64Array, y: Float64Array, i: number, w: number): 
   let mx = 0;
   let my = 0;
   for (let j = Math.max(0, i - w + 1); j <= i; j++) {
-    if (x[j] === x[j] && y[j] === y[j]) {
+    if (Number.isFinite(x[j]) && Number.isFinite(y[j])) {
       n++;
       mx += x[j]!;
       my += y[j]!;
@@ -82,7 +84,7 @@ function corrCondition(x: Float64Array, y: Float64Array, i: number, w: number): 
   let sxx = 0;
   let syy = 0;
   for (let j = Math.max(0, i - w + 1); j <= i; j++) {
-    if (x[j] === x[j] && y[j] === y[j]) {
+    if (Number.isFinite(x[j]) && Number.isFinite(y[j])) {
       sxx += (x[j]! - mx) ** 2;
       syy += (y[j]! - my) ** 2;
     }

@@ -39,6 +39,7 @@ import {
   unpackSequence,
   unpackValue,
 } from './msgpack.js';
+import { withStringLocation } from './strings.js';
 import {
   TABLE_MIN_ROWS,
   buildRows,
@@ -302,7 +303,12 @@ export async function* encodeChunks(core: CodecCore, value: unknown): AsyncGener
   const { thresholdBytes, maxBytes, level, dictionary } = core.options;
   const slicer = new Slicer();
   const packer = new PiecePacker(slicer, maxBytes);
-  await packer.pack(value, 0);
+  try {
+    await packer.pack(value, 0);
+  } catch (err) {
+    // a piece knows only its own part of the value: say where the string is from the top
+    throw withStringLocation(err, value);
+  }
   const total = packer.total;
   const header = new Uint8Array(HEADER_BYTES);
 

@@ -106,7 +106,10 @@ export class DictionaryError extends SerializeError {
   }
 }
 
-/** `encode` met a value it cannot represent faithfully (function, symbol, class instance, cycle, ...). */
+/**
+ * `encode` met a value it cannot represent faithfully (function, symbol, class instance, cycle, a string
+ * with a lone surrogate, which UTF-8 cannot hold, ...). The message says what, and for strings where.
+ */
 export class UnsupportedTypeError extends SerializeError {
   static readonly code = 'E_SERIALIZE_UNSUPPORTED_TYPE';
   constructor(message: string, options?: ErrorOptions) {

@@ -8,6 +8,7 @@
 import { Packr, Unpackr, addExtension } from 'msgpackr';
 import { CorruptError, TruncatedError, UnsupportedTypeError } from './errors.js';
 import { ExtType } from './format.js';
+import { MalformedStringError, withStringLocation } from './strings.js';
 import { packKeyList, readTable, tableOf } from './table.js';
 
 /** Deepest nesting `encode` accepts; deeper input (or a cycle) throws `E_SERIALIZE_UNSUPPORTED_TYPE`. */
@@ -256,6 +257,101 @@ const unpackr = new Unpackr({
   moreTypes: false,
 });
 
+// --- encoding: strings ----------------------------------------------------------------------------------
+//
+// MessagePack strings are UTF-8, which cannot hold a lone surrogate, so every string written must be
+// well-formed UTF-16 (README "Strings and lone surrogates"). Checking each one with isWellFormed() costs a builtin call per
+// string, and a scan of about 0.8 ns per code unit of a two-byte string: as much as writing it. So:
+// - a short string (under LONG_STRING_UNITS) is checked where the walk meets it, and an object key
+//   equal to one already checked at the same position of the previous object is not checked again;
+// - a long string is written first: msgpackr writes those with native UTF-8, which puts U+FFFD
+//   (EF BF BD) in place of each lone surrogate. No EF BF BD in the packed bytes proves every long
+//   string well-formed (a search of a few µs per MiB); otherwise (a real U+FFFD, or those bytes
+//   in binary data) each long string is checked with isWellFormed().
+
+/**
+ * Strings of at least this many UTF-16 code units are checked after packing: msgpackr writes them with
+ * native UTF-8 (shorter ones in JavaScript, which marks a lone surrogate with other bytes).
+ */
+const LONG_STRING_UNITS = 64;
+/** Long strings met while preparing the current value, for {@link verifyLongStrings}; then dropped. */
+const longStrings: string[] = [];
+/** Total code units of {@link longStrings}. */
+let longUnits = 0;
+/** The UTF-8 bytes of U+FFFD, the mark a lone surrogate leaves in a long string's bytes. */
+const REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
+
+/** Positions (mod this) of recently checked object keys; a power of two. */
+const KEY_SLOTS = 32;
+/**
+ * Short object keys found well-formed, by their position in their object (mod {@link KEY_SLOTS}): the
+ * keys of same-shaped objects are the same strings, and comparing a key with its slot is cheaper than
+ * checking it. Only ever holds well-formed strings, so a key equal to its slot is well-formed.
+ */
+const checkedKeys: string[] = new Array<string>(KEY_SLOTS).fill('');
+
+/**
+ * True when `s` can be written: it is short and well-formed, or it is long and recorded for
+ * {@link verifyLongStrings}. False when it must be refused.
+ */
+function stringOk(s: string): boolean {
+  if (s.length < LONG_STRING_UNITS || !longStringsMarked) return s.isWellFormed();
+  longStrings.push(s);
+  longUnits += s.length;
+  return true;
+}
+
+/** Checks an object key that is not the one in its {@link checkedKeys} slot; remembers it if short. */
+function checkKey(key: string, slot: number): void {
+  if (!stringOk(key)) throw new MalformedStringError(key);
+  if (key.length < LONG_STRING_UNITS) checkedKeys[slot] = key;
+}
+
+/**
+ * Could `bytes` hold a lone surrogate written as U+FFFD? True when they contain EF BF BD, or too many
+ * 0xEF bytes to look at each (then isWellFormed() on the strings is the cheaper answer).
+ */
+function mayHoldReplacement(bytes: Uint8Array, maxLeads: number): boolean {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let leads = 0;
+  for (let p = buf.indexOf(0xef); p !== -1; p = buf.indexOf(0xef, p + 1)) {
+    if ((buf[p + 1] === 0xbf && buf[p + 2] === 0xbd) || ++leads > maxLeads) return true;
+  }
+  return false;
+}
+
+/**
+ * Throws {@link MalformedStringError} if a long string recorded while preparing is not well-formed.
+ * `bytes` is the packed MessagePack that holds them. It is searched only when the long strings make up
+ * a good part of it (at least a quarter of its length in code units), so a large binary payload with a
+ * short text in it is not read through for the text's sake.
+ */
+function verifyLongStrings(bytes: Uint8Array): void {
+  if (bytes.byteLength <= 4 * longUnits && !mayHoldReplacement(bytes, 16 + (longUnits >> 7)))
+    return;
+  for (const s of longStrings) if (!s.isWellFormed()) throw new MalformedStringError(s);
+}
+
+/**
+ * Whether msgpackr marks a lone surrogate in a long string with U+FFFD, which {@link verifyLongStrings}
+ * relies on. Checked once here on this msgpackr and Node; when not (a msgpackr that writes long strings
+ * another way), every string is checked with isWellFormed() instead.
+ */
+const longStringsMarked = ((): boolean => {
+  for (const n of [LONG_STRING_UNITS, 5000]) {
+    for (const s of [
+      `\ud800${'x'.repeat(n)}`,
+      `${'é'.repeat(n)}\udc00é`,
+      `€${'x'.repeat(n)}\udbff`,
+    ]) {
+      const b = packr.pack(s);
+      if (Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(REPLACEMENT) === -1)
+        return false;
+    }
+  }
+  return true;
+})();
+
 // --- encoding: the prepare walk --------------------------------------------------------------------------
 
 const INT64_MIN = -(2n ** 63n);
@@ -289,6 +385,8 @@ export function prepare(value: unknown, depth: number, table = true): unknown {
     case 'number':
       return value === 0 && 1 / value < 0 ? NEG_ZERO : value;
     case 'string':
+      if (stringOk(value)) return value;
+      throw new MalformedStringError(value);
     case 'boolean':
     case 'undefined':
       return value;
@@ -313,11 +411,18 @@ function prepareObject(value: object, depth: number, table: boolean): unknown {
   if (proto === Object.prototype || proto === null) {
     const obj = value as Record<string, unknown>;
     let out: Record<string, unknown> | undefined;
+    let j = 0;
     for (const key in obj) {
+      const slot = j++ & (KEY_SLOTS - 1);
+      if (key !== checkedKeys[slot]) checkKey(key, slot);
       const child = obj[key];
-      // Fast path: strings, booleans and numbers other than -0 are written as they are.
-      if (typeof child === 'number' ? child !== 0 || 1 / child > 0 : typeof child === 'string')
-        continue;
+      // Fast path: well-formed strings and numbers other than -0 are written as they are.
+      if (typeof child === 'number') {
+        if (child !== 0 || 1 / child > 0) continue;
+      } else if (typeof child === 'string') {
+        if (stringOk(child)) continue;
+        throw new MalformedStringError(child);
+      }
       // msgpackr renames a decoded "__proto__" key (prototype-pollution guard): refuse rather than change it.
       if (key === '__proto__')
         throw new UnsupportedTypeError('cannot encode an own "__proto__" key');
@@ -343,8 +448,12 @@ function prepareObject(value: object, depth: number, table: boolean): unknown {
     let out: unknown[] | undefined;
     for (let i = 0; i < arr.length; i++) {
       const child = arr[i];
-      if (typeof child === 'number' ? child !== 0 || 1 / child > 0 : typeof child === 'string')
-        continue;
+      if (typeof child === 'number') {
+        if (child !== 0 || 1 / child > 0) continue;
+      } else if (typeof child === 'string') {
+        if (stringOk(child)) continue;
+        throw new MalformedStringError(child);
+      }
       const prepared = prepare(child, depth + 1);
       if (prepared !== child) {
         out ??= arr.slice();
@@ -417,27 +526,44 @@ const DETACHED: Buffer = Buffer.allocUnsafeSlow(0);
  * buffers for large payloads). The result is only valid until the next call: copy or consume it at once.
  */
 export function packTransient(value: unknown, reserve: number): Uint8Array {
-  const prepared = prepare(value, 0);
   packr.useBuffer(packScratch);
   try {
-    const out = packPrepared(prepared, reserve);
+    const out = packRoot(value, reserve, 0, true);
     if (out.buffer !== packScratch.buffer && out.buffer.byteLength <= MAX_SCRATCH_BYTES) {
       // msgpackr outgrew the scratch: keep a skewed one of the size it needed for the next call
       packScratch = skewedScratch(out.buffer.byteLength);
     }
     return out;
+  } catch (err) {
+    throw withStringLocation(err, value);
   } finally {
     packr.useBuffer(DETACHED);
+  }
+}
+
+/** Prepares and packs `value`, then checks the long strings it holds (see "encoding: strings"). */
+function packRoot(value: unknown, reserve: number, depth: number, table: boolean): Uint8Array {
+  longStrings.length = 0;
+  longUnits = 0;
+  try {
+    const out = packPrepared(prepare(value, depth, table), reserve);
+    if (longUnits > 0) verifyLongStrings(out.subarray(reserve));
+    return out;
+  } finally {
+    // no reference to the caller's strings outlives the call
+    longStrings.length = 0;
+    longUnits = 0;
   }
 }
 
 /**
  * Encodes `value` to plain MessagePack bytes (no header), with this package's extension types.
  * `table: false` keeps a top-level array from becoming a Table (the sliced encoder's batches of
- * elements, which are not arrays of the value).
+ * elements, which are not arrays of the value). A string that is not well-formed throws
+ * {@link MalformedStringError}, which does not say where it is: see {@link withStringLocation}.
  */
 export function packValue(value: unknown, reserve = 0, depth = 0, table = true): Uint8Array {
-  return packPrepared(prepare(value, depth, table), reserve);
+  return packRoot(value, reserve, depth, table);
 }
 
 /** The ext type of a typed array (exported for the sliced encoder). */

@@ -25,6 +25,8 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 /**
  * The key list of `first` when it can open a table: a plain object (prototype `Object.prototype`) with
  * 1..{@link TABLE_MAX_KEYS} own keys, all number values, and no `"__proto__"` key. Otherwise undefined.
+ * A key that is not well-formed UTF-16 also gives undefined: the rows are then written one by one,
+ * where the encoder refuses that key and says where it is (every row has the same keys as `first`).
  */
 export function tableKeysOf(first: unknown): string[] | undefined {
   if (first === null || typeof first !== 'object' || Array.isArray(first)) return undefined;
@@ -32,7 +34,12 @@ export function tableKeysOf(first: unknown): string[] | undefined {
   const row = first as Record<string, unknown>;
   const keys: string[] = [];
   for (const key in row) {
-    if (typeof row[key] !== 'number' || key === '__proto__' || keys.length === TABLE_MAX_KEYS)
+    if (
+      typeof row[key] !== 'number' ||
+      key === '__proto__' ||
+      keys.length === TABLE_MAX_KEYS ||
+      !key.isWellFormed()
+    )
       return undefined;
     keys.push(key);
   }

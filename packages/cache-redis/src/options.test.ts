@@ -1,0 +1,112 @@
+import { requireRedis, type TestRedis } from '@peaktrade/test-redis';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropPrefix, testPrefix } from '../test/helpers.js';
+import { CircuitBreaker, RedisOptionError, RedisTier, type RedisTierOptions } from './index.js';
+
+let redis: TestRedis | undefined;
+const prefix = testPrefix('options');
+let admin: Redis;
+
+beforeAll(async () => {
+  redis = await requireRedis();
+  if (!redis) return;
+  admin = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  if (!redis) return;
+  await dropPrefix(redis.url, prefix);
+  await admin.quit();
+  await redis.stop();
+});
+
+/** The option a constructor call refuses, or undefined when it builds (the tier is closed again). */
+function refused(options: RedisTierOptions): string | undefined {
+  try {
+    void new RedisTier({ bus: false, ...options }).close();
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof RedisOptionError)) throw error;
+    return error.option;
+  }
+}
+
+describe('timer and lease options', () => {
+  it('refuses timers beyond 2^31 - 1 ms, which Node would fire after 1 ms', () => {
+    expect(refused({ commandTimeoutMs: 2 ** 31 })).toBe('commandTimeoutMs');
+    expect(refused({ singleFlight: { pollMs: 2 ** 31 } })).toBe('singleFlight.pollMs');
+    expect(refused({ commandTimeoutMs: 2 ** 31 - 1, singleFlight: { pollMs: 2 ** 31 - 1 } })).toBe(
+      undefined,
+    );
+  });
+
+  it('refuses a lease Redis cannot take, and non-number durations', () => {
+    expect(refused({ singleFlight: { leaseMs: 1e300 } })).toBe('singleFlight.leaseMs');
+    expect(refused({ singleFlight: { waitMs: Infinity } })).toBe('singleFlight.waitMs');
+    expect(refused({ commandTimeoutMs: '50' as never })).toBe('commandTimeoutMs');
+    expect(() => new RedisTier({ commandTimeoutMs: Number.NaN, bus: false })).toThrow(
+      'Invalid option commandTimeoutMs = NaN:',
+    );
+  });
+
+  it('refuses a breaker cool-down that would never let a probe through, and non-number windows', () => {
+    expect(() => new CircuitBreaker({ cooldownMs: Infinity })).toThrow(
+      'Invalid option breaker.cooldownMs = Infinity:',
+    );
+    // A string used to pass `> 0` and then concatenate: openedAt + '100' - now.
+    expect(() => new CircuitBreaker({ cooldownMs: '100' as never })).toThrow(/cooldownMs/);
+    expect(() => new CircuitBreaker({ windowMs: '1000' as never })).toThrow(/windowMs/);
+  });
+
+  it('refuses a ready() timeout that is not a usable timer, naming it', async () => {
+    const tier = new RedisTier({ url: redis!.url, keyPrefix: prefix, bus: false });
+    try {
+      for (const timeoutMs of [-1, Number.NaN, 2 ** 31, '5000' as never]) {
+        await expect(tier.ready(timeoutMs)).rejects.toThrow(/Invalid option timeoutMs/);
+      }
+      // 0 asks whether it is ready now.
+      await tier.ready(5_000);
+      expect(await tier.ready(0)).toBe(tier);
+    } finally {
+      await tier.close();
+    }
+  });
+});
+
+describe('url', () => {
+  it('refuses a URL ioredis cannot parse, or a database index that is not an integer, by name', () => {
+    for (const url of [
+      'redis://127.0.0.1:99999',
+      'redis://127.0.0.1:0',
+      'redis://127.0.0.1:abc',
+      'redis://:6379',
+      // ioredis sends SELECT NaN for this and leaves the refusal as an unhandled rejection.
+      'redis://127.0.0.1:6379/abc',
+      'redis://127.0.0.1:6379/-1',
+      'redis://127.0.0.1:6379?db=x',
+      6379 as never,
+    ]) {
+      expect(refused({ url }), String(url)).toBe('url');
+    }
+    expect(refused({ url: 'redis://127.0.0.1:6379/3' })).toBe(undefined);
+    expect(refused({ url: 'redis://127.0.0.1?db=3' })).toBe(undefined);
+  });
+
+  it('refuses a database index the server does not have, and writes nothing to database 0', async () => {
+    const [, databases] = (await admin.config('GET', 'databases')) as [string, string];
+    // One past the last database: ioredis's SELECT fails and it carried on in database 0.
+    const url = `redis://${redis!.host}:${redis!.port}/${databases}`;
+    const tier = new RedisTier({ url, keyPrefix: prefix, namespace: 'db', commandTimeoutMs: 1000 });
+    try {
+      const ready = tier.ready(5_000);
+      await expect(ready).rejects.toBeInstanceOf(RedisOptionError);
+      await expect(ready).rejects.toThrow(/option url = .*SELECT failed: .*DB index/);
+      await expect(tier.set('k', 'v')).rejects.toThrow();
+      expect(await admin.exists(tier.keyOf('k'))).toBe(0);
+      expect(tier.stats().errors).toBeGreaterThan(0);
+    } finally {
+      await tier.close();
+    }
+  });
+});
