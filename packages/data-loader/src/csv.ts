@@ -6,6 +6,7 @@ import {
   type OhlcvField,
 } from './columns.js';
 import { DataValidationError, LoaderOptionError } from './errors.js';
+import { parseTime, TIME_FORMS } from './time.js';
 
 const QUOTE = 34;
 const CR = 13;
@@ -36,7 +37,9 @@ const ALIASES: Record<OhlcvField, readonly string[]> = {
 /** Options of the CSV parser. */
 export interface CsvOptions {
   /**
-   * `'auto'` (default): the first line is a header when any of its fields is not a number.
+   * `'auto'` (default): the first line is a header when a field after the first is not a
+   * number, or the first field holds no digit at all (a time always has one, so a first field
+   * like `2024/01/02` is read as data and reported as an invalid time, not taken for a header).
    * Without a header the columns are time, open, high, low, close, volume in that order.
    */
   readonly header?: 'auto' | boolean;
@@ -50,7 +53,10 @@ export interface CsvOptions {
  * Streaming CSV → OHLCV parser over bytes. Plain numeric fields are parsed straight from the
  * bytes with no string or object per row (exact: the same double `Number()` gives). Quoted
  * fields, `""` escapes, CRLF or LF line ends and ISO dates in the time column take a slower
- * path. Feed chunks with {@link push}, then call {@link finish}.
+ * path. The time column takes epoch milliseconds or ISO-8601 dates and date-times (see
+ * `parseTime` in `time.ts`: a missing offset means UTC); anything else is a
+ * {@link DataValidationError} naming the row and the field. Feed chunks with {@link push}, then
+ * call {@link finish}.
  */
 export class CsvParser {
   readonly #symbol: string;
@@ -262,12 +268,13 @@ export class CsvParser {
   #slowValue(target: number, text: string, field: number): number {
     const trimmed = text.trim();
     if (trimmed !== '') {
+      if (target === 0) {
+        const t = parseTime(trimmed);
+        if (!Number.isNaN(t)) return t;
+        throw this.#error(`invalid time ${JSON.stringify(text)}: expected ${TIME_FORMS}`, field);
+      }
       const n = Number(trimmed);
       if (!Number.isNaN(n)) return n;
-      if (target === 0) {
-        const t = Date.parse(trimmed);
-        if (!Number.isNaN(t)) return t;
-      }
     }
     throw this.#error(`non-numeric value ${JSON.stringify(text)}`, field);
   }
@@ -297,10 +304,12 @@ export class CsvParser {
   #setupColumns(fields: number): void {
     const first = this.#pendingStrings.slice(0, fields).map((s) => s ?? '');
     const notNumber = (s: string) => s.trim() === '' || Number.isNaN(Number(s.trim()));
-    // A first line of data may start with an ISO date; a header has a name there.
+    // A first line of data starts with a time, which may be a date; a header has a name there.
+    // A first field holding a digit is taken for a time even when it is not a valid one (a
+    // date in an unsupported form), so that it is reported as such rather than as a header
+    // that lacks its columns.
     const looksLikeHeader =
-      (notNumber(first[0] ?? '') && Number.isNaN(Date.parse(first[0] ?? ''))) ||
-      first.slice(1).some(notNumber);
+      (notNumber(first[0] ?? '') && !/\d/.test(first[0] ?? '')) || first.slice(1).some(notNumber);
     const isHeader = this.#headerMode === 'auto' ? looksLikeHeader : this.#headerMode;
     this.#firstLineIsHeader = isHeader;
     this.#fieldCount = fields;

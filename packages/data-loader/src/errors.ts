@@ -120,19 +120,51 @@ export class LoadAbortedError extends PeakTradeError {
 
 /** Every attempt failed; `cause` is the last attempt's error, `attempts` how many were made. */
 export class LoadFailedError extends PeakTradeError {
-  static readonly code = 'E_LOADER_FAILED';
+  // Typed as string so that a subclass can have its own code.
+  static readonly code: string = 'E_LOADER_FAILED';
   readonly symbol: string;
   readonly attempts: number;
-  constructor(symbol: string, attempts: number, cause: unknown) {
-    const why = cause instanceof Error ? cause.message : String(cause);
+  /**
+   * @param detail for subclasses: their own code, and the reason to state instead of the
+   *   cause's message.
+   */
+  constructor(
+    symbol: string,
+    attempts: number,
+    cause: unknown,
+    detail?: { readonly code: string; readonly reason: string },
+  ) {
+    const why = detail?.reason ?? messageOf(cause);
     super(
-      LoadFailedError.code,
+      detail?.code ?? LoadFailedError.code,
       `Loading ${symbol} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${why}`,
       { cause },
     );
     this.symbol = symbol;
     this.attempts = attempts;
   }
+}
+
+/**
+ * The retry policy's `onRetry` callback threw, so the load stopped there instead of retrying.
+ * A {@link LoadFailedError}: `cause` is what the callback threw, `attemptError` the error of the
+ * attempt it was called for. Nothing is cached; other loads are not affected.
+ */
+export class RetryCallbackError extends LoadFailedError {
+  static override readonly code = 'E_LOADER_RETRY_CALLBACK';
+  /** The error of the failed attempt that `onRetry` was called to retry. */
+  readonly attemptError: unknown;
+  constructor(symbol: string, attempts: number, callbackError: unknown, attemptError: unknown) {
+    super(symbol, attempts, callbackError, {
+      code: RetryCallbackError.code,
+      reason: `onRetry threw (${messageOf(callbackError)}) before retrying after: ${messageOf(attemptError)}`,
+    });
+    this.attemptError = attemptError;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Every error class of this package, by name. */
@@ -146,4 +178,5 @@ export const errors = {
   LoadTimeoutError,
   LoadAbortedError,
   LoadFailedError,
+  RetryCallbackError,
 };

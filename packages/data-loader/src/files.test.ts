@@ -385,3 +385,132 @@ describe('JSON shapes and validation', () => {
     );
   });
 });
+
+describe('timestamps (CSV and JSON time fields)', () => {
+  /** One bar at time `t` as CSV (with a header) and as JSON rows and columns; every result's time. */
+  function timesOf(t: string): number[] {
+    const bar = { open: 1, high: 1, low: 1, close: 1, volume: 1 };
+    return [
+      parseCsv('T', `${header}\n${t},1,1,1,1,1\n`).time[0]!,
+      parseCsv('T', `${header}\n"${t}",1,1,1,1,1\n`).time[0]!,
+      jsonToColumns('T', [{ time: t, ...bar }]).time[0]!,
+      jsonToColumns('T', { time: [t], open: [1], high: [1], low: [1], close: [1], volume: [1] })
+        .time[0]!,
+    ];
+  }
+
+  it('reads epoch milliseconds and ISO-8601 dates and date-times: T or space, fractions, Z or offset, no offset as UTC', () => {
+    const cases: [string, number][] = [
+      ['1700000000000', 1_700_000_000_000],
+      ['1700000000000.5', 1_700_000_000_000.5],
+      ['1.7e12', 1.7e12],
+      ['-5', -5],
+      ['2024-01-02', Date.UTC(2024, 0, 2)],
+      ['2024-02-29', Date.UTC(2024, 1, 29)],
+      ['2024-01-02T03:04', Date.UTC(2024, 0, 2, 3, 4)],
+      ['2024-01-02T03:04:05', Date.UTC(2024, 0, 2, 3, 4, 5)],
+      ['2024-01-02 03:04:05', Date.UTC(2024, 0, 2, 3, 4, 5)],
+      ['2024-01-02T03:04:05Z', Date.UTC(2024, 0, 2, 3, 4, 5)],
+      ['2024-01-02t03:04:05z', Date.UTC(2024, 0, 2, 3, 4, 5)],
+      ['2024-01-02T03:04:05.6Z', Date.UTC(2024, 0, 2, 3, 4, 5, 600)],
+      ['2024-01-02T03:04:05.678Z', Date.UTC(2024, 0, 2, 3, 4, 5, 678)],
+      ['2024-01-02T03:04:05.678901Z', Date.UTC(2024, 0, 2, 3, 4, 5, 678) + 0.901],
+      ['2024-01-02T03:04:05+02:00', Date.UTC(2024, 0, 2, 1, 4, 5)],
+      ['2024-01-02 03:04:05.5-05:30', Date.UTC(2024, 0, 2, 8, 34, 5, 500)],
+      // Years 0–99 are years 0–99 (Date.UTC would read 50 as 1950).
+      ['0050-06-01', new Date(Date.UTC(2000, 5, 1)).setUTCFullYear(50)],
+    ];
+    for (const [text, want] of cases) {
+      for (const got of timesOf(text)) expect(got, text).toBeCloseTo(want, 3);
+    }
+    // No offset means UTC whatever the machine's time zone (Date.parse reads it as local time).
+    const zone = process.env.TZ;
+    const offsetBefore = new Date(2024, 0, 2).getTimezoneOffset();
+    process.env.TZ = 'Asia/Kolkata';
+    try {
+      expect(new Date(2024, 0, 2).getTimezoneOffset()).toBe(-330);
+      expect(timesOf('2024-01-02T03:04:05')).toEqual(Array(4).fill(Date.UTC(2024, 0, 2, 3, 4, 5)));
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+    expect(new Date(2024, 0, 2).getTimezoneOffset()).toBe(offsetBefore);
+    // A headerless file may start with a date.
+    expect(parseCsv('T', '2024-01-02,1,1,1,1,1\n2024-01-03,1,1,1,1,1\n').time).toEqual(
+      Float64Array.of(Date.UTC(2024, 0, 2), Date.UTC(2024, 0, 3)),
+    );
+  });
+
+  it('refuses any other time, naming the symbol, the row and the field', () => {
+    const bad = [
+      'foo 12',
+      '1/2/2024',
+      'Jan 2 2024',
+      'Tue, 02 Jan 2024 03:04:05 GMT',
+      '2024-13-01',
+      '2023-02-29',
+      '2024-04-31',
+      '2024-01-02T24:00',
+      '2024-01-02T03:60',
+      '2024-01-02T03:04:60',
+      '2024-01-02T03',
+      '2024-01-02Z',
+      '2024-01-02T03:04:05.Z',
+      '2024-01-02T03:04:05+5',
+      '2024-01-02T03:04:05+0200',
+      '2024-01-02T03:04:05 +02:00',
+      '2024-1-2',
+      '24-01-02',
+      '0x10',
+      'Infinity',
+      '1e400',
+      '12abc',
+    ];
+    const bar = { open: 1, high: 1, low: 1, close: 1, volume: 1 };
+    for (const t of bad) {
+      const attempts = [
+        () => parseCsv('AAPL', `${header}\n1,1,1,1,1,1\n"${t}",1,1,1,1,1\n`),
+        () =>
+          jsonToColumns('AAPL', [
+            { time: 1, ...bar },
+            { time: t, ...bar },
+          ]),
+        () =>
+          jsonToColumns('AAPL', [
+            [1, 1, 1, 1, 1, 1],
+            [t, 1, 1, 1, 1, 1],
+          ]),
+      ];
+      // Unquoted, a comma would split the field, and 1e400 is a plain number (Infinity), which
+      // validation refuses (asserted below).
+      if (!t.includes(',') && t !== '1e400')
+        attempts.push(() => parseCsv('AAPL', `${header}\n1,1,1,1,1,1\n${t},1,1,1,1,1\n`));
+      for (const attempt of attempts) {
+        const error = thrown(attempt) as DataValidationError;
+        expect(error, t).toBeInstanceOf(DataValidationError);
+        expect(error, t).toMatchObject({ symbol: 'AAPL', row: 1, field: 'time' });
+        expect(error.reason, t).toContain('invalid time');
+        expect(error.message, t).toContain(JSON.stringify(t));
+      }
+    }
+    expect(
+      thrown(() => parseCsv('AAPL', `${header}\n1,1,1,1,1,1\n1e400,1,1,1,1,1\n`)),
+    ).toMatchObject({ symbol: 'AAPL', row: 1, field: 'time' });
+    // The first line of a headerless file: a time in an unsupported form is reported as such,
+    // not taken for a header.
+    for (const t of ['foo 12', '2024/01/02', '02.01.2024 10:00'])
+      expect(
+        thrown(() => parseCsv('AAPL', `${t},1,1,1,1,1\n`)),
+        t,
+      ).toMatchObject({
+        symbol: 'AAPL',
+        row: 0,
+        field: 'time',
+        reason: expect.stringContaining('invalid time') as string,
+      });
+    // A real header is still one.
+    expect(parseCsv('X', `Date,Open,High,Low,Close,Volume\n1,1,1,1,1,1\n`).time).toEqual(
+      Float64Array.of(1),
+    );
+  });
+});

@@ -8,6 +8,7 @@ import {
   LoadAbortedError,
   LoadFailedError,
   LoadTimeoutError,
+  RetryCallbackError,
   httpSource,
   type OhlcvColumns,
   type Sleep,
@@ -38,6 +39,8 @@ function recordingSleep(): { sleep: Sleep; delays: number[] } {
 }
 
 const source = () => httpSource({ url: (s) => `${server.url}/bars/${s}` });
+/** The same URLs as a template: such a source has a name of its own, so it can be cached. */
+const templated = () => httpSource({ url: `${server.url}/bars/{symbol}` });
 
 function expectBars(cols: OhlcvColumns | undefined, symbol: string): void {
   const want = barsFor(symbol);
@@ -187,15 +190,85 @@ describe('HTTP loading under faults', () => {
       expect(server.requests.get(s)).toBe(1);
   });
 
+  it('reports a time that is not epoch ms or ISO-8601 per symbol, naming row and field, without retrying', async () => {
+    server.script('BADTJ', ['bad-time-json']);
+    server.script('BADTC', ['bad-time-csv']);
+    const loader = new DataLoader({ retry: { sleep: recordingSleep().sleep } });
+    const { data, failures } = await loader.loadMany(['BADTJ', 'BADTC', 'FINE'], source());
+    expectBars(data.get('FINE'), 'FINE');
+    for (const [symbol, time] of [
+      ['BADTJ', 'foo 12'],
+      ['BADTC', '01/03/2024'],
+    ] as const) {
+      const cause = failures.get(symbol)!.cause as DataValidationError;
+      expect(cause).toBeInstanceOf(DataValidationError);
+      expect(cause).toMatchObject({ symbol, row: 1, field: 'time' });
+      expect(cause.message).toContain(`invalid time "${time}"`);
+      expect(server.requests.get(symbol)).toBe(1);
+    }
+  });
+
+  it('a throwing onRetry fails only the load it was called for: RetryCallbackError caused by the throw, no retry, nothing cached, no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const boom = new Error('onRetry is broken');
+      const calls: string[] = [];
+      const cache = new LruCache<string, OhlcvColumns>({ max: 100 });
+      const loader = new DataLoader({
+        cache,
+        retry: {
+          sleep: recordingSleep().sleep,
+          onRetry: (_attempt, _delay, error) => {
+            const url = (error as HttpStatusError).url;
+            calls.push(url);
+            if (url.endsWith('/CBFAIL')) throw boom;
+          },
+        },
+      });
+      server.script('CBFAIL', ['500', 'ok']);
+      server.script('CBRETRY', ['500', 'ok']);
+      const { data, failures } = await loader.loadMany(['CBFAIL', 'CBRETRY', 'CBOK'], templated());
+      const error = failures.get('CBFAIL') as RetryCallbackError;
+      expect(error).toBeInstanceOf(RetryCallbackError);
+      expect(error).toBeInstanceOf(LoadFailedError);
+      expect(error.code).toBe('E_LOADER_RETRY_CALLBACK');
+      expect(error.cause).toBe(boom);
+      expect((error.attemptError as HttpStatusError).status).toBe(500);
+      expect(error).toMatchObject({ symbol: 'CBFAIL', attempts: 1 });
+      expect(error.message).toContain('onRetry threw (onRetry is broken)');
+      // The callback stopped the load: no second request, and nothing cached for it.
+      expect(server.requests.get('CBFAIL')).toBe(1);
+      expectBars(data.get('CBRETRY'), 'CBRETRY');
+      expectBars(data.get('CBOK'), 'CBOK');
+      expect(server.requests.get('CBRETRY')).toBe(2);
+      expect(calls).toHaveLength(2);
+      expect(loader.stats.retries).toBe(1);
+      expect(cache.size).toBe(2);
+      // A direct load rejects the same way, and a later load starts afresh.
+      server.script('CBFAIL', ['500', 'ok']);
+      await expect(loader.load('CBFAIL', templated())).rejects.toMatchObject({
+        code: 'E_LOADER_RETRY_CALLBACK',
+        cause: boom,
+      });
+      expectBars(await loader.load('CBFAIL', templated()), 'CBFAIL');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('caches successes only: a failed load is not cached, and a later success is', async () => {
     const cache = new LruCache<string, OhlcvColumns>({ max: 100 });
     server.script('FLAKY', ['malformed-json', 'ok']);
     const loader = new DataLoader({ cache });
-    await expect(loader.load('FLAKY', source())).rejects.toBeInstanceOf(LoadFailedError);
+    await expect(loader.load('FLAKY', templated())).rejects.toBeInstanceOf(LoadFailedError);
     expect(cache.size).toBe(0);
-    expectBars(await loader.load('FLAKY', source()), 'FLAKY');
+    expectBars(await loader.load('FLAKY', templated()), 'FLAKY');
     expect(cache.size).toBe(1);
-    expectBars(await loader.load('FLAKY', source()), 'FLAKY');
+    expectBars(await loader.load('FLAKY', templated()), 'FLAKY');
     expect(server.requests.get('FLAKY')).toBe(2);
     expect(loader.stats.cacheHits).toBe(1);
   });
@@ -209,7 +282,7 @@ describe('HTTP loading under faults', () => {
       const cache = new MultiLevelCache();
       server.okDelayMs = 30;
       const loader = new DataLoader({ cache });
-      const loading = loader.load('CLOSED', source());
+      const loading = loader.load('CLOSED', templated());
       await new Promise((r) => setTimeout(r, 5));
       await cache.close();
       expectBars(await loading, 'CLOSED');
@@ -220,12 +293,11 @@ describe('HTTP loading under faults', () => {
     }
   });
 
-  it('de-duplicates concurrent loads of one symbol into one request', async () => {
+  it('de-duplicates concurrent loads of one symbol from one source into one request', async () => {
     server.okDelayMs = 10;
     const loader = new DataLoader();
-    const results = await Promise.all(
-      Array.from({ length: 25 }, () => loader.load('DUP', source())),
-    );
+    const shared = source();
+    const results = await Promise.all(Array.from({ length: 25 }, () => loader.load('DUP', shared)));
     expect(server.requests.get('DUP')).toBe(1);
     expect(new Set(results).size).toBe(1);
     expect(loader.stats.deduplicated).toBe(24);

@@ -51,5 +51,6 @@ export {
   LoadTimeoutError,
   LoadAbortedError,
   LoadFailedError,
+  RetryCallbackError,
   errors,
 } from './errors.js';

@@ -31,7 +31,11 @@ export interface DataLoaderOptions {
   readonly retryNonIdempotent?: boolean;
   /** Timeout of one attempt in milliseconds (default 10 000). */
   readonly timeoutMs?: number;
-  /** Cache of loaded columns; failures are never cached. */
+  /**
+   * Cache of loaded columns; failures are never cached. Keys are `JSON.stringify([source.name,
+   * symbol])`, so sources sharing the cache need names of their own (see `Source.name`); a
+   * built-in source that cannot derive one (`anonymous`) is refused while a cache is set.
+   */
   readonly cache?: LoaderCache;
   /** Largest number of symbols handed to a source's `loadBatch` at once (default 100). */
   readonly maxBatchSize?: number;
@@ -111,7 +115,8 @@ export class DataLoader {
   readonly #timeoutMs: number;
   readonly #cache: LoaderCache | undefined;
   readonly #maxBatch: number;
-  readonly #inflight = new Map<string, Flight>();
+  /** Loads in flight, per source object, then per symbol: never shared between two sources. */
+  readonly #inflight = new WeakMap<Source, Map<string, Flight>>();
   readonly #batches = new Map<Source, Map<string, Pending[]>>();
   #stats = { attempts: 0, retries: 0, cacheHits: 0, loaded: 0, failed: 0, deduplicated: 0 };
 
@@ -128,8 +133,10 @@ export class DataLoader {
     this.#policy = resolveRetryPolicy({
       ...options.retry,
       onRetry: (attempt, delay, error) => {
-        this.#stats.retries++;
+        // Counted once the callback has returned: when it throws, the load fails and no retry
+        // is made.
         onRetry?.(attempt, delay, error);
+        this.#stats.retries++;
       },
     });
     this.#noRetry = { ...this.#policy, retries: 0 };
@@ -156,15 +163,19 @@ export class DataLoader {
   }
 
   /**
-   * Load one symbol's columns. Concurrent calls for the same source and symbol share one load.
-   * Each caller's `signal` cancels that caller's wait; the shared load itself is aborted only
-   * when every caller waiting for it has aborted.
+   * Load one symbol's columns. Concurrent calls for the same source object and symbol share one
+   * load. Each caller's `signal` cancels that caller's wait; the shared load itself is aborted
+   * only when every caller waiting for it has aborted.
    * @throws {LoadFailedError} after the last attempt (its `cause` says why).
    * @throws {LoadAbortedError} when `signal` aborts.
+   * @throws {LoaderOptionError} naming `name`, when the loader has a cache and `source` is
+   *   `anonymous` (its cache entries could not be told apart from another source's).
    */
   async load(symbol: string, source: Source, options: LoadOptions = {}): Promise<OhlcvColumns> {
-    const key = `${source.name}:${symbol}`;
+    let key: string | undefined;
     if (this.#cache) {
+      if (source.anonymous) throw unnamedSourceError(source);
+      key = cacheKey(source, symbol);
       const hit = await this.#cache.get(key);
       if (hit !== undefined) {
         this.#stats.cacheHits++;
@@ -173,44 +184,50 @@ export class DataLoader {
     }
     if (options.signal?.aborted)
       throw new LoadAbortedError(`loading ${symbol}`, { cause: options.signal.reason });
-    let flight = this.#inflight.get(key);
+    let flights = this.#inflight.get(source);
+    if (!flights) {
+      flights = new Map();
+      this.#inflight.set(source, flights);
+    }
+    let flight = flights.get(symbol);
     if (flight) this.#stats.deduplicated++;
     else {
       const controller = new AbortController();
+      const ours = flights;
       const promise = this.#loadUncached(symbol, source, controller.signal).then(
         (columns) => {
-          if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+          if (ours.get(symbol) === flight) ours.delete(symbol);
           this.#stats.loaded++;
-          this.#cacheSet(key, columns);
+          if (key !== undefined) this.#cacheSet(key, columns);
           return columns;
         },
         (error: unknown) => {
-          if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+          if (ours.get(symbol) === flight) ours.delete(symbol);
           this.#stats.failed++;
           throw error;
         },
       );
       flight = { promise, controller, waiters: 0 };
-      this.#inflight.set(key, flight);
+      flights.set(symbol, flight);
     }
-    return this.#wait(key, flight, `loading ${symbol}`, options.signal);
+    return this.#wait(flights, symbol, flight, options.signal);
   }
 
   /** Wait for a shared load until it settles or `signal` aborts, whichever comes first. */
   #wait(
-    key: string,
+    flights: Map<string, Flight>,
+    symbol: string,
     flight: Flight,
-    what: string,
     signal: AbortSignal | undefined,
   ): Promise<OhlcvColumns> {
     flight.waiters++;
     if (!signal) return flight.promise;
     return new Promise<OhlcvColumns>((resolve, reject) => {
       const onAbort = () => {
-        reject(new LoadAbortedError(what, { cause: signal.reason }));
+        reject(new LoadAbortedError(`loading ${symbol}`, { cause: signal.reason }));
         if (--flight.waiters > 0) return;
         // Nobody is left: stop the load, and let the next caller start a fresh one.
-        if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
+        if (flights.get(symbol) === flight) flights.delete(symbol);
         flight.controller.abort(signal.reason);
       };
       if (signal.aborted) {
@@ -240,14 +257,17 @@ export class DataLoader {
 
   /**
    * Load many symbols. Resolves once every symbol has loaded or failed; never rejects for a
-   * single symbol's failure (see `failures`). Rejects only if `signal` aborts, or with the first
-   * error `onProgress` threw (after every symbol has settled, so no load is left running).
+   * single symbol's failure (see `failures`). Rejects only if `signal` aborts, with the first
+   * error `onProgress` threw (after every symbol has settled, so no load is left running), or at
+   * once, loading nothing, with the {@link LoaderOptionError} of {@link load} for an `anonymous`
+   * source when the loader has a cache.
    */
   async loadMany(
     symbols: readonly string[],
     source: Source,
     options: LoadManyOptions = {},
   ): Promise<LoadManyResult> {
+    if (this.#cache && source.anonymous) throw unnamedSourceError(source);
     const data = new Map<string, OhlcvColumns>();
     const failures = new Map<string, Error>();
     const unique = [...new Set(symbols)];
@@ -419,6 +439,25 @@ export class DataLoader {
       );
     }
   }
+}
+
+/**
+ * The cache key of a symbol from a source. JSON keeps it unambiguous whatever the name and the
+ * symbol hold (`a:b` + `c` and `a` + `b:c` would both be `a:b:c` if joined with a colon).
+ */
+function cacheKey(source: Source, symbol: string): string {
+  return JSON.stringify([source.name, symbol]);
+}
+
+function unnamedSourceError(source: Source): LoaderOptionError {
+  return new LoaderOptionError(
+    'name',
+    undefined,
+    `a name for source "${source.name}" while the DataLoader has a cache: the source's URL or path ` +
+      `is a function (or its database is in memory), so no name telling its data apart from ` +
+      `another source's can be derived, and the two would share cache entries. Pass one, e.g. ` +
+      `httpSource({ name: 'prices-api', url }), or give a URL or path template string instead`,
+  );
 }
 
 /**

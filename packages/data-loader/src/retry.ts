@@ -5,6 +5,7 @@ import {
   LoaderOptionError,
   LoadFailedError,
   LoadTimeoutError,
+  RetryCallbackError,
 } from './errors.js';
 import { sleep as defaultSleep, type Sleep } from './rate-limit.js';
 
@@ -24,7 +25,11 @@ export interface RetryOptions {
   readonly random?: () => number;
   /** Sleep function, for tests (default: timers). */
   readonly sleep?: Sleep;
-  /** Called before each wait with the attempt number (1-based) and the delay chosen. */
+  /**
+   * Called before each wait with the attempt number (1-based) and the delay chosen. If it
+   * throws, no retry is made: the load fails with {@link RetryCallbackError}, whose `cause` is
+   * what it threw.
+   */
   readonly onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
 }
 
@@ -111,6 +116,7 @@ export function retryDelay(policy: RetryPolicy, attempt: number, error: unknown)
  * Run `attempt` until it succeeds, the error is not retryable, retries run out, or `signal`
  * aborts. Resolves the first success.
  * @throws {LoadFailedError} wrapping the last error (its `cause`) after the final attempt.
+ * @throws {RetryCallbackError} (a LoadFailedError) when `policy.onRetry` throws.
  * @throws {LoadAbortedError} when the signal aborts.
  */
 export async function withRetry<T>(
@@ -132,7 +138,13 @@ export async function withRetry<T>(
       if (n > policy.retries || tooLong || !policy.isRetryable(error))
         throw new LoadFailedError(what, n, error);
       const delay = retryDelay(policy, n, error);
-      policy.onRetry?.(n, delay, error);
+      if (policy.onRetry) {
+        try {
+          policy.onRetry(n, delay, error);
+        } catch (callbackError) {
+          throw new RetryCallbackError(what, n, callbackError, error);
+        }
+      }
       await policy.sleep(delay, signal);
     }
   }

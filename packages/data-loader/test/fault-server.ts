@@ -18,6 +18,8 @@ export type Fault =
   | 'truncated'
   | 'malformed-json'
   | 'malformed-csv'
+  | 'bad-time-json'
+  | 'bad-time-csv'
   | 'unsorted';
 
 /** Deterministic bars for a symbol: `n` bars, time 1000·i ms. */
@@ -169,6 +171,20 @@ export async function startFaultServer(): Promise<FaultServer> {
         res
           .writeHead(200, { 'content-type': 'text/csv' })
           .end('time,open,high,low,close,volume\n1,2,3,1,2,100\n2,2,oops,1,2,100\n');
+        return;
+      case 'bad-time-json':
+        // Date.parse would take "foo 12" for a date in 2001.
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify([
+            { time: '2000-01-01T00:00:00Z', open: 1, high: 1, low: 1, close: 1, volume: 1 },
+            { time: 'foo 12', open: 1, high: 1, low: 1, close: 1, volume: 1 },
+          ]),
+        );
+        return;
+      case 'bad-time-csv':
+        res
+          .writeHead(200, { 'content-type': 'text/csv' })
+          .end('time,open,high,low,close,volume\n2024-01-02,2,3,1,2,100\n01/03/2024,2,3,1,2,100\n');
         return;
       case 'unsorted':
         res.writeHead(200, { 'content-type': 'application/json' }).end(

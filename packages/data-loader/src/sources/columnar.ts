@@ -4,6 +4,7 @@ import { threadId } from 'node:worker_threads';
 import { createCodec, type SerializeOptions } from '@peaktrade/serialize';
 import { OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
 import { DataValidationError } from '../errors.js';
+import { nameOption, pathOption } from './naming.js';
 import type { Source } from './types.js';
 
 /** The `format` field of a columnar file. */
@@ -138,17 +139,32 @@ export async function readColumnarFile(
 
 /** Options of {@link columnarFileSource}. */
 export interface ColumnarSourceOptions {
-  /** File of a symbol, e.g. `(s) => \`data/${s}.ptc\``. */
-  readonly path: (symbol: string) => string;
+  /**
+   * File of a symbol: a template such as `'data/{symbol}.ptc'` (made absolute against the current
+   * directory when the source is made; every `{symbol}` is replaced by the symbol, which may then
+   * not hold `/`, `\` or NUL, nor be `.` or `..`), or a function such as `(s) => \`data/${s}.ptc\``.
+   */
+  readonly path: string | ((symbol: string) => string);
   readonly serialize?: SerializeOptions;
+  /**
+   * Name of this source in cache keys and reports. Default with a template `path`:
+   * `columnar-file:<absolute template>` (`serialize` options only decide whether a file can be
+   * decoded, not what it holds, so they are not part of it). With a function `path` no name can
+   * be derived: a `DataLoader` with a `cache` then refuses the source until it has one.
+   */
+  readonly name?: string;
 }
 
 /** A source that reads one columnar file per symbol. */
 export function columnarFileSource(options: ColumnarSourceOptions): Source {
+  const explicitName = nameOption(options.name);
+  const { absolute, pathOf } = pathOption('path', options.path);
+  const name = explicitName ?? (absolute !== undefined ? `columnar-file:${absolute}` : undefined);
   return {
-    name: 'columnar-file',
+    name: name ?? 'columnar-file',
+    ...(name ? {} : { anonymous: true }),
     async load(symbol, { signal }) {
-      const bytes = await readWhole(options.path(symbol), signal);
+      const bytes = await readWhole(pathOf(symbol), signal);
       return decodeColumnar(symbol, bytes, options.serialize);
     },
   };

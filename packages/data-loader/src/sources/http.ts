@@ -4,8 +4,10 @@ import { ColumnBuilder, OHLCV_FIELDS, validateColumns, type OhlcvColumns } from 
 import { parseCsv, type CsvOptions } from '../csv.js';
 import { DataValidationError, HttpStatusError, LoaderOptionError } from '../errors.js';
 import { parseRetryAfter } from '../retry.js';
+import { parseTime, TIME_FORMS } from '../time.js';
 import { decodeColumnar } from './columnar.js';
 import { HTTP_TOKEN, Http1Agent } from './http1.js';
+import { checkTemplate, digest, fillTemplate, nameOption, SYMBOL_PLACEHOLDER } from './naming.js';
 import type { Source } from './types.js';
 
 /** Body formats the HTTP source understands. */
@@ -13,8 +15,21 @@ export type HttpFormat = 'json' | 'csv' | 'columnar' | 'auto';
 
 /** Options of {@link httpSource}. */
 export interface HttpSourceOptions {
-  /** URL of a symbol's bars, e.g. `(s) => \`https://api.example.com/bars/${s}\``. */
-  readonly url: (symbol: string) => string | URL;
+  /**
+   * URL of a symbol's bars: a template such as `'https://api.example.com/bars/{symbol}'` (every
+   * `{symbol}` is replaced by the symbol, percent-encoded with `encodeURIComponent`), or a
+   * function such as `(s) => \`https://api.example.com/bars/${s}\``.
+   */
+  readonly url: string | ((symbol: string) => string | URL);
+  /**
+   * Name of this source in cache keys and reports. Default with a template `url`:
+   * `http:<host>#<digest>`, the digest (16 hex digits of SHA-256) covering the template, `format`,
+   * `csv` and `headers`, so differently configured sources never share cache entries and the same
+   * configuration gets the same name in every process. The transport (`transport`, `dispatcher`,
+   * `fetch`) is not part of it: it is expected to deliver the same bytes. With a function `url`
+   * no name can be derived: a `DataLoader` with a `cache` then refuses the source until it has one.
+   */
+  readonly name?: string;
   /**
    * `'auto'` (default) picks by Content-Type: `application/json`, `text/csv`, or
    * `application/vnd.peaktrade.ohlcv` / `application/octet-stream` for columnar bytes.
@@ -82,6 +97,8 @@ function header(value: string | string[] | undefined): string | null {
  */
 export function httpSource(options: HttpSourceOptions): Source {
   const format = options.format ?? 'auto';
+  const explicitName = nameOption(options.name);
+  const urlOf = urlFunction(options.url);
   const headers = {
     accept: 'application/vnd.peaktrade.ohlcv, application/json;q=0.9, text/csv;q=0.8',
     ...options.headers,
@@ -157,12 +174,25 @@ export function httpSource(options: HttpSourceOptions): Source {
     }
     return { ...meta, body: buffer.subarray(0, offset), pooled: buffer };
   };
+  const derivedName =
+    typeof options.url === 'string'
+      ? `http:${new URL(fillTemplate(options.url, 'symbol')).host}#${digest({
+          url: options.url,
+          format,
+          csv: options.csv ?? null,
+          // Header names are case-insensitive; values may be credentials, which the digest hides.
+          headers: Object.fromEntries(
+            Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+          ),
+        })}`
+      : undefined;
   return {
-    name: 'http',
+    name: explicitName ?? derivedName ?? 'http',
+    ...((explicitName ?? derivedName) ? {} : { anonymous: true }),
     idempotent: true,
-    rateKey: (symbol) => new URL(options.url(symbol)).host,
+    rateKey: (symbol) => new URL(urlOf(symbol)).host,
     async load(symbol, { signal }) {
-      const url = String(options.url(symbol));
+      const url = String(urlOf(symbol));
       const response = await get(url, signal);
       if (response.body === undefined)
         throw new HttpStatusError(url, response.status, parseRetryAfter(response.retryAfter));
@@ -175,6 +205,34 @@ export function httpSource(options: HttpSourceOptions): Source {
       }
     },
   };
+}
+
+/**
+ * The `url` option as a function. A template is checked once: it must hold `{symbol}` and, with
+ * the placeholder filled, be an absolute http: or https: URL.
+ */
+function urlFunction(url: HttpSourceOptions['url']): (symbol: string) => string | URL {
+  if (typeof url === 'function') return url;
+  if (typeof url !== 'string')
+    throw new LoaderOptionError(
+      'url',
+      url,
+      `a URL template holding ${SYMBOL_PLACEHOLDER}, or a function of the symbol`,
+    );
+  checkTemplate('url', url);
+  let protocol: string;
+  try {
+    protocol = new URL(fillTemplate(url, 'symbol')).protocol;
+  } catch {
+    protocol = '';
+  }
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new LoaderOptionError(
+      'url',
+      JSON.stringify(url),
+      `an absolute http: or https: URL template holding ${SYMBOL_PLACEHOLDER}`,
+    );
+  return (symbol) => fillTemplate(url, encodeURIComponent(symbol));
 }
 
 function formatOf(contentType: string | null): Exclude<HttpFormat, 'auto'> {
@@ -211,7 +269,9 @@ function parseBody(
  * Turn a JSON payload into validated columns. Accepted shapes:
  * `{ time: [...], open: [...], ... }` (columns), `[{ time, open, ... }, ...]` (rows), and
  * `[[time, open, high, low, close, volume], ...]` (tuples). `time` may be epoch
- * milliseconds or an ISO date string.
+ * milliseconds (a number, or a string holding a decimal number) or an ISO-8601 date or date-time
+ * string (`2024-01-02`, `2024-01-02T03:04:05.678Z`, `2024-01-02 03:04:05+02:00`; no offset means
+ * UTC). Any other time is a {@link DataValidationError} naming the symbol, row and field.
  */
 export function jsonToColumns(symbol: string, json: unknown): OhlcvColumns {
   if (Array.isArray(json)) {
@@ -266,12 +326,17 @@ function toNumber(symbol: string, value: unknown, row: number, field: string): n
   if (typeof value === 'number') {
     if (Number.isFinite(value)) return value;
   } else if (typeof value === 'string') {
+    if (field === 'time') {
+      const t = parseTime(value.trim());
+      if (!Number.isNaN(t)) return t;
+      throw new DataValidationError(
+        symbol,
+        `invalid time ${JSON.stringify(value)}: expected ${TIME_FORMS}`,
+        { row, field },
+      );
+    }
     const n = value.trim() === '' ? Number.NaN : Number(value);
     if (Number.isFinite(n)) return n;
-    if (field === 'time') {
-      const t = Date.parse(value);
-      if (!Number.isNaN(t)) return t;
-    }
   }
   throw new DataValidationError(symbol, `non-numeric value ${JSON.stringify(value)}`, {
     row,

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { ColumnBuilder, OHLCV_FIELDS, validateColumns, type OhlcvField } from '../columns.js';
 import { DataValidationError, LoaderOptionError } from '../errors.js';
+import { digest, nameOption } from './naming.js';
 import type { Source } from './types.js';
 
 /** Options of {@link sqliteSource}. */
@@ -13,6 +14,13 @@ export interface SqliteSourceOptions {
   readonly symbolColumn?: string;
   /** Column names when they differ from time/open/high/low/close/volume. */
   readonly columns?: Partial<Record<OhlcvField, string>>;
+  /**
+   * Name of this source in cache keys and reports. Default for a database file:
+   * `sqlite:<absolute file path>:<table>`, followed by `#<digest>` of `symbolColumn` and `columns`
+   * when either is given. An in-memory or temporary database has no file to name it by: a
+   * `DataLoader` with a `cache` then refuses the source until it has a `name`.
+   */
+  readonly name?: string;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -33,6 +41,7 @@ function quoteIdentifier(option: string, name: string): string {
  * ordered by time.
  */
 export function sqliteSource(options: SqliteSourceOptions): Source & { close(): void } {
+  const explicitName = nameOption(options.name);
   const table = quoteIdentifier('table', options.table);
   const symbolColumn = quoteIdentifier('symbolColumn', options.symbolColumn ?? 'symbol');
   const cols = OHLCV_FIELDS.map((f) => quoteIdentifier(`columns.${f}`, options.columns?.[f] ?? f));
@@ -56,8 +65,10 @@ export function sqliteSource(options: SqliteSourceOptions): Source & { close(): 
       `a table with columns ${cols.join(', ')} and ${symbolColumn} (${(cause as Error).message})`,
     );
   }
+  const name = explicitName ?? derivedName(db, options);
   return {
-    name: `sqlite:${options.table}`,
+    name: name ?? `sqlite:${options.table}`,
+    ...(name ? {} : { anonymous: true }),
     // A throw inside the executor becomes a rejection, so callers always get a promise.
     load: (symbol) => new Promise((resolve) => resolve(readSymbol(symbol))),
     close() {
@@ -89,4 +100,20 @@ export function sqliteSource(options: SqliteSourceOptions): Source & { close(): 
     }
     return validateColumns(symbol, builder.finish());
   }
+}
+
+/**
+ * `sqlite:<file>:<table>[#digest]` for a database file; undefined for an in-memory or temporary
+ * one. The file is SQLite's own absolute path of the main database, so a relative path and an
+ * open handle name the same file alike.
+ */
+function derivedName(db: Database.Database, options: SqliteSourceOptions): string | undefined {
+  if (db.memory) return undefined;
+  const main = (db.pragma('database_list') as { name: string; file: string }[]).find(
+    (entry) => entry.name === 'main',
+  );
+  if (!main?.file) return undefined;
+  const mapping = { symbolColumn: options.symbolColumn, columns: options.columns };
+  const plain = mapping.symbolColumn === undefined && mapping.columns === undefined;
+  return `sqlite:${main.file}:${options.table}${plain ? '' : `#${digest(mapping)}`}`;
 }
