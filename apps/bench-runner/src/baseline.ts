@@ -33,7 +33,11 @@ export const baselineSchema = z.object({
 /** A parsed baseline file. */
 export type Baseline = z.infer<typeof baselineSchema>;
 
-/** Build a baseline from a run. */
+/**
+ * Build a baseline from a run. Measurements whose value is NaN or infinite are left out, and so
+ * are CIs with such a bound: JSON writes them as `null`, which would make the whole file fail
+ * {@link readBaseline}, and no comparison could use them anyway.
+ */
 export function toBaseline(
   name: string,
   machine: MachineInfo,
@@ -44,7 +48,15 @@ export function toBaseline(
     name,
     machine: { ...machine },
     savedAt: new Date().toISOString(),
-    measurements: measurements.map((m) => ({ ...m, ci: m.ci ? [m.ci[0], m.ci[1]] : undefined })),
+    measurements: measurements
+      .filter((m) => Number.isFinite(m.value))
+      .map((m) => ({
+        ...m,
+        ci:
+          m.ci && Number.isFinite(m.ci[0]) && Number.isFinite(m.ci[1])
+            ? [m.ci[0], m.ci[1]]
+            : undefined,
+      })),
   };
 }
 
@@ -83,15 +95,20 @@ export interface Comparison {
   readonly before: number;
   readonly after: number;
   readonly unit: string;
-  /** after / before. */
+  /** after / before; NaN when the verdict is `incomparable`. */
   readonly ratio: number;
-  readonly verdict: 'faster' | 'slower' | 'unchanged' | 'changed';
+  /**
+   * `incomparable`: a value is zero, negative or not finite, so a ratio says nothing (or the
+   * opposite: -10 -> -5 ns is a ratio of 0.5 but more time).
+   */
+  readonly verdict: 'faster' | 'slower' | 'unchanged' | 'changed' | 'incomparable';
 }
 
 /**
  * Compare this run with a baseline. The noise floor is the larger of 5% and each side's own
  * relative CI half-width, so a noisy benchmark needs a bigger move before it is called a change.
  * Direction comes from the unit (times lower is better, rates higher) or from the target's op.
+ * Values that are not positive and finite on both sides are listed as `incomparable`.
  */
 export function compareToBaseline(
   baseline: Baseline,
@@ -102,7 +119,19 @@ export function compareToBaseline(
   const out: Comparison[] = [];
   for (const m of measurements) {
     const old = before.get(m.id);
-    if (!old || old.unit !== m.unit || old.value === 0) continue;
+    if (!old || old.unit !== m.unit) continue;
+    if (!(old.value > 0 && Number.isFinite(old.value) && m.value > 0 && Number.isFinite(m.value))) {
+      out.push({
+        id: m.id,
+        label: m.label,
+        before: old.value,
+        after: m.value,
+        unit: m.unit,
+        ratio: Number.NaN,
+        verdict: 'incomparable',
+      });
+      continue;
+    }
     const ratio = m.value / old.value;
     const noise = Math.max(0.05, relHalfWidth(m.ci, m.value), relHalfWidth(old.ci, old.value));
     const target = targets.find((t) => t.measurement === m.id);

@@ -9,6 +9,8 @@ export interface SuiteFile {
   readonly file: string;
   /** Path relative to the workspace root, for messages. */
   readonly relative: string;
+  /** File name without `.bench.ts` (or `.js`, `.mjs`): `harnessed` for `harnessed.bench.ts`. */
+  readonly stem: string;
 }
 
 /** Find the workspace root: the nearest folder above `from` holding pnpm-workspace.yaml. */
@@ -38,7 +40,12 @@ export function discoverSuites(root: string, packagesDir = join(root, 'packages'
     for (const name of readdirSync(benchDir).sort()) {
       if (!/\.bench\.(ts|js|mjs)$/.test(name)) continue;
       const file = join(benchDir, name);
-      out.push({ pkg, file, relative: relative(root, file) });
+      out.push({
+        pkg,
+        file,
+        relative: relative(root, file),
+        stem: name.replace(/\.bench\.(ts|js|mjs)$/, ''),
+      });
     }
   }
   return out;

@@ -34,7 +34,8 @@ export interface TargetResult {
 /**
  * Check every target against the measurements of the run.
  * A target whose suite was skipped (a missing service) is `skipped`; one whose measurement
- * never arrived (the suite failed or no suite reports it) is `missing`. Gating targets that
+ * never arrived (the suite failed or no suite reports it) is `missing`; one whose measured value
+ * is NaN or infinite (a ratio against a zero-time baseline, say) fails. Gating targets that
  * fail or go missing make the run fail.
  */
 export function evaluate(
@@ -46,10 +47,10 @@ export function evaluate(
   return targets.map((target) => {
     const found = byId.get(target.measurement);
     if (!found) {
-      const owner = outcomes.find(
-        (o) =>
-          target.measurement.startsWith(`${o.pkg}.`) || target.measurement.startsWith(`${o.name}.`),
-      );
+      // The suite of that name, else (a suite that failed before naming itself) its package.
+      const owner =
+        outcomes.find((o) => target.measurement.startsWith(`${o.name}.`)) ??
+        outcomes.find((o) => target.measurement.startsWith(`${o.pkg}.`));
       if (owner?.status === 'skipped')
         return {
           target,
@@ -65,6 +66,15 @@ export function evaluate(
       return { target, verdict: 'missing', reason: `no suite reported ${target.measurement}` };
     }
     const { m } = found;
+    if (!Number.isFinite(m.value)) {
+      // `Infinity >= 5` holds, and NaN would read as a plain miss: say what was measured.
+      return {
+        target,
+        verdict: 'fail',
+        measurement: m,
+        reason: `${target.label}: measured ${m.value} ${m.unit}, not a finite number`,
+      };
+    }
     const achieved = convert(m.value, m.unit, target.unit);
     if (achieved === undefined) {
       return {
@@ -85,6 +95,23 @@ export function evaluate(
         : `${target.label}: achieved ${formatValue(achieved, target.unit)}, needed ${target.op} ${formatValue(target.value, target.unit)}`,
     };
   });
+}
+
+/**
+ * The targets a filtered run answers for: those of the suites that ran (matched by the suite's
+ * name, which is its package folder when it failed before naming itself) and any target whose
+ * measurement a suite reported. A target of a suite that was filtered out is left out, not
+ * `missing`; one of a suite that ran and failed stays in, and goes `missing`.
+ */
+export function targetsInScope(
+  targets: readonly Target[],
+  outcomes: readonly SuiteOutcome[],
+): Target[] {
+  const reported = new Set(outcomes.flatMap((o) => o.measurements.map((m) => m.id)));
+  return targets.filter(
+    (t) =>
+      reported.has(t.measurement) || outcomes.some((o) => t.measurement.startsWith(`${o.name}.`)),
+  );
 }
 
 /** Failures that fail the run: gating targets that failed or are missing, and suites that errored. */

@@ -24,7 +24,10 @@ export interface RunReport {
 export interface StressOutcome {
   readonly name: string;
   readonly checked: string;
+  /** Every check held (or the run was skipped, which fails nothing). */
   readonly ok: boolean;
+  /** The run did not happen (a service it needs is missing); `detail` says why. */
+  readonly skipped?: boolean;
   readonly detail: string;
   readonly durationMs: number;
 }
@@ -75,7 +78,11 @@ export function consoleReport(report: RunReport, color: boolean): string {
   const skipped = report.suites.filter((s) => s.status === 'skipped');
   for (const s of skipped) lines.push(`skipped suite ${s.name}: ${s.reason ?? ''}`);
   for (const s of report.stress)
-    lines.push(`stress ${s.ok ? 'held' : 'FAILED'}: ${s.name} — ${s.checked}: ${s.detail}`);
+    lines.push(
+      s.skipped
+        ? `stress skipped: ${s.name} — ${s.detail}`
+        : `stress ${s.ok ? 'held' : 'FAILED'}: ${s.name} — ${s.checked}: ${s.detail}`,
+    );
   const passed = report.targets.filter((r) => r.verdict === 'pass').length;
   lines.push(
     '',
@@ -87,8 +94,20 @@ export function consoleReport(report: RunReport, color: boolean): string {
   return lines.join('\n');
 }
 
+/**
+ * One markdown table cell: a line break (a multi-line error message) would end the row, so it
+ * becomes a space; `|` would end the cell, so it is escaped, and backslashes right before it are
+ * doubled so the escape is not itself escaped away.
+ */
+export function mdCell(text: string): string {
+  return text
+    .replace(/\s*(?:\r\n|\r|\n)\s*/g, ' ')
+    .replace(/\\+(?=\|)/g, (run) => run + run)
+    .replace(/\|/g, '\\|');
+}
+
 function mdTable(header: string[], rows: string[][]): string {
-  const esc = (cell: string) => cell.replace(/\|/g, '\\|');
+  const esc = mdCell;
   return [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
@@ -147,7 +166,7 @@ export function markdownReport(report: RunReport, title = 'Peak Trade benchmark 
         report.stress.map((s) => [
           s.name,
           s.checked,
-          s.ok ? 'yes' : 'NO',
+          s.skipped ? 'skipped' : s.ok ? 'yes' : 'NO',
           s.detail,
           `${(s.durationMs / 1000).toFixed(1)} s`,
         ]),

@@ -5,6 +5,7 @@ import type { Measurement, RecordedResult } from '@peaktrade/bench-harness';
 import type { SuiteFile } from './discover.js';
 import type { SuiteOutcome } from './evaluate.js';
 import type { ProgressDisplay } from './progress.js';
+import { checkMeasurements } from './measurements.js';
 import type { ChildMessage, ChildSettings } from './suite-child.js';
 
 /** Options shared by every suite of a run. */
@@ -79,7 +80,11 @@ function runOne(
         requires = message.requires;
       } else if (message.type === 'log') progress.log(name, message.message);
       else if (message.type === 'done') {
-        measurements = message.measurements;
+        // Checked here, not trusted: a bench file is plain JavaScript at run time.
+        const checked = checkMeasurements(message.measurements);
+        measurements = checked.measurements;
+        if (checked.problems.length > 0)
+          error = `returned invalid measurements: ${checked.problems.join(' | ')}`;
         raw = message.raw;
       } else error = message.message;
     });

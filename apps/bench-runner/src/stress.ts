@@ -376,7 +376,8 @@ export async function runStress(settings: StressSettings): Promise<StressOutcome
       name: redisOutage.name,
       checked: redisOutage.checked,
       ok: true,
-      detail: 'skipped: no Redis answered',
+      skipped: true,
+      detail: 'no Redis answered (set REDIS_URL or start redis-server on 127.0.0.1:6379)',
       durationMs: 0,
     });
   }

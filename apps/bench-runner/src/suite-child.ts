@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
 import {
   onResult,
   type BenchContext,
@@ -81,11 +82,25 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * One line naming the error and its causes: the runner shows the first line of the message, and
+ * a harness error such as BenchFunctionError says what failed while its cause says why.
+ */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 5; depth++) {
+    parts.push(
+      (e instanceof Error ? `${e.name}: ${e.message}` : inspect(e)).replace(/\s*\n\s*/g, ' '),
+    );
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join('; caused by ');
+}
+
 main().then(
   () => process.exit(0),
   async (error: unknown) => {
-    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    await send({ type: 'error', message });
+    await send({ type: 'error', message: describeError(error) });
     process.exit(1);
   },
 );

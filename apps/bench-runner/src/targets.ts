@@ -1,4 +1,6 @@
 import type { MeasurementUnit } from '@peaktrade/bench-harness';
+import { z } from 'zod';
+import { UNITS } from './units.js';
 
 /** Comparison a target makes: measured `op` value. */
 export type TargetOp = '<' | '<=' | '>' | '>=';
@@ -313,4 +315,32 @@ function goal(
   gate: Target['gate'] = 'tracked',
 ): Target {
   return { measurement, label, op, value, unit, gate, source: `#${issue}` };
+}
+
+const targetSchema = z.object({
+  measurement: z.string().min(1),
+  label: z.string().min(1),
+  op: z.enum(['<', '<=', '>', '>=']),
+  value: z.number(),
+  unit: z.enum(UNITS),
+  gate: z.enum(['gating', 'tracked']),
+  source: z.string(),
+});
+
+/**
+ * Validate a targets list loaded at run time (`--targets <module>`). A misspelt gate
+ * (`'Gating'`) would otherwise turn a gate into nothing, and a misspelt op into a silent FAIL.
+ * @throws {Error} naming every bad entry and field, e.g. `targets[2].gate`.
+ */
+export function parseTargets(value: unknown): Target[] {
+  const parsed = z.array(targetSchema).min(1).safeParse(value);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.slice(0, 5).map((issue) => {
+    const path = issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('');
+    return `targets${path}: ${issue.message}`;
+  });
+  const more = parsed.error.issues.length - lines.length;
+  throw new Error(`${lines.join('; ')}${more > 0 ? `; and ${more} more` : ''}`);
 }

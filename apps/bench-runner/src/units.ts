@@ -1,5 +1,30 @@
 import type { MeasurementUnit } from '@peaktrade/bench-harness';
 
+/** Every unit a measurement or target may use, for checking values that arrive at run time. */
+export const UNITS = [
+  'ns',
+  'us',
+  'ms',
+  's',
+  'x',
+  'ops/s',
+  'rows/s',
+  'bytes',
+  'MB',
+  '%',
+  'count',
+] as const satisfies readonly MeasurementUnit[];
+// Fails to compile when bench-harness adds a unit that is not listed above.
+const everyUnitListed: Exclude<MeasurementUnit, (typeof UNITS)[number]> extends never
+  ? true
+  : never = true;
+void everyUnitListed;
+
+/** Whether `value` is one of {@link UNITS}. */
+export function isUnit(value: unknown): value is MeasurementUnit {
+  return (UNITS as readonly unknown[]).includes(value);
+}
+
 const TIME_NS: Partial<Record<MeasurementUnit, number>> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
 const BYTES: Partial<Record<MeasurementUnit, number>> = { bytes: 1, MB: 1024 * 1024 };
 

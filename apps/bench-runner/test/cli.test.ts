@@ -1,17 +1,25 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 // Not a dependency of this app: imported by path for its private redis-server helper.
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(appDir, 'bin', 'peaktrade-bench.js');
 
-function bench(args: string[], env: Record<string, string> = {}) {
+function bench(args: string[], env: Record<string, string> = {}, cwd = appDir) {
   const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: appDir,
+    cwd,
     encoding: 'utf8',
     // No Redis for these runs: a closed port stands in for "nothing answers".
     env: { ...process.env, CI: 'true', REDIS_URL: 'redis://127.0.0.1:1', ...env },
@@ -88,6 +96,207 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
     expect(code).toBe(1);
     expect(out).toContain('suite broken');
     expect(out).toContain('fixture suite exploded on purpose');
+    // The cause says why (a harness BenchFunctionError only says which benchmark threw).
+    expect(out).toContain('caused by Error: the fixture cause: a disk that is not there');
+  });
+
+  it('refuses bad arguments with exit code 2 and a message naming the option, never a stack trace', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'pt-args-'));
+    const corrupt = join(tmp, 'corrupt.json');
+    writeFileSync(corrupt, '{ "schema": 1, "name": ');
+    // Outside every repository folder, should a traversing name get through.
+    const escape = `../../../../../../../../../../tmp/pt-escape-${process.pid}`;
+    // Each case would run the fixture suites if the check were missing, never the real ones,
+    // and never write into the repository (reports and docs are pointed at the temp folder).
+    const fixtures = ['run', '--packages-dir', 'test/fixtures/packages'];
+    const easy = ['--targets', 'test/fixtures/easy-targets.mjs'];
+    const cases: [string[], RegExp][] = [
+      [[...fixtures, ...easy, '--filter', 'demo', '--json='], /--json needs a file path/],
+      [[...fixtures, ...easy, '--filter='], /--filter needs one or more globs/],
+      [[...fixtures, ...easy, '--filter', ' , '], /--filter " , " holds no glob/],
+      [[...fixtures, ...easy, '--filter', 'demo', '--compare='], /--compare needs a baseline file/],
+      [
+        [...fixtures, ...easy, '--filter', 'demo', '--save-baseline', escape],
+        /--save-baseline ".*": a baseline name is a plain file name/,
+      ],
+      [
+        [
+          ...fixtures,
+          ...easy,
+          '--filter',
+          'demo',
+          '--quick',
+          '--all',
+          '--report-dir',
+          tmp,
+          '--docs',
+          join(tmp, 'docs.md'),
+        ],
+        /--quick and --all contradict each other/,
+      ],
+      [[...fixtures, ...easy, '--filter', 'demo', '--force'], /--force only applies to --compare/],
+      [
+        [...fixtures, ...easy, '--filter', 'demo', '--docs', join(tmp, 'docs.md')],
+        /--docs has no effect without --report/,
+      ],
+      [[...fixtures, ...easy, '--filter', 'demo', '--json', tmp], /--json .*: that is a folder/],
+      [
+        [...fixtures, '--filter', 'demo', '--targets', 'test/fixtures/no-such-targets.mjs'],
+        /--targets test\/fixtures\/no-such-targets\.mjs: no such file/,
+      ],
+      [
+        [...fixtures, '--filter', 'demo', '--targets', 'test/fixtures/bad-targets.mjs'],
+        /targets\[0\]\.gate: .*expected one of "gating"\|"tracked".*targets\[1\]\.op/,
+      ],
+      [
+        [...fixtures, ...easy, '--filter', 'demo', '--compare', join(tmp, 'missing.json')],
+        /--compare: Cannot read baseline .*missing\.json/,
+      ],
+      [
+        [...fixtures, ...easy, '--filter', 'demo', '--compare', corrupt],
+        /--compare: Cannot read baseline .*corrupt\.json/,
+      ],
+      [
+        ['run', '--packages-dir', 'test/fixtures/no-such-folder'],
+        /--packages-dir test\/fixtures\/no-such-folder: no such folder/,
+      ],
+      [
+        [...fixtures, ...easy, '--filter', 'nothing-matches'],
+        /No bench suites matched --filter nothing-matches \(suites: .*demo, demo\/harnessed/,
+      ],
+      [['run', 'extra'], /Unknown command: run extra/],
+    ];
+    try {
+      for (const [args, message] of cases) {
+        const { code, err } = bench(args);
+        // One object, so a failure shows the arguments and the whole stderr.
+        expect({ args, code, stackTrace: /^\s+at /m.test(err), err }).toMatchObject({
+          code: 2,
+          stackTrace: false,
+          err: expect.stringMatching(message),
+        });
+      }
+      expect(existsSync(`/tmp/pt-escape-${process.pid}.json`)).toBe(false);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+      rmSync(`/tmp/pt-escape-${process.pid}.json`, { force: true });
+    }
+  });
+
+  it('--filter picks a suite by its file name, checks its targets and leaves out those of suites that did not run', () => {
+    // The demo folder holds two suites: demo.bench.ts and harnessed.bench.ts. Only the second runs.
+    const { code, out } = bench([
+      'run',
+      '--packages-dir',
+      'test/fixtures/packages',
+      '--filter',
+      'harnessed',
+      '--targets',
+      'test/fixtures/harnessed-targets.mjs',
+    ]);
+    expect(out).toMatch(/Harnessed loop under a minute\s.*PASS\s+gating/);
+    expect(out).not.toContain('Fixture loop under a minute');
+    expect(out).toContain('1/1 targets met');
+    expect(code).toBe(0);
+  });
+
+  it('fails a suite that returns malformed measurements instead of passing targets on them', () => {
+    const { code, out } = bench([
+      'run',
+      '--packages-dir',
+      'test/fixtures/packages',
+      '--filter',
+      'bad-values',
+      '--targets',
+      'test/fixtures/bad-values-targets.mjs',
+    ]);
+    expect(code).toBe(1);
+    expect(out).toMatch(/Ratio given as text\s.*MISSING\s+gating/);
+    expect(out).toContain('measurements[0] (bad-values.ratio): value must be a number, got "0.1"');
+    expect(out).toContain('measurements[1] (bad-values.time): unit must be one of');
+    // The well-formed measurement of the same suite is still checked.
+    expect(out).toMatch(/Valid count\s.*PASS\s+gating/);
+  });
+
+  it('a file that cannot be written whole keeps its previous content, and the run says so and exits 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pt-efbig-'));
+    const file = join(dir, 'results.json');
+    writeFileSync(file, '{"previous":true}\n');
+    // A 1 KiB file-size limit: writing the JSON (several KiB) fails with EFBIG part-way, as a
+    // full disk would. Only the parent writes files this large; the suites write none.
+    const result = spawnSync(
+      'bash',
+      [
+        '-c',
+        'ulimit -f 1 && exec "$@"',
+        'bash',
+        process.execPath,
+        bin,
+        'run',
+        '--packages-dir',
+        'test/fixtures/packages',
+        '--filter',
+        '*demo.bench.ts',
+        '--targets',
+        'test/fixtures/easy-targets.mjs',
+        '--json',
+        file,
+      ],
+      {
+        cwd: appDir,
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true', REDIS_URL: 'redis://127.0.0.1:1' },
+        timeout: 120_000,
+      },
+    );
+    try {
+      expect(result.stdout).toMatch(/Fixture loop under a minute\s.*PASS/);
+      expect(result.stderr).toMatch(/cannot write .*results\.json: .*EFBIG/);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(result.status).toBe(1);
+      expect(readFileSync(file, 'utf8')).toBe('{"previous":true}\n');
+      expect(readdirSync(dir)).toEqual(['results.json']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--report after --filter leaves the docs page alone unless --docs is given, and names unreadable history files', () => {
+    // A workspace of its own, so the default docs/ and reports/ paths are not the repository's.
+    const root = mkdtempSync(join(tmpdir(), 'pt-ws-'));
+    writeFileSync(join(root, 'pnpm-workspace.yaml'), "packages: ['packages/*']\n");
+    mkdirSync(join(root, 'docs'));
+    writeFileSync(
+      join(root, 'docs', 'performance_benchmarks.md'),
+      '# every suite, from a full run\n',
+    );
+    mkdirSync(join(root, 'reports', 'history'), { recursive: true });
+    writeFileSync(join(root, 'reports', 'history', 'run-damaged.json'), '{ "schema": ');
+    try {
+      const { code, out } = bench(
+        [
+          'run',
+          '--packages-dir',
+          join(appDir, 'test', 'fixtures', 'packages'),
+          '--filter',
+          'demo',
+          '--targets',
+          join(appDir, 'test', 'fixtures', 'easy-targets.mjs'),
+          '--report',
+        ],
+        {},
+        root,
+      );
+      expect(code).toBe(0);
+      expect(readFileSync(join(root, 'docs', 'performance_benchmarks.md'), 'utf8')).toBe(
+        '# every suite, from a full run\n',
+      );
+      expect(out).toContain('note: docs/performance_benchmarks.md left as it was');
+      expect(out).toMatch(/note: left out of the HTML trend: .*run-damaged\.json: not valid JSON/);
+      expect(readdirSync(join(root, 'reports')).some((f) => f.endsWith('.md'))).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('--report writes markdown, JSON and the harness HTML report with charts from the raw samples', () => {
@@ -154,6 +363,9 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
     'saves a baseline, compares with it, and refuses another machine unless forced',
     () => {
       const name = `test-${process.pid}`;
+      const file = join(appDir, '..', '..', 'reports', 'baselines', `${name}.json`);
+      // Removed however the test ends: it lands in the repository's reports/ folder.
+      onTestFinished(() => rmSync(file, { force: true }));
       const saved = bench([
         ...demoOnly,
         '--targets',
@@ -162,7 +374,6 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
         name,
       ]);
       expect(saved.code).toBe(0);
-      const file = join(appDir, '..', '..', 'reports', 'baselines', `${name}.json`);
       expect(existsSync(file)).toBe(true);
       const same = bench([
         ...demoOnly,
@@ -199,7 +410,9 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
       ]);
       expect(forced.code).toBe(0);
       expect(forced.out).toContain('Compared with baseline');
-      rmSync(file);
+      expect(forced.err).toMatch(
+        /Warning: comparing with .*measured on another machine \(cpuModel: /,
+      );
     },
     4 * RUN_MS,
   );

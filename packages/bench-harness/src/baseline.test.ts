@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import {
   type Baseline,
 } from './baseline.js';
 import type { BenchResult } from './benchmark.js';
-import { BaselineFormatError, FingerprintMismatchError } from './errors.js';
+import { BaselineFormatError, BenchOptionError, FingerprintMismatchError } from './errors.js';
 import { createRng, summarize } from './stats.js';
 import { documentedFloor, resolvable } from '../test/rounds.js';
 
@@ -97,6 +98,34 @@ describe('baseline files', () => {
     expect(() => loadBaseline(file)).toThrow(/not valid JSON/);
     expect(() => loadBaseline(join(tmp, 'missing.json'))).toThrow(/cannot read/);
   });
+
+  it('a save that fails part-way leaves the previous file intact and no temporary file behind', () => {
+    // A 1 KiB file-size limit (ulimit -f) makes the write fail with EFBIG after its first KiB,
+    // as a full disk would. The child runs the built harness (test/global-setup.ts builds dist/).
+    const dir = mkdtempSync(join(tmp, 'efbig-'));
+    const file = join(dir, 'main.json');
+    writeFileSync(file, '{"previous": true}\n');
+    const script = `
+      import { saveBaseline } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const samples = Array.from({ length: 2000 }, (_, i) => 100 + (i % 7));
+      const stats = { min: 100, max: 106, mean: 103, median: 103, p75: 105, p99: 106, stddev: 2, mad: 2, ci95: [102, 104] };
+      const result = { name: 'big', samples: Float64Array.from(samples), stats, opsPerSec: 1e7,
+        timerResolutionNs: 50, warnings: [], batchSize: 1, batching: 'single', async: false,
+        iterations: 2000, durationMs: 10 };
+      try { saveBaseline(${JSON.stringify(file)}, { results: [result] }); console.log('saved'); }
+      catch (error) { console.log('failed', error.code); }
+    `;
+    const run = spawnSync(
+      'bash',
+      ['-c', 'ulimit -f 1 && exec "$0" --input-type=module -e "$1"', process.execPath, script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(run.stdout.trim()).toBe('failed EFBIG');
+    expect(readFileSync(file, 'utf8')).toBe('{"previous": true}\n');
+    expect(readdirSync(dir)).toEqual(['main.json']);
+  });
 });
 
 describe('regression verdicts', () => {
@@ -127,6 +156,38 @@ describe('regression verdicts', () => {
     const c = compareResults(steady, fake('b', 1100, { seed: 9, drift: 0.08 }));
     expect(c.noiseFloor).toBeGreaterThan(0.1);
     expect(c.verdict).toBe('unchanged');
+  });
+
+  it('calls results with a zero, negative or NaN median incomparable instead of unchanged', () => {
+    const at = (values: number[]): BenchResult => {
+      const r = fake('z', 1);
+      const samples = Float64Array.from(values);
+      return { ...r, samples, stats: summarize(samples) };
+    };
+    const zero = at(Array.from({ length: 40 }, () => 0));
+    const slow = at(Array.from({ length: 40 }, (_, i) => 100 + i));
+    const fromZero = compareResults(zero, slow);
+    expect(fromZero.verdict).toBe('incomparable');
+    expect(fromZero.reason).toContain('the baseline median is 0 ns');
+    expect(compareResults(zero, zero).verdict).toBe('incomparable');
+    // Overhead-corrected times can be negative: -10 -> -5 ns is a ratio of 0.5, yet more time.
+    const negative = compareResults(
+      at(Array.from({ length: 40 }, (_, i) => -10 - i * 0.01)),
+      at(Array.from({ length: 40 }, (_, i) => -5 - i * 0.01)),
+    );
+    expect(negative.verdict).toBe('incomparable');
+    expect(negative.reason).toMatch(/baseline median is -10\.\d+ ns; a ratio needs two positive/);
+    const nan = compareResults(slow, at([Number.NaN, 1, 2]));
+    expect(nan.verdict).toBe('incomparable');
+    expect(nan.reason).toContain('the current median is NaN ns');
+  });
+
+  it('rejects a noiseMultiplier that is not a finite number ≥ 0', () => {
+    const base = fake('b', 1000, { seed: 1 });
+    for (const noiseMultiplier of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      expect(() => compareResults(base, base, { noiseMultiplier })).toThrow(BenchOptionError);
+      expect(() => compareResults(base, base, { noiseMultiplier })).toThrow(/noiseMultiplier/);
+    }
   });
 
   it('calls results in different batching modes incomparable', () => {

@@ -1,7 +1,7 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from './atomic.js';
 import { batchingIncomparable, type BenchResult } from './benchmark.js';
 import { BaselineFormatError, BenchOptionError, FingerprintMismatchError } from './errors.js';
 import { bootstrapRatioCI, DEFAULT_SEED, mannWhitneyU, median, type SampleStats } from './stats.js';
@@ -256,11 +256,13 @@ export function parseBaseline(json: unknown, source = '(value)'): Baseline {
   return parsed.data as Baseline;
 }
 
-/** Writes `baseline` (or builds one from `input`) as pretty JSON to `file`, creating folders. */
+/**
+ * Writes `baseline` (or builds one from `input`) as pretty JSON to `file`, creating folders. The
+ * write is atomic ({@link writeFileAtomic}): a failed save leaves the previous file intact.
+ */
 export function saveBaseline(file: string, baseline: Baseline | BaselineInput): Baseline {
   const b = 'schema' in baseline ? baseline : createBaseline(baseline);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(b, null, 2)}\n`);
+  writeFileAtomic(file, `${JSON.stringify(b, null, 2)}\n`);
   return b;
 }
 
@@ -350,14 +352,15 @@ export function relativeDrift(samples: ArrayLike<number>): number {
  * and the one-sided Mann–Whitney U test rejects at `alpha`. The noise floor is
  * `max(minNoiseFloor, noiseMultiplier × √(driftBase² + driftCurrent²))` ({@link relativeDrift}).
  * Results in different batching modes are `incomparable` when the call is short enough for the
- * mode to change the figure ({@link batchingIncomparable}).
+ * mode to change the figure ({@link batchingIncomparable}), and so are results whose median is
+ * zero, negative, infinite or NaN (the ratio means nothing then).
  */
 export function compareResults(
   base: Sampled,
   current: Sampled,
   options: CompareOptions = {},
 ): Comparison {
-  const k = options.noiseMultiplier ?? 3;
+  const k = noiseMultiplier(options, 3);
   const drift = Math.hypot(relativeDrift(base.samples), relativeDrift(current.samples));
   return verdictFor(base, current, k * drift, options);
 }
@@ -408,9 +411,16 @@ export function compareSuiteVariant(
   return verdictFor(
     base,
     cur,
-    ((options.noiseMultiplier ?? 4) * spread) / Math.sqrt(logs.length),
+    (noiseMultiplier(options, 4) * spread) / Math.sqrt(logs.length),
     options,
   );
+}
+
+function noiseMultiplier(options: CompareOptions, fallback: number): number {
+  const k = options.noiseMultiplier ?? fallback;
+  if (typeof k !== 'number' || !Number.isFinite(k) || k < 0)
+    throw new BenchOptionError('noiseMultiplier', options.noiseMultiplier, 'a finite number ≥ 0');
+  return k;
 }
 
 function verdictFor(
@@ -425,13 +435,31 @@ function verdictFor(
     throw new BenchOptionError('alpha', options.alpha, 'a number in (0, 1)');
   if (!(minFloor >= 0))
     throw new BenchOptionError('minNoiseFloor', options.minNoiseFloor, 'a number ≥ 0');
-  const ratio = median(current.samples) / median(base.samples);
+  const baseMedian = median(base.samples);
+  const currentMedian = median(current.samples);
+  const ratio = currentMedian / baseMedian;
   const ci95 = bootstrapRatioCI(current.samples, base.samples, {
     seed: options.seed ?? DEFAULT_SEED,
   });
   const noiseFloor = Math.max(minFloor, Number.isFinite(learnedFloor) ? learnedFloor : 0);
   const two = mannWhitneyU(current.samples, base.samples, 'two-sided');
   const name = current.name;
+  // A ratio says how much slower only between two positive, finite times. A zero median (a
+  // hand-made or timer-limited baseline) gives ∞ or NaN, a negative one (overhead-corrected
+  // figures) flips the direction: neither may pass for "unchanged", "faster" or "slower".
+  const usable = (m: number): boolean => m > 0 && Number.isFinite(m);
+  if (!usable(baseMedian) || !usable(currentMedian)) {
+    const [which, m] = usable(baseMedian) ? ['current', currentMedian] : ['baseline', baseMedian];
+    return {
+      name,
+      ratio,
+      ci95,
+      verdict: 'incomparable',
+      noiseFloor,
+      pValue: two.pValue,
+      reason: `the ${which} median is ${m} ns; a ratio needs two positive, finite medians`,
+    };
+  }
   if (batchingIncomparable(base, current)) {
     return {
       name,

@@ -56,6 +56,7 @@ export type {
 export { metaBenchmark, calibratedLoop } from './meta.js';
 export type { MetaBenchmarkOptions, MetaBenchmarkResult } from './meta.js';
 export { formatConsole, formatMarkdown, formatJson, renderHtml, formatNs } from './report.js';
+export { writeFileAtomic } from './atomic.js';
 export type { ReportInput, ConsoleFormatOptions } from './report.js';
 export {
   createRng,

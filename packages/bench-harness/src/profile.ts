@@ -1,6 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
 import { nowNs } from './clock.js';
 import { BenchFunctionError, BenchOptionError, ProfileError } from './errors.js';
 
@@ -48,7 +47,7 @@ export interface ProfileCpuOptions {
   readonly durationMs?: number;
   /** Functions to return, by self time. Default 10. */
   readonly topN?: number;
-  /** Where to write the `.cpuprofile` (folders are created). Default: not written. */
+  /** Where to write the `.cpuprofile` (folders are created; written atomically). Default: not written. */
   readonly outFile?: string;
   /** Sampling interval, µs. Default 100. */
   readonly samplingIntervalUs?: number;
@@ -174,8 +173,7 @@ export async function profileCpu(
   let file: string | undefined;
   if (options.outFile !== undefined) {
     file = options.outFile;
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify(profile));
+    writeFileAtomic(file, JSON.stringify(profile));
   }
   const result: CpuProfileResult = { profile, top: topFunctions(profile, topN), calls };
   return file === undefined ? result : { ...result, file };

@@ -104,4 +104,18 @@ describe('reporters', () => {
     expect(html).not.toContain('obj<x>');
     expect(renderHtml({ history: [] })).toContain('No saved runs yet.');
   });
+
+  it('markdown keeps one table row per result when names hold pipes, backslashes or line breaks', () => {
+    const md = formatMarkdown({
+      results: [fake('a|b', 100), fake('back\\|slash', 100, 2), fake('two\nlines', 100, 3)],
+    });
+    const rows = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| ---'));
+    // The header, then one row per result, each with the header's 7 cells.
+    expect(rows).toHaveLength(4);
+    const cells = (row: string): number => row.split(/(?<!\\)(?:\\\\)*\|/).length - 2;
+    for (const row of rows) expect(cells(row)).toBe(7);
+    expect(rows[1]).toContain('| a\\|b |');
+    expect(rows[2]).toContain('| back\\\\\\|slash |');
+    expect(rows[3]).toContain('| two lines |');
+  });
 });

@@ -162,9 +162,21 @@ export function formatConsole(input: ReportInput, options: ConsoleFormatOptions 
   return lines.join('\n');
 }
 
-/** GitHub-flavoured markdown tables. */
+/**
+ * Text for one GitHub-flavoured markdown table cell: a line break would end the row, so line breaks
+ * become spaces; `|` would end the cell, so it is escaped, and backslashes right before one are
+ * doubled (else `a\|b` would turn into `a\\|`, whose pipe splits the cell after all).
+ */
+function mdCell(text: string): string {
+  return text
+    .replace(/\s*(?:\r\n|\r|\n)\s*/g, ' ')
+    .replace(/\\+(?=\|)/g, (run) => run + run)
+    .replace(/\|/g, '\\|');
+}
+
+/** GitHub-flavoured markdown tables; cells are escaped, so names may hold `|` and line breaks. */
 export function formatMarkdown(input: ReportInput): string {
-  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  const esc = mdCell;
   const parts: string[] = [`# ${input.title ?? 'Benchmark report'}`, ''];
   if (input.fingerprint) parts.push(`Machine: ${fingerprintText(input.fingerprint)}`, '');
   for (const t of tables(input)) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BenchOptionError } from './errors.js';
 import {
   bootstrapMedianCI,
   bootstrapRatioCI,
@@ -53,6 +54,68 @@ describe('order statistics', () => {
     expect(s.p99).toBeCloseTo(4.96, 12);
     expect(s.ci95[0]).toBeLessThanOrEqual(3);
     expect(s.ci95[1]).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('edge samples', () => {
+  it('treats infinite samples as order statistics instead of returning NaN beside them', () => {
+    expect(median([1, 2, Number.POSITIVE_INFINITY])).toBe(2);
+    expect(median([Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY])).toBe(
+      Number.POSITIVE_INFINITY,
+    );
+    const sorted = Float64Array.from([1, 2, Number.POSITIVE_INFINITY]);
+    expect(quantileSorted(sorted, 1)).toBe(Number.POSITIVE_INFINITY);
+    expect(quantileSorted(sorted, 0.75)).toBe(Number.POSITIVE_INFINITY);
+    const s = summarize([1, 2, 3, 4, Number.POSITIVE_INFINITY]);
+    expect(s).toMatchObject({ median: 3, mad: 1, max: Number.POSITIVE_INFINITY });
+    // Against an all-zero denominator every resampled ratio is +∞, so the interval is too.
+    expect(bootstrapRatioCI([1, 1, 1], [0, 0, 0])).toEqual([
+      Number.POSITIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+    ]);
+  });
+
+  it('gives NaN statistics for samples holding a NaN instead of sorting it past the maximum', () => {
+    expect(median([Number.NaN, 1, 2, 3])).toBeNaN();
+    expect(mad([Number.NaN, 1, 2, 3])).toBeNaN();
+    expect(quantileSorted(Float64Array.from([1, 2, Number.NaN]), 0)).toBeNaN();
+    const s = summarize([Number.NaN, 1, 2, 3, 4]);
+    for (const v of [s.min, s.max, s.median, s.p75, s.mad, s.ci95[0], s.ci95[1]])
+      expect(v).toBeNaN();
+    expect(bootstrapMedianCI([1, 2, 3, 4, Number.NaN])).toEqual([Number.NaN, Number.NaN]);
+    expect(bootstrapRatioCI([1, 2, 3], [1, Number.NaN])).toEqual([Number.NaN, Number.NaN]);
+    expect(mannWhitneyU([Number.NaN, 1, 2], [3, 4, 5]).pValue).toBeNaN();
+  });
+
+  it('handles one and two samples and all-equal samples', () => {
+    expect(summarize([7])).toMatchObject({
+      min: 7,
+      max: 7,
+      median: 7,
+      mad: 0,
+      stddev: 0,
+      ci95: [7, 7],
+    });
+    expect(summarize([2, 4])).toMatchObject({ median: 3, mad: 1, p99: 3.98 });
+    const flat = summarize(new Float64Array(50).fill(5));
+    expect(flat).toMatchObject({ median: 5, mad: 0, stddev: 0, ci95: [5, 5] });
+    expect(mannWhitneyU([5, 5, 5], [5, 5, 5]).pValue).toBe(1);
+  });
+
+  it('rejects bootstrap options out of range with BenchOptionError naming the option', () => {
+    const xs = [1, 2, 3, 4, 5];
+    for (const [options, name] of [
+      [{ confidence: 5 }, 'confidence'],
+      [{ confidence: 0 }, 'confidence'],
+      [{ confidence: Number.NaN }, 'confidence'],
+      [{ resamples: 0 }, 'resamples'],
+      [{ resamples: 1.5 }, 'resamples'],
+      [{ seed: 0.5 }, 'seed'],
+    ] as const) {
+      expect(() => bootstrapMedianCI(xs, options)).toThrow(BenchOptionError);
+      expect(() => bootstrapRatioCI(xs, xs, options)).toThrow(`Invalid option ${name} = `);
+      expect(() => summarize(xs, options)).toThrow(BenchOptionError);
+    }
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * Robust statistics over `Float64Array` samples: order statistics, MAD, seeded bootstrap
  * confidence intervals and the Mann–Whitney U test. Pure functions; inputs are never mutated.
+ * A NaN sample makes every order statistic NaN (as in R and NumPy) rather than being sorted aside.
  */
+import { BenchOptionError } from './errors.js';
 
 /** A seeded pseudo-random generator returning uniform numbers in [0, 1). */
 export type Rng = () => number;
@@ -43,21 +45,25 @@ export function sortedCopy(samples: ArrayLike<number>): Float64Array {
 
 /**
  * Quantile `q` (0..1) of an ascending-sorted array, linear interpolation between order
- * statistics (Hyndman & Fan type 7, the default of R and NumPy). NaN for an empty array.
+ * statistics (Hyndman & Fan type 7, the default of R and NumPy). NaN for an empty array, and for
+ * an array sorted as typed arrays sort (NaN last) that holds a NaN. Infinite values are order
+ * statistics like any other: the median of (1, 2, ∞) is 2.
  */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
-  if (n === 0) return Number.NaN;
+  if (n === 0 || Number.isNaN(sorted[n - 1])) return Number.NaN;
   if (n === 1) return sorted[0] as number;
   const h = (n - 1) * Math.min(1, Math.max(0, q));
   const lo = Math.floor(h);
   const hi = Math.min(n - 1, lo + 1);
   const a = sorted[lo] as number;
   const b = sorted[hi] as number;
+  // Interpolating would compute 0 × ∞ (or ∞ − ∞) beside an infinite value: NaN for a plain pick.
+  if (h === lo || a === b) return a;
   return a + (h - lo) * (b - a);
 }
 
-/** Median (average of the two middle values for an even count). NaN for an empty array. */
+/** Median (average of the two middle values for an even count). NaN for an empty array or a NaN sample. */
 export function median(samples: ArrayLike<number>): number {
   return quantileSorted(sortedCopy(samples), 0.5);
 }
@@ -110,6 +116,22 @@ export interface BootstrapOptions {
   readonly seed?: number;
 }
 
+/** Validates {@link BootstrapOptions}; `n` is the sample count the default resample count is sized for. */
+function resolveBootstrap(
+  options: BootstrapOptions,
+  n: number,
+): { resamples: number; confidence: number; seed: number } {
+  if (options === null || typeof options !== 'object')
+    throw new BenchOptionError('options', options, 'an object');
+  const { resamples, confidence = 0.95, seed = DEFAULT_SEED } = options;
+  if (resamples !== undefined && (!Number.isSafeInteger(resamples) || resamples < 1))
+    throw new BenchOptionError('resamples', resamples, 'an integer ≥ 1');
+  if (typeof confidence !== 'number' || !(confidence > 0 && confidence < 1))
+    throw new BenchOptionError('confidence', confidence, 'a number in (0, 1), e.g. 0.95');
+  if (!Number.isInteger(seed)) throw new BenchOptionError('seed', seed, 'an integer');
+  return { resamples: resamples ?? defaultResamples(n), confidence, seed };
+}
+
 /**
  * Bootstrap distribution of the median: `resamples` medians of resamples (with replacement, same
  * size) of `sorted`, which must be ascending. Uses the fact that the median of a resample of sorted
@@ -141,15 +163,19 @@ export function bootstrapMedians(sorted: Float64Array, resamples: number, rng: R
   return out;
 }
 
-/** Percentile bootstrap confidence interval of the median of `samples`. */
+/**
+ * Percentile bootstrap confidence interval of the median of `samples`; `[NaN, NaN]` when there are
+ * none or one is NaN.
+ * @throws {BenchOptionError} for a `resamples`, `confidence` or `seed` out of range.
+ */
 export function bootstrapMedianCI(
   samples: ArrayLike<number>,
   options: BootstrapOptions = {},
 ): [number, number] {
-  const { confidence = 0.95, seed = DEFAULT_SEED } = options;
+  const { resamples, confidence, seed } = resolveBootstrap(options, samples.length);
   const sorted = sortedCopy(samples);
-  if (sorted.length === 0) return [Number.NaN, Number.NaN];
-  const resamples = options.resamples ?? defaultResamples(sorted.length);
+  if (sorted.length === 0 || Number.isNaN(sorted[sorted.length - 1]))
+    return [Number.NaN, Number.NaN];
   const meds = bootstrapMedians(sorted, resamples, createRng(seed));
   meds.sort();
   const alpha = (1 - confidence) / 2;
@@ -158,18 +184,23 @@ export function bootstrapMedianCI(
 
 /**
  * Percentile bootstrap confidence interval of `median(numerator) / median(denominator)`,
- * resampling both groups independently.
+ * resampling both groups independently; `[NaN, NaN]` when a group is empty or holds a NaN.
+ * @throws {BenchOptionError} for a `resamples`, `confidence` or `seed` out of range.
  */
 export function bootstrapRatioCI(
   numerator: ArrayLike<number>,
   denominator: ArrayLike<number>,
   options: BootstrapOptions = {},
 ): [number, number] {
-  const { confidence = 0.95, seed = DEFAULT_SEED } = options;
+  const { resamples, confidence, seed } = resolveBootstrap(
+    options,
+    numerator.length + denominator.length,
+  );
   const a = sortedCopy(numerator);
   const b = sortedCopy(denominator);
   if (a.length === 0 || b.length === 0) return [Number.NaN, Number.NaN];
-  const resamples = options.resamples ?? defaultResamples(a.length + b.length);
+  if (Number.isNaN(a[a.length - 1]) || Number.isNaN(b[b.length - 1]))
+    return [Number.NaN, Number.NaN];
   const rng = createRng(seed);
   const ma = bootstrapMedians(a, resamples, rng);
   const mb = bootstrapMedians(b, resamples, rng);
@@ -195,11 +226,17 @@ export interface SampleStats {
   ci95: [number, number];
 }
 
-/** Computes {@link SampleStats} for `samples` (any order). */
+/**
+ * Computes {@link SampleStats} for `samples` (any order). Every field is NaN when there are no
+ * samples or one of them is NaN (a NaN would otherwise be sorted past the maximum and skew the
+ * order statistics without a trace).
+ * @throws {BenchOptionError} for invalid bootstrap options.
+ */
 export function summarize(samples: ArrayLike<number>, options: BootstrapOptions = {}): SampleStats {
+  resolveBootstrap(options, samples.length);
   const sorted = sortedCopy(samples);
   const n = sorted.length;
-  if (n === 0) {
+  if (n === 0 || Number.isNaN(sorted[n - 1])) {
     const nan = Number.NaN;
     return {
       min: nan,
@@ -250,7 +287,8 @@ export interface MannWhitneyResult {
 /**
  * Mann–Whitney U (Wilcoxon rank-sum) test of `x` against `y`. Mirrors R's `wilcox.test(x, y)`:
  * exact p-values when both groups have fewer than 50 values and there are no ties, otherwise the
- * normal approximation with tie correction and continuity correction.
+ * normal approximation with tie correction and continuity correction. NaN statistics and p-value
+ * when a group is empty or holds a NaN (NaN cannot be ranked).
  */
 export function mannWhitneyU(
   x: ArrayLike<number>,
@@ -259,13 +297,20 @@ export function mannWhitneyU(
 ): MannWhitneyResult {
   const m = x.length;
   const n = y.length;
-  if (m === 0 || n === 0)
-    return { u: Number.NaN, uY: Number.NaN, pValue: Number.NaN, method: 'normal', z: 0 };
+  const none = {
+    u: Number.NaN,
+    uY: Number.NaN,
+    pValue: Number.NaN,
+    method: 'normal',
+    z: 0,
+  } as const;
+  if (m === 0 || n === 0) return none;
   const N = m + n;
   // Rank the pooled sample with midranks for ties.
   const values = new Float64Array(N);
   for (let i = 0; i < m; i++) values[i] = x[i]!;
   for (let j = 0; j < n; j++) values[m + j] = y[j]!;
+  for (let i = 0; i < N; i++) if (Number.isNaN(values[i])) return none;
   const order = new Uint32Array(N);
   for (let i = 0; i < N; i++) order[i] = i;
   order.sort((a, b) => values[a]! - values[b]!);
