@@ -85,6 +85,46 @@ export class WorkerCrashedError extends PeakTradeError {
   }
 }
 
+/**
+ * A value could not be structured-cloned across threads: a task's input (or a `mapCpu` item,
+ * a strategy, the `context` or `backtestOptions`) on its way to a worker, or a task's result on
+ * its way back. Functions, symbols, `WeakMap`s, promises and objects holding any of them cannot be
+ * cloned. Only this task fails; the worker is neither blamed nor replaced. `cause` is the
+ * `DataCloneError` (from the worker, rebuilt, for a result).
+ */
+export class NotCloneableError extends PeakTradeError {
+  static readonly code = 'E_PARALLEL_NOT_CLONEABLE';
+  /** The task, as `module#export`. */
+  readonly task: string;
+  /** `'input'`: could not be sent to a worker; `'result'`: could not be sent back. */
+  readonly direction: 'input' | 'result';
+  /** What could not be cloned, e.g. `'input'`, `'item #3'`, `'context'`, `'result of strategy #2'`. */
+  readonly part: string;
+  /** For `mapCpu` / `parallelBacktest`: the item's or strategy's index, when known; else undefined. */
+  readonly index: number | undefined;
+  constructor(
+    task: string,
+    direction: 'input' | 'result',
+    part: string,
+    index?: number,
+    options?: ErrorOptions,
+  ) {
+    const cause = options?.cause;
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : 'DataCloneError';
+    super(
+      NotCloneableError.code,
+      direction === 'input'
+        ? `Cannot send the input of ${task} to a worker thread: ${part} could not be structured-cloned (${detail}). Pass plain data: no functions, symbols, WeakMaps, or objects holding them`
+        : `Cannot send the result of ${task} back from its worker thread: ${part} could not be structured-cloned (${detail}). Return plain data: no functions, symbols, WeakMaps, or objects holding them`,
+      options,
+    );
+    this.task = task;
+    this.direction = direction;
+    this.part = part;
+    this.index = index;
+  }
+}
+
 /** Work was cancelled through an `AbortSignal`. `cause` is the signal's reason. */
 export class AbortError extends PeakTradeError {
   static readonly code = 'E_PARALLEL_ABORTED';
@@ -161,6 +201,7 @@ export const errors = {
   InvalidOptionError,
   TaskFailedError,
   WorkerCrashedError,
+  NotCloneableError,
   AbortError,
   QueueFullError,
   PoolClosedError,

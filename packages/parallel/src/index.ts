@@ -34,6 +34,7 @@ export {
   InvalidOptionError,
   TaskFailedError,
   WorkerCrashedError,
+  NotCloneableError,
   AbortError,
   QueueFullError,
   PoolClosedError,

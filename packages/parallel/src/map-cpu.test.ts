@@ -3,6 +3,7 @@ import { makeColumns, task, until } from '../test/helpers.js';
 import {
   AbortError,
   InvalidOptionError,
+  NotCloneableError,
   SharedColumns,
   TaskFailedError,
   WorkerPool,
@@ -10,8 +11,8 @@ import {
 } from './index.js';
 
 const pools: WorkerPool[] = [];
-function pool(maxWorkers = 2): WorkerPool {
-  const p = new WorkerPool({ maxWorkers });
+function pool(maxWorkers = 2, inline = false): WorkerPool {
+  const p = new WorkerPool({ maxWorkers, inline });
   pools.push(p);
   return p;
 }
@@ -198,6 +199,77 @@ describe('mapCpu', () => {
     expect(sums).toEqual([500_000, 500_000, 500_000, 500_000]);
     expect(shared.checksum()).toBe(before);
     shared.release();
+  });
+
+  it('rejects an item that cannot be cloned with NotCloneableError naming the task and the item', async () => {
+    for (const inline of [false, true]) {
+      const p = pool(1, inline);
+      const before = await p.run(task('whoAmI'), undefined);
+      const items: unknown[] = Array.from({ length: 20 }, (_, i) => (i === 11 ? () => i : i));
+      const error = await mapCpu(items, task('double'), { pool: p, chunkSize: 4 }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(NotCloneableError);
+      const e = error as NotCloneableError;
+      expect(e).toMatchObject({ direction: 'input', index: 11, part: 'item #11' });
+      expect(e.message).toMatch(
+        /^Cannot send the input of .*tasks\.mjs#double to a worker thread: item #11/,
+      );
+      expect((e.cause as Error).name).toBe('DataCloneError');
+      const context = await mapCpu([1, 2], task('double'), {
+        pool: p,
+        context: { weight: () => 2 },
+      }).catch((e: unknown) => e);
+      expect(context).toMatchObject({ direction: 'input', index: undefined, part: 'context' });
+      expect(await mapCpu([1, 2, 3], task('double'), { pool: p })).toEqual([2, 4, 6]);
+      expect(await p.run(task('whoAmI'), undefined)).toBe(before);
+      expect(p.metrics()).toMatchObject({ crashed: 0, idleCrashes: 0 });
+    }
+  });
+
+  it('rejects a result that cannot be cloned back with NotCloneableError naming the item; the worker survives', async () => {
+    for (const inline of [false, true]) {
+      const p = pool(1, inline);
+      const before = await p.run(task('whoAmI'), undefined);
+      const items = Array.from({ length: 10 }, (_, i) => i);
+      const error = await mapCpu(items, task('functionResultAt5'), {
+        pool: p,
+        chunkSize: 10,
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotCloneableError);
+      const e = error as NotCloneableError;
+      expect(e).toMatchObject({ direction: 'result', index: 5, part: 'the result of item #5' });
+      expect(e.message).toMatch(/^Cannot send the result of .*#functionResultAt5 back/);
+      expect(await mapCpu(items, task('double'), { pool: p })).toEqual(items.map((x) => x * 2));
+      expect(await p.run(task('whoAmI'), undefined)).toBe(before);
+      expect(p.metrics()).toMatchObject({ crashed: 0, idleCrashes: 0 });
+    }
+  });
+
+  it("gives the same results inline as on workers, and never hands the task the caller's items", async () => {
+    // 12 items cross as columns, 3 as they are: both forms must be copies.
+    for (const n of [3, 12]) {
+      const results: unknown[] = [];
+      for (const inline of [false, true]) {
+        const items = Array.from({ length: n }, (_, i) => ({ i, tags: [String(i)] }));
+        const out = await mapCpu(items, task('mutateItem'), { pool: pool(2, inline) });
+        expect(items.every((item) => !('touched' in item))).toBe(true);
+        expect(out.every((o, i) => o !== items[i])).toBe(true);
+        results.push(out);
+      }
+      expect(results[1]).toStrictEqual(results[0]);
+      // An object reachable from an item and from the context arrives as one object either way,
+      // as one structured clone of the whole message gives it.
+      const shared = { weight: 2 };
+      const withRef = Array.from({ length: n }, (_, i) => ({ i, ref: shared }));
+      for (const inline of [false, true]) {
+        const same = await mapCpu(withRef, task('refIsContext'), {
+          pool: pool(1, inline),
+          context: shared,
+        });
+        expect(same).toEqual(withRef.map(() => true));
+      }
+    }
   });
 
   it('rejects bad options naming them', async () => {

@@ -42,6 +42,8 @@ export type MapCpuFn<T = never, R = unknown> = (
  * @param items structured-cloneable inputs.
  * @param task `taskRef(moduleUrl, 'exportName')`; the export is called as `fn(item, index, context)`.
  * @throws {InvalidOptionError} on bad options, at call time.
+ * @throws {NotCloneableError} an item (its `index`) or `context` could not be cloned to a worker,
+ * or an item's result back.
  */
 export async function mapCpu<F extends AnyTaskFn>(
   items: readonly Parameters<F>[0][],

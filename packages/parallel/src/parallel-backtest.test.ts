@@ -11,6 +11,7 @@ import { makeColumns, task, until } from '../test/helpers.js';
 import {
   AbortError,
   InvalidOptionError,
+  NotCloneableError,
   SharedColumns,
   SharedDataMutatedError,
   StrategyFailedError,
@@ -148,6 +149,72 @@ describe('parallelBacktest', () => {
       parallelBacktest([{}], shared, writer as never, { maxWorkers: 1 }),
     ).rejects.toBeInstanceOf(SharedDataMutatedError);
     shared.release();
+  });
+
+  it('rejects a strategy or backtestOptions that cannot be cloned, naming the strategy (workers and inline)', async () => {
+    for (const inline of [false, true]) {
+      const pool = new WorkerPool({ maxWorkers: 1, inline });
+      pools.push(pool);
+      const before = await pool.run(task('whoAmI'), undefined);
+      const specs = Array.from({ length: 6 }, (_, id) => ({
+        id,
+        level: 0,
+        ...(id === 2 ? { onFill: () => id } : {}),
+      }));
+      const error = await parallelBacktest(specs, makeColumns(20), task('meanAbove'), {
+        chunkSize: 3,
+        backend: localBackend({ pool }),
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotCloneableError);
+      expect(error).toMatchObject({ direction: 'input', index: 2, part: 'strategy #2' });
+      expect((error as Error).message).toContain('#meanAbove to a worker thread: strategy #2');
+      const options = await parallelBacktest(
+        [{ id: 0, level: 0 }],
+        makeColumns(20),
+        task('meanAbove'),
+        {
+          backtestOptions: { scale: Symbol('x') },
+          backend: localBackend({ pool }),
+        },
+      ).catch((e: unknown) => e);
+      expect(options).toMatchObject({ direction: 'input', part: 'backtestOptions' });
+      expect(await pool.run(task('whoAmI'), undefined)).toBe(before);
+      expect(pool.metrics()).toMatchObject({ crashed: 0, idleCrashes: 0 });
+    }
+  });
+
+  it('gives a strategy whose result cannot be cloned back an error outcome and returns the others (workers and inline)', async () => {
+    for (const inline of [false, true]) {
+      const pool = new WorkerPool({ maxWorkers: 1, inline });
+      pools.push(pool);
+      const before = await pool.run(task('whoAmI'), undefined);
+      const specs = Array.from({ length: 10 }, (_, id) => ({ id, bad: id === 4 || id === 7 }));
+      const out = await parallelBacktest(specs, makeColumns(20), task('resultWithFunction'), {
+        chunkSize: 10,
+        backend: localBackend({ pool }),
+      });
+      expect(out.map((o) => o.ok)).toEqual(specs.map((s) => !s.bad));
+      expect(out[0]).toMatchObject({ ok: true, value: { id: 0 } });
+      const bad = out[4];
+      if (bad === undefined || bad.ok) throw new Error('expected a failure');
+      expect(bad.error).toBeInstanceOf(NotCloneableError);
+      expect(bad.error).toMatchObject({
+        direction: 'result',
+        index: 4,
+        part: 'the result of strategy #4',
+      });
+      expect(out[7]).toMatchObject({ ok: false, error: { index: 7 } });
+      const failFast = await parallelBacktest(specs, makeColumns(20), task('resultWithFunction'), {
+        chunkSize: 10,
+        failFast: true,
+        backend: localBackend({ pool }),
+      }).catch((e: unknown) => e);
+      expect(failFast).toBeInstanceOf(StrategyFailedError);
+      expect((failFast as StrategyFailedError).index).toBe(4);
+      expect((failFast as Error).cause).toBeInstanceOf(NotCloneableError);
+      expect(await pool.run(task('whoAmI'), undefined)).toBe(before);
+      expect(pool.metrics()).toMatchObject({ crashed: 0, idleCrashes: 0 });
+    }
   });
 
   it('runs through a pluggable backend and checks its answer', async () => {

@@ -1,5 +1,10 @@
 import { DEFAULT_TARGET_CHUNK_MS, runChunks } from './chunks.js';
-import { InvalidOptionError, StrategyFailedError, deserializeError } from './errors.js';
+import {
+  InvalidOptionError,
+  NotCloneableError,
+  StrategyFailedError,
+  deserializeError,
+} from './errors.js';
 import { optionalPositiveInt } from './map-cpu.js';
 import { WorkerPool } from './pool.js';
 import type { WireOutcomes } from './runtime.js';
@@ -139,8 +144,20 @@ export function localBackend(backendOptions: LocalBackendOptions = {}): Parallel
               if (failed === undefined) {
                 outcomes[start + i] = { ok: true, value: values[i] };
               } else {
-                const error = deserializeError(failed);
-                if (failFast) return new StrategyFailedError(start + i, { cause: error });
+                const cause = deserializeError(failed);
+                const index = start + i;
+                // The strategy ran, but its result could not be cloned back from the worker.
+                const error =
+                  failed.unsent === true
+                    ? new NotCloneableError(
+                        `${backtestFn.module}#${backtestFn.export}`,
+                        'result',
+                        `the result of strategy #${index}`,
+                        index,
+                        { cause },
+                      )
+                    : cause;
+                if (failFast) return new StrategyFailedError(index, { cause: error });
                 outcomes[start + i] = { ok: false, error };
               }
             }
@@ -184,13 +201,15 @@ export interface ParallelBacktestOptions<O = unknown> {
  * cannot cross threads: `taskRef(new URL('./my-backtest.js', import.meta.url), 'run')`, or
  * `{ module: import.meta.resolve('@peaktrade/backtest'), export: 'backtest' }`.
  *
- * A strategy that throws gives an `{ ok: false, error }` outcome and the others carry on, unless
- * `failFast` is set. Market data reaches each worker once through shared memory.
+ * A strategy that throws, or returns a result that cannot be structured-cloned back
+ * ({@link NotCloneableError}), gives an `{ ok: false, error }` outcome and the others carry on,
+ * unless `failFast` is set. Market data reaches each worker once through shared memory.
  *
  * @throws {InvalidOptionError} bad arguments (at call time).
  * @throws {StrategyFailedError} with `failFast`, the first failing strategy.
  * @throws {AbortError} `signal` fired.
  * @throws {SharedDataMutatedError} a task wrote to the shared data.
+ * @throws {NotCloneableError} a strategy (its `index`) or `backtestOptions` could not be cloned to a worker.
  */
 export async function parallelBacktest<S, R = unknown, O = unknown>(
   strategies: readonly S[],

@@ -6,8 +6,10 @@ import { TASKS, task, until } from '../test/helpers.js';
 import {
   AbortError,
   InvalidOptionError,
+  NotCloneableError,
   PoolClosedError,
   QueueFullError,
+  SharedColumns,
   TaskFailedError,
   TaskLoadError,
   WorkerCrashedError,
@@ -88,6 +90,76 @@ describe('WorkerPool', () => {
     expect(p.metrics()).toMatchObject({ failed: 0, crashed: 0, idleCrashes: 1 });
   });
 
+  it('rejects an input that cannot be cloned with NotCloneableError naming the task; the worker is kept', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const crashes: Error[] = [];
+    p.on('workerCrash', (error) => crashes.push(error));
+    const before = await p.run(task('whoAmI'), undefined);
+    class Holder {
+      readonly callback = (): number => 1;
+    }
+    const inputs: unknown[] = [{ fn() {} }, Symbol('s'), new WeakMap(), new Holder()];
+    for (const input of inputs) {
+      const error = await p.run(task('echo'), input).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotCloneableError);
+      const e = error as NotCloneableError;
+      expect(e.direction).toBe('input');
+      expect(e.task).toBe(`${TASKS.href}#echo`);
+      expect(e.index).toBeUndefined();
+      expect(e.message).toMatch(/^Cannot send the input of .*tasks\.mjs#echo to a worker thread/);
+      expect((e.cause as Error).name).toBe('DataCloneError');
+    }
+    expect(await p.run(task('whoAmI'), undefined)).toBe(before);
+    expect(await p.run(task('double'), 2)).toBe(4);
+    expect(p.metrics()).toMatchObject({ failed: 4, crashed: 0, idleCrashes: 0 });
+    expect(crashes).toEqual([]);
+  });
+
+  it('fails only the task whose result cannot be cloned back; the worker survives', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const crashes: Error[] = [];
+    p.on('workerCrash', (error) => crashes.push(error));
+    const before = await p.run(task('whoAmI'), undefined);
+    const error = await p.run(task('returnFunction'), undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotCloneableError);
+    const e = error as NotCloneableError;
+    expect(e.direction).toBe('result');
+    expect(e.task).toBe(`${TASKS.href}#returnFunction`);
+    expect(e.message).toMatch(/^Cannot send the result of .*#returnFunction back/);
+    expect((e.cause as Error).name).toBe('DataCloneError');
+    expect((e.cause as Error).message).toContain('could not be cloned');
+    expect(await p.run(task('whoAmI'), undefined)).toBe(before);
+    expect(await p.run(task('double'), 3)).toBe(6);
+    expect(p.metrics()).toMatchObject({ completed: 3, failed: 1, crashed: 0, idleCrashes: 0 });
+    expect(crashes).toEqual([]);
+  });
+
+  it('reports a worker that exits on its own while idle as workerCrash, and the next task runs', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const crashes: Error[] = [];
+    p.on('workerCrash', (error) => crashes.push(error));
+    expect(await p.run(task('exitLater'), 20)).toBe('done');
+    await until(() => p.metrics().idleCrashes === 1);
+    expect(crashes).toHaveLength(1);
+    expect(crashes[0]?.message).toMatch(/^Worker thread [1-9]\d* exited with code 3 while idle/);
+    expect(await p.run(task('double'), 3)).toBe(6);
+    expect(p.metrics()).toMatchObject({ failed: 0, crashed: 0, idleCrashes: 1 });
+  });
+
+  it('replaces a kept-alive worker that exits while idle', async () => {
+    const p = pool({ maxWorkers: 1, minWorkers: 1 });
+    const crashes: Error[] = [];
+    p.on('workerCrash', (error) => crashes.push(error));
+    const first = await p.run(task('whoAmI'), undefined);
+    expect(await p.run(task('exitLater'), 20)).toBe('done');
+    await until(() => p.metrics().idleCrashes === 1);
+    // A replacement starts without waiting for a task.
+    await until(() => p.threadCount === 1);
+    const second = await p.run(task('whoAmI'), undefined);
+    expect(second).not.toBe(first);
+    expect(crashes).toHaveLength(1);
+  });
+
   it('survives process.exit in a worker with a clear WorkerCrashedError', async () => {
     const p = pool({ maxWorkers: 1 });
     const error = await p.run(task('exitWorker'), 7).catch((e: unknown) => e);
@@ -149,6 +221,7 @@ describe('WorkerPool', () => {
     await expect(a).rejects.toBeInstanceOf(AbortError);
     expect(await p.run(task('double'), 4)).toBe(8);
     expect(p.metrics().cancelled).toBe(2);
+    expect(p.metrics().idleCrashes).toBe(0); // terminated on purpose, not a crash
   });
 
   it("rejects with QueueFullError beyond maxQueue when onQueueFull is 'reject'", async () => {
@@ -198,6 +271,8 @@ describe('WorkerPool', () => {
     await Promise.all([p.run(task('spin'), 5), p.run(task('spin'), 5)]);
     expect(p.threadCount).toBeGreaterThan(0);
     await until(() => p.threadCount === 0);
+    // Stopped by the pool on purpose: not a crash.
+    expect(p.metrics().idleCrashes).toBe(0);
     expect(await p.run(task('double'), 2)).toBe(4);
   });
 
@@ -254,6 +329,66 @@ describe('WorkerPool', () => {
     const p = pool({ inline: true });
     expect(await p.run(task('whoAmI'), undefined)).toBe(threadId);
     await expect(p.run(task('failOn'), 13)).rejects.toBeInstanceOf(TaskFailedError);
+  });
+
+  it('inline mode hands tasks a copy of the input and callers a copy of the result, as worker mode does', async () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    const results: unknown[] = [];
+    for (const inline of [false, true]) {
+      const p = pool({ inline });
+      const input = {
+        list: [1],
+        at: new Date(0),
+        map: new Map([['a', 1]]),
+        point: new Point(1, 2),
+      };
+      const out = await p.run(task('mutateInput'), input);
+      expect(input.list).toEqual([1]);
+      expect(input).not.toHaveProperty('touched');
+      expect(out).not.toBe(input);
+      results.push(out);
+      const a = await p.run(task<() => { count: number }>('keptObject'), undefined);
+      const b = await p.run(task<() => { count: number }>('keptObject'), undefined);
+      expect(a).not.toBe(b);
+      a.count++;
+      expect(await p.run(task('keptObject'), undefined)).toEqual({ count: 0 });
+    }
+    // Same value either way: the Point arrives as a plain object, the Date and Map as themselves.
+    expect(results[1]).toStrictEqual(results[0]);
+    expect(results[0]).not.toBeInstanceOf(Point);
+  });
+
+  it('inline mode rejects what cannot be cloned with the same NotCloneableError as worker mode', async () => {
+    const seen: string[] = [];
+    for (const inline of [false, true]) {
+      const p = pool({ inline, maxWorkers: 1 });
+      const input = await p.run(task('echo'), { fn() {} }).catch((e: unknown) => e);
+      const result = await p.run(task('returnFunction'), undefined).catch((e: unknown) => e);
+      expect(input).toBeInstanceOf(NotCloneableError);
+      expect(result).toBeInstanceOf(NotCloneableError);
+      seen.push((input as Error).message, (result as Error).message);
+      expect(await p.run(task('double'), 4)).toBe(8);
+      expect(p.metrics()).toMatchObject({ failed: 2, crashed: 0 });
+    }
+    expect(seen.slice(2)).toEqual(seen.slice(0, 2));
+  });
+
+  it('inline mode still hands shared columns as shared, read-only views', async () => {
+    const shared = SharedColumns.from({ close: new Float64Array([1.5, 2]) });
+    for (const inline of [false, true]) {
+      const p = pool({ inline });
+      expect(await p.run(task('sharedInfo'), undefined, { shared })).toEqual({
+        shared: true,
+        frozen: true,
+        first: 1.5,
+      });
+    }
+    shared.release();
   });
 
   it('reports metrics: counts, utilisation and queue-wait/run-time percentiles', async () => {

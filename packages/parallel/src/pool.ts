@@ -7,15 +7,26 @@ import { Piscina } from 'piscina';
 import {
   AbortError,
   InvalidOptionError,
+  NotCloneableError,
   PoolClosedError,
   QueueFullError,
   TaskFailedError,
   TaskLoadError,
   WorkerCrashedError,
   deserializeError,
+  type SerializedError,
 } from './errors.js';
 import { RingQueue } from './ring-queue.js';
-import { execute, type TaskMessage, type TaskReply } from './runtime.js';
+import {
+  cloneMessage,
+  cloneReply,
+  execute,
+  isDataCloneError,
+  itemNoun,
+  locateUncloneableInput,
+  type TaskMessage,
+  type TaskReply,
+} from './runtime.js';
 import {
   lookupShared,
   viewColumns,
@@ -45,7 +56,12 @@ export interface WorkerPoolOptions {
   readonly onQueueFull?: QueueFullPolicy;
   /** V8 heap limits per worker (`worker_threads` `resourceLimits`). A worker over its limit dies; only its task fails. */
   readonly resourceLimits?: ResourceLimits;
-  /** Run tasks on the calling thread instead of workers (debugging). Default: `!config.use_processes`, else false. */
+  /**
+   * Run tasks on the calling thread instead of workers (debugging). Input and result are still
+   * structured-cloned as they would be to and from a worker (same values, same
+   * {@link NotCloneableError}s), so switching this never changes results; shared columns still
+   * arrive as shared, read-only views. Default: `!config.use_processes`, else false.
+   */
   readonly inline?: boolean;
   /** The `[performance.parallel]` section of `loadConfig()`; fills the defaults above. */
   readonly config?: ParallelConfig;
@@ -88,7 +104,7 @@ export interface PoolMetrics {
   readonly crashed: number;
   /** Tasks cancelled by their signal or a forced close. */
   readonly cancelled: number;
-  /** Workers that crashed while idle (no task to fail); also emitted as `'workerCrash'`. */
+  /** Workers that crashed or exited on their own while idle (no task to fail); also emitted as `'workerCrash'`. */
   readonly idleCrashes: number;
   /** Busy share of capacity since the pool started (or `resetMetrics()`): Σ run time / (elapsed × maxWorkers), 0–1. */
   readonly utilisation: number;
@@ -100,8 +116,19 @@ export interface PoolMetrics {
 
 /** Events of {@link WorkerPool}. */
 export interface WorkerPoolEvents {
-  /** A worker died with no task running (nothing else reports it). */
+  /**
+   * A worker died with no task running (nothing else reports it): an error thrown, or
+   * `process.exit()` called, by a timer or callback a finished task left behind. Also counted in
+   * `metrics().idleCrashes`. The pool starts a new worker when it needs one (at once with `minWorkers`).
+   */
   workerCrash: [error: Error];
+}
+
+/** The public getters of piscina's `PiscinaWorker` (its `'workerCreate'` event argument) read here. */
+interface PiscinaWorkerState {
+  readonly id: number;
+  readonly currentUsage: number;
+  readonly destroyed: boolean;
 }
 
 const enum JobState {
@@ -268,7 +295,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       this.#idleCrashes++;
       this.emit('workerCrash', error);
     });
-    piscina.on('workerCreate', () => this.#trackWorkers());
+    piscina.on('workerCreate', (worker: PiscinaWorkerState) => {
+      this.#trackWorkers();
+      this.#watchIdleExit(piscina, worker);
+    });
     this.#piscina = piscina;
   }
 
@@ -289,6 +319,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
    * `input` and the result are structured-cloned; shared columns travel by id only.
    *
    * @throws {TaskFailedError} the function threw or rejected (the worker survives).
+   * @throws {NotCloneableError} `input` could not be cloned to the worker, or the result back (the worker survives).
    * @throws {TaskLoadError} the module could not be imported or lacks the export.
    * @throws {WorkerCrashedError} the worker died while running this task.
    * @throws {AbortError} `signal` fired.
@@ -479,31 +510,42 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       if (reply !== undefined && reply.ok) {
         this.#completed++;
         job.resolve(reply);
-      } else if (reply !== undefined) {
+        this.#pump();
+        return;
+      }
+      if (reply !== undefined) {
         this.#failed++;
         job.reject(
           reply.load
             ? new TaskLoadError(reply.error.message, { cause: deserializeError(reply.error) })
-            : new TaskFailedError(
-                job.label,
-                reply.error,
-                reply.index >= 0 ? reply.index : undefined,
-                {
-                  cause: deserializeError(reply.error),
-                },
-              ),
+            : reply.unsent
+              ? resultNotCloneable(job, reply.index, reply.error)
+              : new TaskFailedError(
+                  job.label,
+                  reply.error,
+                  reply.index >= 0 ? reply.index : undefined,
+                  {
+                    cause: deserializeError(reply.error),
+                  },
+                ),
         );
       } else {
         job.reject(this.#classify(job, crash));
       }
-      this.#pump();
+      // Start the next queued task only after the submitter has seen this failure: mapCpu and
+      // parallelBacktest then cancel their own queued chunks first, instead of having one start
+      // here and terminating its worker a moment later to stop it.
+      queueMicrotask(() => this.#pump());
     };
     if (this.#piscina === undefined) {
       // Inline: run on this thread (queued as a microtask so run() never blocks synchronously).
+      // Input and result are structured-cloned as postMessage would clone them to and from a
+      // worker, so a task never holds the caller's objects (nor the caller the task's), and what
+      // cannot be cloned fails the same way; shared columns still arrive as shared views.
       void Promise.resolve()
-        .then(() => execute(job.message, resolveInline))
+        .then(() => execute(cloneMessage(job.message), resolveInline))
         .then(
-          (reply) => settle(reply, undefined),
+          (reply) => settle(cloneReply(job.message, reply), undefined),
           (error: unknown) => settle(undefined, error),
         );
       return;
@@ -521,6 +563,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     if (err.name === 'AbortError' || job.signal?.aborted === true) {
       this.#cancelled++;
       return new AbortError(`Task ${job.label}`, { cause: job.signal?.reason ?? err });
+    }
+    // postMessage on this thread refused the task's message (piscina hands us its DataCloneError):
+    // the input is at fault, not the worker, which never saw the task and stays in the pool.
+    if (isDataCloneError(error)) {
+      this.#failed++;
+      const { part, index, cause } = locateUncloneableInput(job.message, error);
+      return new NotCloneableError(job.label, 'input', part, index, { cause });
     }
     // Only a forced close terminates running tasks; a worker that dies while a graceful close
     // waits for it crashed like any other and is reported (and counted) as such.
@@ -604,6 +653,31 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
   }
 
+  /**
+   * Report a worker that exits on its own while idle (`process.exit()` from a timer a finished task
+   * left behind): piscina drops such a worker silently. Runs before piscina's own 'exit' listener,
+   * so `destroyed` still tells a worker piscina stopped on purpose (idle timeout, close, abort,
+   * after an error it already reported) from one that left by itself, and `currentUsage` one that
+   * was running a task (that task fails with WorkerCrashedError instead).
+   */
+  #watchIdleExit(piscina: Piscina, state: PiscinaWorkerState): void {
+    const id = state.id; // reads -1 once the thread has exited
+    const worker = piscina.threads.find((w) => w.threadId === id);
+    if (worker === undefined) return;
+    worker.prependOnceListener('exit', (code: number) => {
+      if (state.destroyed || state.currentUsage > 0) return;
+      const error = new Error(
+        `Worker thread ${id} exited with code ${code} while idle (no task was running on it: process.exit() in a timer or callback left by an earlier task?)`,
+      );
+      // After piscina's own 'exit' listener has dropped the worker, so a listener that submits
+      // a task at once does not get the dead worker.
+      queueMicrotask(() => {
+        this.#idleCrashes++;
+        this.emit('workerCrash', error);
+      });
+    });
+  }
+
   #trackWorkers(): void {
     if (this.#piscina === undefined) return;
     for (const worker of this.#piscina.threads) {
@@ -620,6 +694,14 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       );
     }
   }
+}
+
+/** The error for a task whose result (or item `index`'s) could not be cloned back from its worker. */
+function resultNotCloneable(job: Job, index: number, error: SerializedError): NotCloneableError {
+  const at = index >= 0 ? index : undefined;
+  const part =
+    at === undefined ? 'the result' : `the result of ${itemNoun(job.message.kind)} #${at}`;
+  return new NotCloneableError(job.label, 'result', part, at, { cause: deserializeError(error) });
 }
 
 function summarize(h: RecordableHistogram): LatencySummary {

@@ -3,8 +3,14 @@
  * in each message, calls the named export and resolves shared-columns ids through a
  * per-worker cache, so a dataset crosses to each worker once.
  */
-import { BroadcastChannel } from 'node:worker_threads';
-import { execute, type TaskMessage, type TaskReply } from './runtime.js';
+import { BroadcastChannel, MessagePort } from 'node:worker_threads';
+import {
+  execute,
+  recoverUnsentReply,
+  unsentReply,
+  type TaskMessage,
+  type TaskReply,
+} from './runtime.js';
 import { CHANNEL_NAME, viewColumns, type SharedChannelMessage } from './shared-columns.js';
 
 type Views = Readonly<Record<string, Float64Array>>;
@@ -88,7 +94,55 @@ function resolveShared(id: string): Views | Promise<Views> {
   });
 }
 
+/** The message each reply answers, until piscina has posted the reply. */
+const replyMessages = new WeakMap<TaskReply, TaskMessage>();
+
+// Piscina posts a handler's result itself, and when structured clone rejects it (a task returned a
+// function, say) it rethrows the DataCloneError outside any task: the worker dies with an
+// unreadable error and the pool blames a crash. Catch that one failure where it happens, on this
+// thread's message ports, and post a reply that fails just this task instead; the worker lives
+// on. A post that succeeds costs one extra call; anything else than one of our replies is left
+// alone (the same error is rethrown).
+// Native postMessage returns a value that callers inside Node read (BroadcastChannel does): the
+// wrapper passes it on unchanged.
+const post = Object.getOwnPropertyDescriptor(MessagePort.prototype, 'postMessage')?.value as (
+  this: MessagePort,
+  value: unknown,
+  ...rest: unknown[]
+) => unknown;
+MessagePort.prototype.postMessage = function (
+  this: MessagePort,
+  value: unknown,
+  ...rest: unknown[]
+): unknown {
+  try {
+    return post.call(this, value, ...rest);
+  } catch (error) {
+    // Piscina's response: { taskId, result, error, time }, `result` being our reply.
+    const response =
+      typeof value === 'object' && value !== null && 'taskId' in value && 'result' in value
+        ? (value as { readonly result: unknown })
+        : undefined;
+    const reply = response?.result as TaskReply | undefined;
+    const message =
+      typeof reply === 'object' && reply !== null ? replyMessages.get(reply) : undefined;
+    if (response === undefined || reply === undefined || message === undefined) throw error;
+    try {
+      return post.call(
+        this,
+        { ...response, result: recoverUnsentReply(message, reply, error) },
+        ...rest,
+      );
+    } catch (again) {
+      return post.call(this, { ...response, result: unsentReply(again, -1, reply.runNs) }, ...rest);
+    }
+  }
+};
+
 /** Piscina task handler: run one message. */
 export default function handle(message: TaskMessage): Promise<TaskReply> {
-  return execute(message, resolveShared);
+  return execute(message, resolveShared).then((reply) => {
+    replyMessages.set(reply, message);
+    return reply;
+  });
 }
