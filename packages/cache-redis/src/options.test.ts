@@ -110,3 +110,32 @@ describe('url', () => {
     }
   });
 });
+
+describe('url together with client', () => {
+  it('refuses a url given with a client, instead of ignoring it, and hides its password', async () => {
+    // The client points at the test Redis; the url at a database the client is not in.
+    const client = new Redis(redis!.url, { lazyConnect: true });
+    try {
+      let error: unknown;
+      try {
+        void new RedisTier({ client, url: 'redis://user:s3cret@127.0.0.1:6379/5', bus: false });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(RedisOptionError);
+      expect((error as RedisOptionError).option).toBe('url');
+      expect((error as Error).message).toMatch(/Invalid option url = .*: expected .*client/);
+      expect((error as Error).message).not.toContain('s3cret');
+      // Either one alone is fine; an explicit `url: undefined` counts as none.
+      const tier = new RedisTier({
+        client,
+        url: undefined as never,
+        keyPrefix: prefix,
+        bus: false,
+      });
+      await tier.close();
+    } finally {
+      client.disconnect();
+    }
+  });
+});

@@ -20,13 +20,23 @@ import {
 
 /** Options of {@link RedisTier}. Validated and resolved once, at construction. */
 export interface RedisTierOptions {
-  /** An existing ioredis client (the tier does not close it). Configure `commandTimeout` and `enableOfflineQueue: false` on it yourself. */
+  /**
+   * An existing ioredis client (the tier does not close it). Configure `commandTimeout` and
+   * `enableOfflineQueue: false` on it yourself. Not together with `url` (refused).
+   */
   readonly client?: RedisClient;
-  /** URL to connect to when no client is given (see {@link createClient}); default `redis://127.0.0.1:6379`. */
+  /**
+   * URL to connect to (see {@link createClient}); default `redis://127.0.0.1:6379`. Not together
+   * with `client`.
+   */
   readonly url?: string;
   /** Tier name in stats and events (default `l2-redis`). */
   readonly name?: string;
-  /** Prefix of every key this tier writes (default `peaktrade:`). */
+  /**
+   * Prefix of every key this tier writes (default `peaktrade:`). It ends with `:` and has no
+   * spaces, no braces and no `tag` segment, so no two tiers' key spaces overlap (an empty prefix
+   * is refused: `clear()` would reach other applications' keys).
+   */
   readonly keyPrefix?: string;
   /** Namespace appended to the prefix, so several caches share one Redis safely. */
   readonly namespace?: string;
@@ -69,9 +79,17 @@ export interface RedisTierStats {
   /** Invalidation messages published / received from other processes. */
   readonly published: number;
   readonly received: number;
-  /** Times the bus asked for a full L1 flush (disconnect or reconnect). */
+  /**
+   * Times the bus asked for a full L1 flush (disconnect, reconnect, or a subscribe that succeeded
+   * after failing).
+   */
   readonly flushes: number;
   readonly breaker: BreakerState;
+  /**
+   * The invalidation bus: `disconnected` while its connection is down or its subscribe failed
+   * (retried every 100 ms, doubling up to 5 s, while the tier is open). No invalidations from
+   * other processes arrive until it reads `connected` again, and then L1 is flushed once.
+   */
   readonly bus: 'off' | 'connecting' | 'connected' | 'disconnected';
 }
 
@@ -140,8 +158,15 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   #subscriber: RedisClient | undefined;
   #busState: RedisTierStats['bus'] = 'off';
   #busEverReady = false;
-  /** Why the last subscribe failed; cleared when the bus connection is ready to try again. */
+  /** Why the last subscribe failed; cleared when the next attempt starts. */
   #busError: Error | undefined;
+  /** A subscribe failed since the bus last subscribed: invalidations may have been missed. */
+  #busMissed = false;
+  /** Counts subscribe attempts, so the outcome of one overtaken by a newer one is ignored. */
+  #busAttempt = 0;
+  /** Delay before the next subscribe retry, in ms (doubles per failure, see BUS_RETRY_*). */
+  #busRetryMs = BUS_RETRY_MIN_MS;
+  #busRetryTimer: NodeJS.Timeout | undefined;
   /** A setting the server refused (the URL's database index): the connection was closed for it. */
   #fatal: Error | undefined;
   /** Callbacks of pending ready() calls, run when the bus or the tier changes state. */
@@ -160,8 +185,12 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   constructor(options: RedisTierOptions = {}) {
     super();
     this.name = options.name ?? 'l2-redis';
-    const prefix = options.keyPrefix ?? 'peaktrade:';
-    if (typeof prefix !== 'string') throw new RedisOptionError('keyPrefix', prefix, 'a string');
+    const prefix: unknown = options.keyPrefix === undefined ? 'peaktrade:' : options.keyPrefix;
+    // The prefix follows the namespace's rules, and closes with ':': otherwise one tier's keys can
+    // fall inside another's key space (prefix `app:tag:` stores values among `app:`'s tag sets;
+    // `app` sweeps `apptag:…` on clear(); an empty one sweeps every `{…` and `tag:…` key).
+    if (typeof prefix !== 'string' || !isKeyPrefix(prefix))
+      throw new RedisOptionError('keyPrefix', prefix, KEY_PREFIX_ALLOWED);
     // A `tag` segment would make the namespace's keys indistinguishable from the tag sets of the
     // namespace above it (`<prefix>a:tag:…`), so that one's deleteByTag and clear() would hit them.
     if (
@@ -179,6 +208,13 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     if (!isTtl(ttl)) throw new RedisOptionError('defaultTtlMs', ttl, TTL_ALLOWED);
     this.#defaultTtlPx = pxOf(ttl);
     const timeout = durationMs('commandTimeoutMs', options.commandTimeoutMs ?? 50, MAX_TIMER_MS);
+    // A url beside a client would be ignored: the tier uses the client as it is connected.
+    if (options.client !== undefined && options.url !== undefined)
+      throw new RedisOptionError(
+        'url',
+        hidePassword(options.url),
+        'no url when a client is given: the tier uses the client’s own connection (pass one or the other)',
+      );
     const url = options.url ?? 'redis://127.0.0.1:6379';
     if (typeof url !== 'string') throw new RedisOptionError('url', url, 'a string');
     this.#codec = createCodec(options.serialize);
@@ -209,7 +245,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   /**
    * Resolves when the command connection is ready and, when the bus is on, the bus has subscribed.
    * Always settles: rejects with {@link RedisCommandError} when the bus cannot subscribe (`op`
-   * `subscribe <channel>`, ioredis's error as `cause`) or a connection closes for good, with
+   * `subscribe <channel>`, ioredis's error as `cause`; the tier keeps retrying it, so a later
+   * ready() may resolve) or a connection closes for good, with
    * {@link RedisOptionError} (`url`) when the server refused the URL's database index, and with
    * RedisCommandError (`op` `connect`) once `timeoutMs` (0 to 2^31 - 1) has passed for both
    * steps together.
@@ -668,39 +705,78 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     this.#busState = 'connecting';
     subscriber.on('error', () => {});
     subscriber.on('message', (_channel: string, text: string) => this.#onMessage(text));
-    const channel = this.#channel!;
     subscriber.on('ready', () => {
-      // A new attempt: ready() waits for its outcome rather than the last one's.
-      this.#busError = undefined;
-      // Subscribed again (ioredis resubscribes on reconnect); confirm before trusting it.
-      subscriber.subscribe(channel).then(
-        () => {
-          const reconnect = this.#busEverReady;
-          this.#busEverReady = true;
-          this.#busState = 'connected';
-          // Messages sent while we were away are lost: whatever L1 holds may be stale.
-          if (reconnect) this.#notify('all');
-          this.emit('bus', reconnect ? 'reconnected' : 'connected');
-          this.#signal();
-        },
-        (cause: unknown) => {
-          // No invalidations arrive until the connection is back and subscribes: say so in
-          // stats() and make ready() reject, instead of leaving it waiting for 'connected'.
-          const error = new RedisCommandError(this.name, `subscribe ${channel}`, { cause });
-          this.#busError = error;
-          this.#busState = 'disconnected';
-          this.#stats.errors++;
-          this.emit('degraded', { op: 'subscribe', error });
-          this.#signal();
-        },
-      );
+      // Subscribed again (ioredis resubscribes on reconnect); confirm before trusting it. A retry
+      // still pending is replaced by this attempt.
+      this.#cancelBusRetry();
+      this.#subscribe(subscriber);
     });
     subscriber.on('close', () => {
+      this.#cancelBusRetry();
       if (this.#busState !== 'connected') return;
       this.#busState = 'disconnected';
+      this.#busMissed = true;
       this.#notify('all');
       this.emit('bus', 'disconnected');
     });
+  }
+
+  /**
+   * One subscribe attempt on the bus connection. A failure is counted and emitted, and retried on
+   * the same connection with backoff while the tier is open (an ACL that denies SUBSCRIBE may be
+   * fixed without any reconnect); a reconnect starts a fresh attempt at once.
+   */
+  #subscribe(subscriber: RedisClient): void {
+    const channel = this.#channel!;
+    const attempt = ++this.#busAttempt;
+    // A new attempt: ready() waits for its outcome rather than the last one's.
+    this.#busError = undefined;
+    subscriber.subscribe(channel).then(
+      () => {
+        if (attempt !== this.#busAttempt || this.#closed) return;
+        const reconnect = this.#busEverReady;
+        // Messages sent while we were away or not yet subscribed are lost: L1 may be stale.
+        const flush = reconnect || this.#busMissed;
+        this.#busEverReady = true;
+        this.#busMissed = false;
+        this.#busRetryMs = BUS_RETRY_MIN_MS;
+        this.#busState = 'connected';
+        if (flush) this.#notify('all');
+        this.emit('bus', reconnect ? 'reconnected' : 'connected');
+        this.#signal();
+      },
+      (cause: unknown) => {
+        if (attempt !== this.#busAttempt || this.#closed) return;
+        // No invalidations arrive until a later attempt succeeds: say so in stats() and make
+        // ready() reject, instead of leaving it waiting for 'connected'.
+        const error = new RedisCommandError(this.name, `subscribe ${channel}`, { cause });
+        this.#busError = error;
+        this.#busMissed = true;
+        this.#busState = 'disconnected';
+        this.#stats.errors++;
+        this.emit('degraded', { op: 'subscribe', error });
+        this.#signal();
+        // While the connection is down, its 'ready' brings the next attempt instead.
+        if (subscriber.status === 'ready') this.#retrySubscribe(subscriber);
+      },
+    );
+  }
+
+  #retrySubscribe(subscriber: RedisClient): void {
+    const delayMs = this.#busRetryMs;
+    this.#busRetryMs = Math.min(delayMs * 2, BUS_RETRY_MAX_MS);
+    this.#cancelBusRetry();
+    this.#busRetryTimer = setTimeout(() => {
+      this.#busRetryTimer = undefined;
+      if (!this.#closed && subscriber.status === 'ready') this.#subscribe(subscriber);
+    }, delayMs);
+    // The bus connection keeps the process alive while the tier is open; the timer need not.
+    this.#busRetryTimer.unref();
+  }
+
+  #cancelBusRetry(): void {
+    clearTimeout(this.#busRetryTimer);
+    this.#busRetryTimer = undefined;
   }
 
   #onMessage(text: string): void {
@@ -826,6 +902,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     clearInterval(this.#timerKeeper);
     this.#timerKeeper = undefined;
     this.#listeners.clear();
+    this.#cancelBusRetry();
     if (this.#subscriber) {
       this.#subscriber.removeAllListeners('close');
       this.#subscriber.disconnect();
@@ -844,6 +921,10 @@ function commandTimeoutOf(client: RedisClient): number | undefined {
   return typeof ms === 'number' && ms > 0 && ms <= 2 ** 31 - 1 ? ms : undefined;
 }
 
+/** First delay before a failed bus subscribe is tried again, in ms; it doubles per failure. */
+const BUS_RETRY_MIN_MS = 100;
+/** Longest delay between bus subscribe retries, in ms. */
+const BUS_RETRY_MAX_MS = 5_000;
 /** Longest TTL kept as an expiry: 2^53 - 1 ms (about 285,000 years); beyond it, no expiry. */
 const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
 /** Longest delay Node's timers honour (about 24.8 days): a longer one fires after 1 ms. */
@@ -876,6 +957,23 @@ function durationMs(option: string, value: unknown, max = Number.MAX_VALUE): num
         : `a number of milliseconds > 0 and <= ${max}`,
     );
   return value;
+}
+
+const KEY_PREFIX_ALLOWED =
+  'a string ending with ":" (e.g. "myapp:"), without spaces or braces, and without a "tag" segment';
+
+/**
+ * A key prefix that keeps tiers apart: it ends with ':', has no braces (Cluster hash tags; `{`
+ * starts a value's key) and no `tag` segment (`tag:` starts a tag set's key). Then no tier's keys
+ * (`<prefix>{…`, `<prefix>tag:…`) can match another prefix's patterns.
+ */
+function isKeyPrefix(prefix: string): boolean {
+  return /^[^\s{}]*:$/.test(prefix) && !prefix.split(':').includes('tag');
+}
+
+/** A URL for an error message, its password replaced by `***`. */
+function hidePassword(url: unknown): unknown {
+  return typeof url === 'string' ? url.replace(/^([^:/]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@') : url;
 }
 
 function isString(value: unknown): value is string {
