@@ -29,14 +29,18 @@ export function createClient(
     retryStrategy: (times) => Math.min(50 * times, 1000),
     ...extra,
   };
-  if (typeof url !== 'string') throw new RedisOptionError('url', url, 'a string');
+  if (typeof url !== 'string') throw new RedisOptionError('url', hidePassword(url), 'a string');
   const scheme = url.split('://')[0];
   if (scheme === 'redis' || scheme === 'rediss') return new Redis(checkStandaloneUrl(url), base);
   const parsed = parseHostList(url);
   if (scheme === 'redis-sentinel') {
     const name = parsed.path;
     if (!name)
-      throw new RedisOptionError('url', url, 'redis-sentinel://host:port[,host:port]/masterName');
+      throw new RedisOptionError(
+        'url',
+        hidePassword(url),
+        'redis-sentinel://host:port[,host:port]/masterName',
+      );
     return new Redis({
       ...base,
       sentinels: parsed.hosts,
@@ -55,7 +59,7 @@ export function createClient(
   }
   throw new RedisOptionError(
     'url',
-    url,
+    hidePassword(url),
     'a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL',
   );
 }
@@ -72,17 +76,21 @@ function checkStandaloneUrl(url: string): string {
   } catch (cause) {
     throw new RedisOptionError(
       'url',
-      url,
+      hidePassword(url),
       'a valid URL, redis[s]://[user:pass@]host[:port][/db] with a port from 1 to 65535',
       { cause },
     );
   }
   if (!parsed.hostname || parsed.port === '0')
-    throw new RedisOptionError('url', url, 'a host and a port from 1 to 65535');
+    throw new RedisOptionError('url', hidePassword(url), 'a host and a port from 1 to 65535');
   // ioredis takes the database from the path, or else from a `db` query parameter.
   const db = parsed.pathname.length > 1 ? parsed.pathname.slice(1) : parsed.searchParams.get('db');
   if (db !== null && db !== '' && !/^\d+$/.test(db))
-    throw new RedisOptionError('url', url, 'a database index that is an integer >= 0 (…/<db>)');
+    throw new RedisOptionError(
+      'url',
+      hidePassword(url),
+      'a database index that is an integer >= 0 (…/<db>)',
+    );
   return url;
 }
 
@@ -92,9 +100,11 @@ function parseHostList(url: string): {
   password: string | undefined;
 } {
   const rest = url.slice(url.indexOf('://') + 3);
-  const [authority = '', ...pathParts] = rest.split('/');
-  const pathAndQuery = pathParts.join('/');
-  const [path = '', query = ''] = pathAndQuery.split('?');
+  // The query ends the authority too (`redis-cluster://h:1?password=…` has no path).
+  const q = rest.indexOf('?');
+  const query = q === -1 ? '' : rest.slice(q + 1);
+  const [authority = '', ...pathParts] = (q === -1 ? rest : rest.slice(0, q)).split('/');
+  const path = pathParts.join('/');
   const password = new URLSearchParams(query).get('password') ?? undefined;
   const hosts = authority
     .split(',')
@@ -104,9 +114,21 @@ function parseHostList(url: string): {
       const host = at === -1 ? hostPort : hostPort.slice(0, at);
       const port = at === -1 ? 6379 : Number(hostPort.slice(at + 1));
       if (!host || !Number.isInteger(port) || port < 1 || port > 65535)
-        throw new RedisOptionError('url', url, 'host:port pairs separated by commas');
+        throw new RedisOptionError('url', hidePassword(url), 'host:port pairs separated by commas');
       return { host, port };
     });
-  if (hosts.length === 0) throw new RedisOptionError('url', url, 'at least one host:port');
+  if (hosts.length === 0)
+    throw new RedisOptionError('url', hidePassword(url), 'at least one host:port');
   return { hosts, path: decodeURIComponent(path), password };
+}
+
+/**
+ * A URL for an error message: the password of its user info and of a `password` query parameter
+ * replaced by `***`, so a rejected URL never puts a secret into logs.
+ */
+export function hidePassword(url: unknown): unknown {
+  if (typeof url !== 'string') return url;
+  return url
+    .replace(/^([^:/]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@')
+    .replace(/([?&]password=)[^&#]*/gi, '$1***');
 }

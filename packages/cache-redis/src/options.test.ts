@@ -139,3 +139,28 @@ describe('url together with client', () => {
     }
   });
 });
+
+describe('rejected urls in error messages', () => {
+  it('never show the password, from user info or a password query parameter', () => {
+    const urls = [
+      'redis://user:s3cret@127.0.0.1:0', // port 0
+      'redis://:s3cret@127.0.0.1:6379/abc', // database index that is not a number
+      'redis://user:s3cret@[bad', // not a URL at all
+      'redis-sentinel://127.0.0.1:26379?password=s3cret', // no master name
+      'redis-cluster://?password=s3cret', // no hosts
+      'memcached://user:s3cret@127.0.0.1', // unknown scheme
+    ];
+    for (const url of urls) {
+      let error: unknown;
+      try {
+        void new RedisTier({ url, bus: false }).close();
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, url).toBeInstanceOf(RedisOptionError);
+      expect((error as RedisOptionError).option).toBe('url');
+      expect((error as Error).message, url).not.toContain('s3cret');
+      expect((error as Error).message, url).toContain('***');
+    }
+  });
+});

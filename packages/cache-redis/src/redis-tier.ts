@@ -10,7 +10,7 @@ import {
 import { createCodec, type Codec, type SerializeOptions } from '@peaktrade/serialize';
 import { Cluster } from 'ioredis';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
-import { createClient, type RedisClient } from './connect.js';
+import { createClient, hidePassword, type RedisClient } from './connect.js';
 import {
   CircuitOpenError,
   LeaseWaitTimeoutError,
@@ -355,7 +355,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     const why = cause instanceof Error ? cause.message : String(cause);
     this.#fatal = new RedisOptionError(
       'url',
-      url,
+      hidePassword(url),
       `a database index this server has (SELECT failed: ${why})`,
       { cause },
     );
@@ -971,10 +971,6 @@ function isKeyPrefix(prefix: string): boolean {
   return /^[^\s{}]*:$/.test(prefix) && !prefix.split(':').includes('tag');
 }
 
-/** A URL for an error message, its password replaced by `***`. */
-function hidePassword(url: unknown): unknown {
-  return typeof url === 'string' ? url.replace(/^([^:/]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@') : url;
-}
 
 function isString(value: unknown): value is string {
   return typeof value === 'string';
