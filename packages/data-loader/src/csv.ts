@@ -6,6 +6,7 @@ import {
   type OhlcvField,
 } from './columns.js';
 import { DataValidationError, LoaderOptionError } from './errors.js';
+import { numberRefusal, parseDecimal, trimBlanks } from './number.js';
 import { parseTime, TIME_FORMS } from './time.js';
 
 const QUOTE = 34;
@@ -254,7 +255,8 @@ export class CsvParser {
 
   #store(field: number, value: number, stringValue: string | undefined): void {
     if (!this.#sawFirstLine) {
-      this.#pendingStrings[field] = stringValue ?? String(value);
+      // NaN with no text is an empty field; String(NaN) would report it as "NaN".
+      this.#pendingStrings[field] = stringValue ?? (value !== value ? '' : String(value));
       return;
     }
     const map = this.#fieldMap!;
@@ -265,18 +267,21 @@ export class CsvParser {
     this.#row[target] = value;
   }
 
+  /**
+   * A field the fast path could not read: a quoted one, an ISO time, an empty field, or a value
+   * outside the number grammar. Prices and volumes take only {@link parseDecimal}'s grammar
+   * (`Number()` would also take `0x10`, `0b1`, `Infinity` and blanks such as a no-break space).
+   */
   #slowValue(target: number, text: string, field: number): number {
-    const trimmed = text.trim();
-    if (trimmed !== '') {
-      if (target === 0) {
-        const t = parseTime(trimmed);
-        if (!Number.isNaN(t)) return t;
-        throw this.#error(`invalid time ${JSON.stringify(text)}: expected ${TIME_FORMS}`, field);
-      }
-      const n = Number(trimmed);
-      if (!Number.isNaN(n)) return n;
+    const trimmed = trimBlanks(text);
+    if (target === 0 && trimmed !== '') {
+      const t = parseTime(trimmed);
+      if (!Number.isNaN(t)) return t;
+      throw this.#error(`invalid time ${JSON.stringify(text)}: expected ${TIME_FORMS}`, field);
     }
-    throw this.#error(`non-numeric value ${JSON.stringify(text)}`, field);
+    const n = parseDecimal(trimmed);
+    if (!Number.isNaN(n)) return n;
+    throw this.#error(numberRefusal(text), field);
   }
 
   #endRecord(fields: number): void {
@@ -295,14 +300,31 @@ export class CsvParser {
       );
     }
     const r = this.#row;
+    // Every value stored is a number or came through #slowValue, which throws rather than give
+    // NaN: a NaN here is an empty field. One sum per row finds it; only then is the field named.
+    const sum = r[0]! + r[1]! + r[2]! + r[3]! + r[4]! + r[5]!;
+    if (sum !== sum) this.#refuseEmptyField();
     this.#builder.push(r[0]!, r[1]!, r[2]!, r[3]!, r[4]!, r[5]!);
     this.#dataRow++;
+  }
+
+  /** Throw for the first empty field of the current row, as for any other bad value. */
+  #refuseEmptyField(): never {
+    const map = this.#fieldMap!;
+    for (let f = 0; f < map.length; f++) {
+      const target = map[f]!;
+      if (target >= 0 && Number.isNaN(this.#row[target])) this.#slowValue(target, '', f);
+    }
+    throw new Error('CsvParser: a NaN in a row without an empty field');
   }
 
   #firstLineIsHeader = false;
 
   #setupColumns(fields: number): void {
     const first = this.#pendingStrings.slice(0, fields).map((s) => s ?? '');
+    // Deliberately looser than the number grammar: a data line holding `0x10` or `Infinity` stays
+    // data, so that the value is reported as a bad number rather than as a header without its
+    // columns.
     const notNumber = (s: string) => s.trim() === '' || Number.isNaN(Number(s.trim()));
     // A first line of data starts with a time, which may be a date; a header has a name there.
     // A first field holding a digit is taken for a time even when it is not a valid one (a
@@ -364,10 +386,12 @@ export class CsvParser {
 }
 
 /**
- * Parse an unquoted decimal number from bytes [start, end). Returns NaN when the bytes are
- * not a plain number (the caller then takes the slow path). Exact: mantissas up to 15 digits
- * with |exponent| ≤ 22 are computed with one correctly rounded operation; anything else is
- * handed to Number().
+ * Parse an unquoted decimal number from bytes [start, end), with spaces or tabs around it.
+ * Returns NaN when the bytes are not a plain decimal number (optional sign, digits, optional
+ * fraction and exponent: no hex, `Infinity` or separators) or the value overflows a double (the
+ * caller then takes the slow path, which reports it). Exact: mantissas up to 15 digits with
+ * |exponent| ≤ 22 are computed with one correctly rounded operation; anything else, already
+ * checked against the grammar, is handed to Number().
  */
 export function parseNumber(b: Uint8Array, start: number, end: number): number {
   while (start < end && (b[start] === SPACE || b[start] === TAB)) start++;
@@ -423,7 +447,10 @@ export function parseNumber(b: Uint8Array, start: number, end: number): number {
   }
   if (p !== end) return Number.NaN;
   if (digits > 15 || scale > 22 || scale < -22) {
-    return Number(Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1'));
+    const value = Number(
+      Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1'),
+    );
+    return Number.isFinite(value) ? value : Number.NaN;
   }
   const value = scale >= 0 ? mantissa * POW10[scale]! : mantissa / POW10[-scale]!;
   return negative ? -value : value;

@@ -145,21 +145,41 @@ export class LoadFailedError extends PeakTradeError {
   }
 }
 
+/** A retry policy callback that {@link RetryCallbackError} reports. */
+export type RetryCallbackName = 'isRetryable' | 'onRetry' | 'sleep';
+
 /**
- * The retry policy's `onRetry` callback threw, so the load stopped there instead of retrying.
- * A {@link LoadFailedError}: `cause` is what the callback threw, `attemptError` the error of the
+ * A callback of the retry policy failed, so the load stopped there instead of retrying:
+ * `isRetryable` or `onRetry` threw, or `sleep` threw or rejected (other than because the load's
+ * signal aborted, which is a {@link LoadAbortedError}). `callback` says which. A
+ * {@link LoadFailedError}: `cause` is what the callback threw, `attemptError` the error of the
  * attempt it was called for. Nothing is cached; other loads are not affected.
  */
 export class RetryCallbackError extends LoadFailedError {
   static override readonly code = 'E_LOADER_RETRY_CALLBACK';
-  /** The error of the failed attempt that `onRetry` was called to retry. */
+  /** The error of the failed attempt that the callback was called to retry. */
   readonly attemptError: unknown;
-  constructor(symbol: string, attempts: number, callbackError: unknown, attemptError: unknown) {
+  /** Which callback failed. */
+  readonly callback: RetryCallbackName;
+  constructor(
+    symbol: string,
+    attempts: number,
+    callbackError: unknown,
+    attemptError: unknown,
+    callback: RetryCallbackName = 'onRetry',
+  ) {
+    const what =
+      callback === 'isRetryable'
+        ? `isRetryable threw (${messageOf(callbackError)}) deciding whether to retry after`
+        : callback === 'sleep'
+          ? `sleep failed (${messageOf(callbackError)}) waiting to retry after`
+          : `onRetry threw (${messageOf(callbackError)}) before retrying after`;
     super(symbol, attempts, callbackError, {
       code: RetryCallbackError.code,
-      reason: `onRetry threw (${messageOf(callbackError)}) before retrying after: ${messageOf(attemptError)}`,
+      reason: `${what}: ${messageOf(attemptError)}`,
     });
     this.attemptError = attemptError;
+    this.callback = callback;
   }
 }
 

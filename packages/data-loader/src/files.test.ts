@@ -125,7 +125,8 @@ describe('CSV', () => {
     expect(error).toBeInstanceOf(DataValidationError);
     expect(error).toMatchObject({ symbol: 'AAPL', row: 1, field: 'high' });
     expect(error.message).toBe(
-      'Invalid data for AAPL at row 1, field "high": non-numeric value "x"',
+      'Invalid data for AAPL at row 1, field "high": non-numeric value "x": expected a finite ' +
+        'decimal number: optional sign, digits, optional fraction and exponent, such as 12, -0.5 or 1.5e3',
     );
   });
 
@@ -386,6 +387,146 @@ describe('JSON shapes and validation', () => {
   });
 });
 
+describe('prices and volumes (CSV and JSON number fields)', () => {
+  const fields = ['open', 'high', 'low', 'close', 'volume'] as const;
+  /** A two-bar input where `field` of the second bar holds `v`, in every form the text fits. */
+  function inputs(field: (typeof fields)[number], v: string): [string, () => unknown][] {
+    const at = fields.indexOf(field) + 1;
+    const row = (cell: string) =>
+      ['2', '1', '1', '1', '1', '1'].map((x, i) => (i === at ? cell : x)).join(',');
+    const bar = { time: 2, open: 1, high: 1, low: 1, close: 1, volume: 1, [field]: v };
+    const first = { time: 1, open: 1, high: 1, low: 1, close: 1, volume: 1 };
+    const out: [string, () => unknown][] = [
+      ['CSV quoted', () => parseCsv('AAPL', `${header}\n1,1,1,1,1,1\n${row(`"${v}"`)}\n`)],
+      ['JSON rows', () => jsonToColumns('AAPL', [first, bar])],
+      [
+        'JSON tuples',
+        () =>
+          jsonToColumns('AAPL', [
+            [1, 1, 1, 1, 1, 1],
+            [2, bar.open, bar.high, bar.low, bar.close, bar.volume],
+          ]),
+      ],
+      [
+        'JSON columns',
+        () =>
+          jsonToColumns(
+            'AAPL',
+            Object.fromEntries(
+              Object.entries(bar).map(([k, x]) => [k, [first[k as keyof typeof first], x]]),
+            ),
+          ),
+      ],
+    ];
+    // Unquoted, a delimiter, a quote or a line end would change the record.
+    if (!/[,"\r\n]/.test(v))
+      out.push(['CSV', () => parseCsv('AAPL', `${header}\n1,1,1,1,1,1\n${row(v)}\n`)]);
+    return out;
+  }
+
+  it('refuses hex, binary, octal, Infinity, NaN, separators, overflow, blanks other than spaces and tabs, and empty values, naming the symbol, the row and the field', () => {
+    const bad = [
+      '0x10',
+      '0X1a',
+      '0b1',
+      '0o7',
+      '1_000',
+      '1,000',
+      'Infinity',
+      '-Infinity',
+      '+Infinity',
+      'NaN',
+      '1e400',
+      '-1e400',
+      '',
+      '   ',
+      '12abc',
+      '1e',
+      'e5',
+      '.',
+      '-',
+      '+-1',
+      '1.2.3',
+      '12 34',
+      '\u00a012',
+      '12\u00a0',
+      '\v12',
+      '\n12',
+      '\ufeff12',
+      '\u0661\u0662',
+    ];
+    for (const v of bad) {
+      for (const field of fields) {
+        for (const [form, attempt] of inputs(field, v)) {
+          const what = `${form} ${field} ${JSON.stringify(v)}`;
+          const error = thrown(attempt) as DataValidationError;
+          expect(error, what).toBeInstanceOf(DataValidationError);
+          expect(error, what).toMatchObject({ symbol: 'AAPL', row: 1, field });
+          expect(error.message, what).toContain(JSON.stringify(v));
+          expect(error.reason, what).toMatch(/^(non-numeric value|number out of range) /);
+        }
+      }
+    }
+    // A JSON number too large for a double arrives as Infinity.
+    expect(
+      thrown(() =>
+        jsonToColumns('AAPL', [{ time: 1, open: Infinity, high: 1, low: 1, close: 1, volume: 1 }]),
+      ),
+    ).toMatchObject({
+      symbol: 'AAPL',
+      row: 0,
+      field: 'open',
+      reason: 'number out of range (Infinity)',
+    });
+    // The first line of a headerless file is data, and its bad number is reported as one.
+    expect(thrown(() => parseCsv('AAPL', '1,0x10,1,1,1,1\n'))).toMatchObject({
+      symbol: 'AAPL',
+      row: 0,
+      field: 'open',
+      reason: expect.stringContaining('non-numeric value "0x10"') as string,
+    });
+    // (An empty field makes auto-detection take the line for a header: say there is none.)
+    expect(thrown(() => parseCsv('AAPL', '1,,1,1,1,1\n', { header: false }))).toMatchObject({
+      row: 0,
+      field: 'open',
+      reason: expect.stringContaining('non-numeric value ""') as string,
+    });
+  });
+
+  it('accepts plain decimal numbers with spaces or tabs around them, in CSV and as JSON numbers or strings, with the value Number() gives', () => {
+    const good = [
+      '12',
+      '-0.5',
+      '+7',
+      '.5',
+      '5.',
+      '-0',
+      '1.5e3',
+      '1E-3',
+      '2.5e+2',
+      '007',
+      '123456789012345678',
+      '1e300',
+      '  12.5  ',
+      '\t12.5\t',
+    ];
+    for (const v of good) {
+      const want = Number(v);
+      for (const field of fields) {
+        for (const [form, attempt] of inputs(field, v)) {
+          const cols = attempt() as Record<string, Float64Array>;
+          expect(cols[field]![1], `${form} ${field} ${JSON.stringify(v)}`).toBe(want);
+        }
+      }
+    }
+    // JSON numbers are taken as they are.
+    expect(
+      jsonToColumns('X', [{ time: 1, open: 12.5, high: -3, low: 1e-7, close: 0, volume: 1e21 }])
+        .volume[0],
+    ).toBe(1e21);
+  });
+});
+
 describe('timestamps (CSV and JSON time fields)', () => {
   /** One bar at time `t` as CSV (with a header) and as JSON rows and columns; every result's time. */
   function timesOf(t: string): number[] {
@@ -465,6 +606,10 @@ describe('timestamps (CSV and JSON time fields)', () => {
       'Infinity',
       '1e400',
       '12abc',
+      // Spaces and tabs around a time are skipped; other blanks are not (as for prices).
+      '\u00a02024-01-02',
+      '2024-01-02\u00a0',
+      '\v1700000000000',
     ];
     const bar = { open: 1, high: 1, low: 1, close: 1, volume: 1 };
     for (const t of bad) {

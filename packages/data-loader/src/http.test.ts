@@ -10,6 +10,9 @@ import {
   LoadTimeoutError,
   RetryCallbackError,
   httpSource,
+  isTransient,
+  resolveRetryPolicy,
+  withRetry,
   type OhlcvColumns,
   type Sleep,
 } from './index.js';
@@ -258,6 +261,104 @@ describe('HTTP loading under faults', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('a throwing isRetryable, or a sleep that throws or rejects, fails only that load: RetryCallbackError caused by it, no retry, nothing cached, no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const judgeBroke = new Error('isRetryable is broken');
+      const sleepThrew = new Error('sleep threw');
+      const sleepRejected = new Error('sleep rejected');
+      // onRetry runs right before the sleep, in the same tick: it tells the sleep whose wait it is.
+      let retrying = '';
+      const cache = new LruCache<string, OhlcvColumns>({ max: 100 });
+      const loader = new DataLoader({
+        cache,
+        retry: {
+          isRetryable: (error) => {
+            if ((error as HttpStatusError).url.endsWith('/IRFAIL')) throw judgeBroke;
+            return isTransient(error);
+          },
+          onRetry: (_attempt, _delay, error) => {
+            retrying = (error as HttpStatusError).url;
+          },
+          sleep: (ms) => {
+            if (retrying.endsWith('/SLTHROW')) throw sleepThrew;
+            if (retrying.endsWith('/SLREJECT')) return Promise.reject(sleepRejected);
+            return new Promise((r) => setTimeout(r, Math.min(ms, 1)));
+          },
+        },
+      });
+      const failing = [
+        ['IRFAIL', judgeBroke, 'isRetryable', 'isRetryable threw (isRetryable is broken)'],
+        ['SLTHROW', sleepThrew, 'sleep', 'sleep failed (sleep threw)'],
+        ['SLREJECT', sleepRejected, 'sleep', 'sleep failed (sleep rejected)'],
+      ] as const;
+      for (const [symbol] of failing) server.script(symbol, ['500', 'ok']);
+      server.script('RETRIED', ['500', 'ok']);
+      const { data, failures } = await loader.loadMany(
+        [...failing.map(([symbol]) => symbol), 'RETRIED', 'PLAIN'],
+        templated(),
+      );
+      for (const [symbol, cause, callback, message] of failing) {
+        const error = failures.get(symbol) as RetryCallbackError;
+        expect(error, symbol).toBeInstanceOf(RetryCallbackError);
+        expect(error, symbol).toBeInstanceOf(LoadFailedError);
+        expect(error, symbol).toMatchObject({
+          code: 'E_LOADER_RETRY_CALLBACK',
+          callback,
+          symbol,
+          attempts: 1,
+        });
+        expect(error.cause, symbol).toBe(cause);
+        expect((error.attemptError as HttpStatusError).status, symbol).toBe(500);
+        expect(error.message, symbol).toContain(message);
+        // No second request, and nothing cached.
+        expect(server.requests.get(symbol), symbol).toBe(1);
+      }
+      expectBars(data.get('RETRIED'), 'RETRIED');
+      expectBars(data.get('PLAIN'), 'PLAIN');
+      expect(server.requests.get('RETRIED')).toBe(2);
+      expect(cache.size).toBe(2);
+      // Only the retry that was made counts: a failed wait made none.
+      expect(loader.stats.retries).toBe(1);
+      // A direct load rejects the same way.
+      server.script('SLREJECT', ['500', 'ok']);
+      await expect(loader.load('SLREJECT', templated())).rejects.toMatchObject({
+        code: 'E_LOADER_RETRY_CALLBACK',
+        callback: 'sleep',
+        cause: sleepRejected,
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a sleep that rejects because the signal aborted is an abort, not a callback failure', async () => {
+    const controller = new AbortController();
+    const policy = resolveRetryPolicy({
+      // Rejects with the signal's own reason, as node:timers/promises does.
+      sleep: (_ms, signal) =>
+        new Promise((_resolve, reject) =>
+          signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+        ),
+    });
+    const running = withRetry(
+      'ABORTED',
+      policy,
+      () => {
+        setTimeout(() => controller.abort(new Error('caller gave up')), 5);
+        return Promise.reject(new HttpStatusError(`${server.url}/bars/ABORTED`, 503, undefined));
+      },
+      controller.signal,
+    );
+    const error = await running.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoadAbortedError);
+    expect(error).not.toBeInstanceOf(RetryCallbackError);
   });
 
   it('caches successes only: a failed load is not cached, and a later success is', async () => {

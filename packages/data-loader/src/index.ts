@@ -20,6 +20,7 @@ export {
   parseRetryAfter,
 } from './retry.js';
 export type { RetryOptions, RetryPolicy } from './retry.js';
+export type { RetryCallbackName } from './errors.js';
 export { ColumnBuilder, validateColumns, OHLCV_FIELDS } from './columns.js';
 export type { OhlcvColumns, OhlcvField } from './columns.js';
 export { CsvParser, parseCsv, parseNumber } from './csv.js';

@@ -6,7 +6,7 @@ import {
   LoadTimeoutError,
 } from './errors.js';
 import { createLimiter, type Limiter } from './limiter.js';
-import { KeyedRateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { KeyedRateLimiter, sleep as defaultSleep, type RateLimitOptions } from './rate-limit.js';
 import { resolveRetryPolicy, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
 import type { Source } from './sources/types.js';
 
@@ -73,6 +73,10 @@ export interface LoadManyResult {
 export interface LoaderStats {
   /** Source calls made (attempts, including retries and batch calls). */
   readonly attempts: number;
+  /**
+   * Retries made, each counted when its backoff wait has ended: a retry that `onRetry`, a failed
+   * `sleep` or an abort prevented is not counted.
+   */
   readonly retries: number;
   readonly cacheHits: number;
   readonly loaded: number;
@@ -129,13 +133,13 @@ export class DataLoader {
           options.retry?.sleep ? { sleep: options.retry.sleep } : {},
         )
       : undefined;
-    const onRetry = options.retry?.onRetry;
+    const sleep = options.retry?.sleep ?? defaultSleep;
     this.#policy = resolveRetryPolicy({
       ...options.retry,
-      onRetry: (attempt, delay, error) => {
-        // Counted once the callback has returned: when it throws, the load fails and no retry
-        // is made.
-        onRetry?.(attempt, delay, error);
+      sleep: async (ms, signal) => {
+        await sleep(ms, signal);
+        // Counted once the backoff wait is over: when onRetry throws, or the wait fails or is
+        // aborted, the load ends there and no retry is made.
         this.#stats.retries++;
       },
     });

@@ -19,11 +19,21 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
   /** Retry-After longer than this many milliseconds is not waited for: the load fails instead (default 60 000). */
   readonly maxRetryAfterMs?: number;
-  /** Whether an error is worth retrying (default: {@link isTransient}). */
+  /**
+   * Whether an error is worth retrying (default: {@link isTransient}). If it throws, no retry is
+   * made: the load fails with {@link RetryCallbackError} (`callback: 'isRetryable'`), whose
+   * `cause` is what it threw.
+   */
   readonly isRetryable?: (error: unknown) => boolean;
   /** Random source in [0, 1), for tests (default Math.random). */
   readonly random?: () => number;
-  /** Sleep function, for tests (default: timers). */
+  /**
+   * Sleep function, for tests (default: timers). If a backoff wait throws or rejects, no retry is
+   * made: the load fails with {@link RetryCallbackError} (`callback: 'sleep'`), whose `cause` is
+   * the error, unless the load's signal has aborted, which is a {@link LoadAbortedError} as
+   * usual. (A `DataLoader` also waits for its rate limit with it: a failure there fails that
+   * attempt with the sleep's error as its `cause`.)
+   */
   readonly sleep?: Sleep;
   /**
    * Called before each wait with the attempt number (1-based) and the delay chosen. If it
@@ -116,7 +126,8 @@ export function retryDelay(policy: RetryPolicy, attempt: number, error: unknown)
  * Run `attempt` until it succeeds, the error is not retryable, retries run out, or `signal`
  * aborts. Resolves the first success.
  * @throws {LoadFailedError} wrapping the last error (its `cause`) after the final attempt.
- * @throws {RetryCallbackError} (a LoadFailedError) when `policy.onRetry` throws.
+ * @throws {RetryCallbackError} (a LoadFailedError) when `policy.isRetryable` or `policy.onRetry`
+ *   throws, or `policy.sleep` throws or rejects while `signal` has not aborted.
  * @throws {LoadAbortedError} when the signal aborts.
  */
 export async function withRetry<T>(
@@ -135,17 +146,33 @@ export async function withRetry<T>(
         error instanceof HttpStatusError &&
         error.retryAfterMs !== undefined &&
         error.retryAfterMs > policy.maxRetryAfterMs;
-      if (n > policy.retries || tooLong || !policy.isRetryable(error))
-        throw new LoadFailedError(what, n, error);
+      if (n > policy.retries || tooLong) throw new LoadFailedError(what, n, error);
+      // The policy's callbacks are the caller's code: whatever they throw stops this load with
+      // an error that says so, and never escapes in place of a load error.
+      let retryable: boolean;
+      try {
+        retryable = policy.isRetryable(error);
+      } catch (callbackError) {
+        throw new RetryCallbackError(what, n, callbackError, error, 'isRetryable');
+      }
+      if (!retryable) throw new LoadFailedError(what, n, error);
       const delay = retryDelay(policy, n, error);
       if (policy.onRetry) {
         try {
           policy.onRetry(n, delay, error);
         } catch (callbackError) {
-          throw new RetryCallbackError(what, n, callbackError, error);
+          throw new RetryCallbackError(what, n, callbackError, error, 'onRetry');
         }
       }
-      await policy.sleep(delay, signal);
+      try {
+        await policy.sleep(delay, signal);
+      } catch (sleepError) {
+        // A wait cut short by the abort is the abort (the default sleep rejects with
+        // LoadAbortedError; others may reject with the signal's reason).
+        if (sleepError instanceof LoadAbortedError) throw sleepError;
+        if (signal?.aborted) throw new LoadAbortedError(what, { cause: signal.reason });
+        throw new RetryCallbackError(what, n, sleepError, error, 'sleep');
+      }
     }
   }
 }

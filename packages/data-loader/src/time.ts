@@ -1,3 +1,5 @@
+import { DECIMAL } from './number.js';
+
 const MS_PER_DAY = 86_400_000;
 const ZERO = 48;
 const DASH = 45;
@@ -9,9 +11,6 @@ const UPPER_T = 84;
 const LOWER_T = 116;
 const UPPER_Z = 90;
 const LOWER_Z = 122;
-
-/** A plain decimal number (the forms the CSV fast path reads): no hex, no `Infinity`, no blanks. */
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** What an accepted time looks like, for error messages. */
 export const TIME_FORMS =

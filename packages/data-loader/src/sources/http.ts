@@ -3,6 +3,7 @@ import { BodyPool } from '../body-pool.js';
 import { ColumnBuilder, OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
 import { parseCsv, type CsvOptions } from '../csv.js';
 import { DataValidationError, HttpStatusError, LoaderOptionError } from '../errors.js';
+import { numberRefusal, parseDecimal, trimBlanks } from '../number.js';
 import { parseRetryAfter } from '../retry.js';
 import { parseTime, TIME_FORMS } from '../time.js';
 import { decodeColumnar } from './columnar.js';
@@ -322,12 +323,19 @@ export function jsonToColumns(symbol: string, json: unknown): OhlcvColumns {
   );
 }
 
+/**
+ * One JSON value as a number. A JSON number is taken as it is (JSON.parse has checked its
+ * grammar; one too large for a double arrives as Infinity and is refused). A string is read
+ * with the grammar of a CSV field, since many APIs send prices as strings to keep their digits:
+ * a time as {@link parseTime}, anything else as {@link parseDecimal}.
+ */
 function toNumber(symbol: string, value: unknown, row: number, field: string): number {
   if (typeof value === 'number') {
     if (Number.isFinite(value)) return value;
+    throw new DataValidationError(symbol, `number out of range (${value})`, { row, field });
   } else if (typeof value === 'string') {
     if (field === 'time') {
-      const t = parseTime(value.trim());
+      const t = parseTime(trimBlanks(value));
       if (!Number.isNaN(t)) return t;
       throw new DataValidationError(
         symbol,
@@ -335,8 +343,9 @@ function toNumber(symbol: string, value: unknown, row: number, field: string): n
         { row, field },
       );
     }
-    const n = value.trim() === '' ? Number.NaN : Number(value);
-    if (Number.isFinite(n)) return n;
+    const n = parseDecimal(value);
+    if (!Number.isNaN(n)) return n;
+    throw new DataValidationError(symbol, numberRefusal(value), { row, field });
   }
   throw new DataValidationError(symbol, `non-numeric value ${JSON.stringify(value)}`, {
     row,
