@@ -4,20 +4,9 @@ import { join } from 'node:path';
 import type { Measurement } from '@peaktrade/bench-harness';
 import { describe, expect, it } from 'vitest';
 import { compareToBaseline, readBaseline, toBaseline } from './baseline.js';
-import type { MachineInfo } from './machine.js';
+import { testMachine } from './test-utils/machine.js';
 
-const machine: MachineInfo = {
-  cpuModel: 'Test CPU',
-  logicalCores: 2,
-  totalMemGiB: 8,
-  freeMemGiB: 4,
-  node: 'v20.20.2',
-  platform: 'linux-x64',
-  kernel: '6.1',
-  loadAvg1m: 0.1,
-  ci: false,
-  date: '2026-11-27T00:00:00.000Z',
-};
+const machine = testMachine();
 const ns = (id: string, value: number): Measurement => ({ id, label: id, value, unit: 'ns' });
 
 describe('compareToBaseline', () => {

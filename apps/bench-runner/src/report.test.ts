@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { MachineInfo } from './machine.js';
+import { testMachine } from './test-utils/machine.js';
 import { consoleReport, markdownReport, mdCell, type RunReport } from './report.js';
 
-const machine: MachineInfo = {
-  cpuModel: 'Test CPU',
-  logicalCores: 2,
-  totalMemGiB: 8,
-  freeMemGiB: 4,
-  node: 'v20.20.2',
-  platform: 'linux-x64',
-  kernel: '6.1',
-  loadAvg1m: 0.1,
-  ci: false,
-  date: '2026-11-27T00:00:00.000Z',
-};
+const machine = testMachine();
 
 function report(overrides: Partial<RunReport>): RunReport {
   return {
