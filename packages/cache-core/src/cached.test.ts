@@ -664,3 +664,26 @@ describe('lone surrogates in keys', () => {
     expect(key).toMatch(/^"w\\ud800"@[0-9a-f]{12}:\[n1\]$/);
   });
 });
+
+describe('custom key()', () => {
+  it('rejects a call whose custom key() returns a non-string, without calling the function', async () => {
+    let calls = 0;
+    const f = cached((q: { symbol: string }) => `${q.symbol}#${++calls}`, {
+      cache: make(),
+      name: 'quote',
+      key: (q) => q as unknown as string,
+    });
+    for (const q of [{ symbol: 'BTC' }, { symbol: 'ETH' }]) {
+      // The old code keyed both 'quote:[object Object]', and ETH answered 'BTC#1'.
+      const error: unknown = await f(q).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CacheKeyError);
+      expect((error as CacheKeyError).path).toBe('key()');
+      expect((error as Error).message).toMatch(/returned an object, not a string/);
+    }
+    expect(calls).toBe(0);
+    const n = cached((x: number) => x, { cache: make(), name: 'n', key: (x) => x as never });
+    await expect(n(1)).rejects.toThrow(/key\(\).*returned a number \(1\)/);
+    expect(() => n.keyFor(1)).toThrow(CacheKeyError);
+    await expect(n.invalidate(1)).rejects.toThrow(CacheKeyError);
+  });
+});

@@ -32,8 +32,8 @@ export interface CachedOptions<A extends readonly unknown[] = readonly unknown[]
   /**
    * Custom key of a call (called with the same `this` and arguments); the final key is
    * `<name>:<what it returns>`. Default: a stable encoding of the arguments ({@link callKey}).
-   * A returned string holding a lone surrogate rejects the call with `CacheKeyError` (tiers
-   * store keys as UTF-8, where it would collide with others).
+   * A returned non-string, or a string holding a lone surrogate (tiers store keys as UTF-8,
+   * where it would collide with others), rejects the call with `CacheKeyError` (`path: 'key()'`).
    */
   readonly key?: (...args: A) => string;
   /** Tags of the stored entries, or a function of the arguments returning them. */
@@ -396,8 +396,15 @@ function wrap(
   const keyOf = (self: unknown, args: never[]): string => {
     const n = (name ??= nameOf(self));
     if (keyFn !== undefined) {
-      const custom = keyFn.apply(self, args);
-      if (typeof custom === 'string' && !isWellFormed(custom)) {
+      const custom: unknown = keyFn.apply(self, args);
+      if (typeof custom !== 'string') {
+        // String() would turn every object into "[object Object]": all calls would share one entry.
+        throw new CacheKeyError(
+          'key()',
+          `it returned ${describeNonString(custom)}, not a string; return a string that tells calls apart (e.g. encodeKey(value))`,
+        );
+      }
+      if (!isWellFormed(custom)) {
         throw new CacheKeyError(
           'key()',
           `it returned ${JSON.stringify(custom)}, which holds a lone surrogate; tiers store keys as UTF-8, where it would collide with other keys (escape it, e.g. with JSON.stringify)`,
@@ -477,4 +484,23 @@ function wrap(
     );
   };
   return wrapper;
+}
+
+/** How a non-string `key()` result is named in an error: its type, plus the value when short. */
+function describeNonString(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  switch (typeof value) {
+    case 'number':
+    case 'boolean':
+      return `a ${typeof value} (${String(value)})`;
+    case 'bigint':
+      return `a bigint (${value}n)`;
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    default:
+      return Array.isArray(value) ? 'an array' : 'an object';
+  }
 }

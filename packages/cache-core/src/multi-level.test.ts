@@ -1,7 +1,12 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isCacheEnvelope } from './envelope.js';
-import { CacheClosedError, CacheLevelUnavailableError, CacheOptionError } from './errors.js';
+import {
+  CacheClosedError,
+  CacheKeyError,
+  CacheLevelUnavailableError,
+  CacheOptionError,
+} from './errors.js';
 import { LruCache } from './lru.js';
 import { MultiLevelCache } from './multi-level.js';
 import {
@@ -740,5 +745,121 @@ describe('MultiLevelCache stats, levels and options', () => {
     await c.close();
     await expect(c.getOrSet('k', () => 1)).rejects.toThrow(CacheClosedError);
     await expect(c.get('k')).rejects.toThrow(CacheClosedError);
+  });
+});
+
+describe('MultiLevelCache keys with lone surrogates', () => {
+  /** An L1 plus an L2 that stores keys as UTF-8, as Redis does. */
+  function withUtf8Tier(): { c: MultiLevelCache; l2: MemoryTier } {
+    const l2 = new MemoryTier('l2-redis');
+    l2.utf8Keys = true;
+    return { c: make({ tiers: [l2] }), l2 };
+  }
+
+  async function keyErrorOf(p: Promise<unknown>): Promise<CacheKeyError> {
+    const error: unknown = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CacheKeyError);
+    return error as CacheKeyError;
+  }
+
+  it('a UTF-8 tier really stores two keys that differ only in a lone surrogate as one', async () => {
+    const l2 = new MemoryTier('l2-redis');
+    l2.utf8Keys = true;
+    await l2.set('a\ud800', 'one');
+    expect(await l2.get('a\udbff')).toBe('one');
+  });
+
+  it('refuses them in set() instead of letting them share one L2 entry', async () => {
+    const { c, l2 } = withUtf8Tier();
+    const error = await keyErrorOf(c.set('a\ud800', 'one'));
+    expect(error.path).toBe('key');
+    expect(error.message).toContain('"a\\ud800"');
+    expect(error.message).toMatch(/lone surrogate/);
+    // The old code stored it, and get('a\udbff') then answered 'one' from L2.
+    expect(l2.data.size).toBe(0);
+    await keyErrorOf(c.get('a\udbff'));
+  });
+
+  it('refuses them in every keyed method before any tier or loader is called, naming the argument', async () => {
+    const { c, l2 } = withUtf8Tier();
+    let loads = 0;
+    const loader = (): string => `v${++loads}`;
+    const cases: [Promise<unknown>, string][] = [
+      [c.getOrSet('a\ud800', loader), 'key'],
+      [c.getOrSet('\udc00b', loader, { cacheLevel: 'redis' }), 'key'],
+      [c.get('a\ud800'), 'key'],
+      [c.set('a\ud800', 1), 'key'],
+      [c.delete('a\ud800'), 'key'],
+      [c.getMany(['ok', 'a\ud800']), 'keys[1]'],
+      [c.set('ok', 1, { tags: ['t', 't\ud800'] }), 'tags[1]'],
+      [c.getOrSet('ok', loader, { tags: ['\ud800'] }), 'tags[0]'],
+      [c.deleteByTag('t\ud800'), 'tag'],
+      [c.expireByTag('t\ud800'), 'tag'],
+    ];
+    for (const [p, path] of cases) expect((await keyErrorOf(p)).path).toBe(path);
+    expect(loads).toBe(0);
+    expect(l2.calls).toEqual({
+      get: 0,
+      set: 0,
+      delete: 0,
+      getMany: 0,
+      clear: 0,
+      deleteByTag: 0,
+      expireByTag: 0,
+    });
+    expect(c.l1!.size).toBe(0);
+  });
+
+  it('accepts them in operations that use only L1, where they stay apart', async () => {
+    const { c, l2 } = withUtf8Tier();
+    const memory = { cacheLevel: 'memory' } as const;
+    await c.set('a\ud800', 'one', { ...memory, tags: ['t\ud800'] });
+    await c.set('a\udbff', 'two', memory);
+    expect(await c.get('a\ud800', memory)).toBe('one');
+    expect(await c.getOrSet('a\udbff', () => 'loaded', memory)).toBe('two');
+    expect(await c.getMany(['a\ud800', 'a\udbff'], memory)).toEqual(['one', 'two']);
+    expect(await c.deleteByTag('t\ud800', memory)).toBe(1);
+    expect(await c.delete('a\udbff', memory)).toBe(true);
+    expect(l2.data.size).toBe(0);
+    const l1Only = make({ tiers: [] });
+    expect(await l1Only.getOrSet('b\ud800', () => 3)).toBe(3);
+    expect(await l1Only.getOrSet('b\udbff', () => 4)).toBe(4);
+  });
+
+  it('refuses a stale L1-only entry whose refresh would write it to a tier', async () => {
+    vi.useFakeTimers();
+    const l2 = new MemoryTier('l2-redis');
+    l2.utf8Keys = true;
+    const c = make({ tiers: [l2], ttlMs: 1000, graceMs: 5000 });
+    await c.set('a\ud800', 'one', { cacheLevel: 'memory' });
+    expect(await c.getOrSet('a\ud800', () => 'fresh')).toBe('one'); // fresh L1 hit: no tier
+    vi.advanceTimersByTime(1500); // expired, inside grace: a refresh would write to L2
+    let loads = 0;
+    const error: unknown = await c
+      .getOrSet('a\ud800', () => `v${++loads}`)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CacheKeyError);
+    await c.idle();
+    expect(loads).toBe(0);
+    expect(l2.data.size).toBe(0);
+  });
+
+  it('refuses a namespace name with a lone surrogate, naming it', () => {
+    const c = make();
+    expect(() => c.namespace('ns\ud800')).toThrow(CacheOptionError);
+    expect(() => c.namespace('ns\ud800')).toThrow(/namespace/);
+  });
+
+  it('accepts well-formed keys, surrogate pairs included', async () => {
+    const { c, l2 } = withUtf8Tier();
+    await c.set('a\ud83d\ude00', 'smile', { tags: ['\ud83d\ude00'] });
+    expect(await c.getOrSet('é€\ud83d\ude01', () => 'grin')).toBe('grin');
+    expect(await c.getMany(['a\ud83d\ude00', 'é€\ud83d\ude01'])).toEqual(['smile', 'grin']);
+    expect(l2.data.size).toBe(2);
+    expect(await c.deleteByTag('\ud83d\ude00')).toBe(1);
+    expect(await c.namespace('\ud83d\ude00').getOrSet('k', () => 1)).toBe(1);
   });
 });

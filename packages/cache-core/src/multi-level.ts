@@ -1,6 +1,7 @@
 import { CachedClock } from './clock.js';
 import {
   CacheClosedError,
+  CacheKeyError,
   CacheLevelUnavailableError,
   CacheOptionError,
   TierTimeoutError,
@@ -11,6 +12,7 @@ import {
   expireEnvelope,
   isCacheEnvelope,
 } from './envelope.js';
+import { isWellFormed } from './keys.js';
 import { LruCache, type LruCacheOptions } from './lru.js';
 import {
   type CacheEvent,
@@ -356,6 +358,11 @@ class Engine {
     if (nsTag !== undefined) (tags ??= []).push(nsTag);
     const level = o.cacheLevel ?? d.cacheLevel;
     const { l1, tiers } = this.resolveLevel(level);
+    if (tiers.length !== 0 && o.tags !== undefined) {
+      for (let i = 0; i < o.tags.length; i++) {
+        if (!isWellFormed(o.tags[i]!)) throw loneSurrogate(`tags[${i}]`, o.tags[i]!);
+      }
+    }
     return {
       version: this.version,
       l1,
@@ -447,9 +454,14 @@ class Engine {
           now = clock.value;
         } else clock.read = true;
         if (e > now) return Promise.resolve(env.v);
+        if (plan.tiers.length !== 0 && !isWellFormed(key))
+          return Promise.reject(loneSurrogate('key', key));
         return this.#stale(key, env, loader, plan, now);
       }
     }
+    // Checked only past the L1 hit, which it would slow down: the tiers are where it collides.
+    if (plan.tiers.length !== 0 && !isWellFormed(key))
+      return Promise.reject(loneSurrogate('key', key));
     return this.#missL1(key, loader, plan);
   }
 
@@ -508,6 +520,7 @@ class Engine {
         return Promise.resolve(env.v);
     }
     if (plan.tiers.length === 0) return Promise.resolve(undefined);
+    if (!isWellFormed(key)) return Promise.reject(loneSurrogate('key', key));
     const f = this.inflight.get(key);
     if (f !== undefined) {
       this.coalesced++;
@@ -536,6 +549,7 @@ class Engine {
         }
       }
       if (plan.tiers.length === 0) continue;
+      if (!isWellFormed(key)) throw loneSurrogate(`keys[${i}]`, key);
       const f = this.inflight.get(key);
       if (f !== undefined) {
         this.coalesced++;
@@ -1222,6 +1236,11 @@ export let internals: (cache: MultiLevelCache) => CacheInternals;
  *
  * Options passed to an operation are resolved once per options object and remembered, so
  * pass a constant object on hot paths.
+ *
+ * Keys and tags that reach a tier must be well-formed UTF-16: one holding a lone surrogate
+ * rejects the operation with `CacheKeyError` before any tier is called (byte tiers store keys
+ * as UTF-8, where it would share an entry with other keys). Operations served by L1 alone
+ * (no tiers, `cacheLevel: 'memory'`, a fresh L1 hit) do not check, to keep the hit path fast.
  */
 export class MultiLevelCache {
   #engine: Engine;
@@ -1348,6 +1367,7 @@ export class MultiLevelCache {
     const engine = this.#engine;
     if (engine.closed) throw new CacheClosedError();
     if (typeof key !== 'string') throw keyError(key);
+    if (plan.tiers.length !== 0 && !isWellFormed(key)) throw loneSurrogate('key', key);
     const full = this.#prefix === '' ? key : this.#prefix + key;
     engine.supersede(full);
     const now = Date.now();
@@ -1358,6 +1378,7 @@ export class MultiLevelCache {
   async delete(key: string, options?: ReadOptions): Promise<boolean> {
     const plan = this.#plan(options);
     if (typeof key !== 'string') throw keyError(key);
+    if (plan.tiers.length !== 0 && !isWellFormed(key)) throw loneSurrogate('key', key);
     const full = this.#prefix === '' ? key : this.#prefix + key;
     this.#engine.supersede(full);
     return this.#engine.delete(full, plan);
@@ -1369,7 +1390,9 @@ export class MultiLevelCache {
    */
   async deleteByTag(tag: string, options?: ReadOptions): Promise<number> {
     checkTag(tag);
-    return this.#engine.deleteByTag(this.#prefix + tag, this.#plan(options));
+    const plan = this.#plan(options);
+    if (plan.tiers.length !== 0 && !isWellFormed(tag)) throw loneSurrogate('tag', tag);
+    return this.#engine.deleteByTag(this.#prefix + tag, plan);
   }
 
   /**
@@ -1379,7 +1402,9 @@ export class MultiLevelCache {
    */
   async expireByTag(tag: string, options?: ReadOptions): Promise<number> {
     checkTag(tag);
-    return this.#engine.expireByTag(this.#prefix + tag, this.#plan(options));
+    const plan = this.#plan(options);
+    if (plan.tiers.length !== 0 && !isWellFormed(tag)) throw loneSurrogate('tag', tag);
+    return this.#engine.expireByTag(this.#prefix + tag, plan);
   }
 
   /**
@@ -1402,6 +1427,13 @@ export class MultiLevelCache {
   namespace(name: string): MultiLevelCache {
     if (typeof name !== 'string' || name === '')
       throw new CacheOptionError('namespace', name, 'must be a non-empty string');
+    if (!isWellFormed(name)) {
+      throw new CacheOptionError(
+        'namespace',
+        name,
+        'must not hold a lone surrogate (tiers store keys as UTF-8, where it would collide with other namespaces)',
+      );
+    }
     const view = new MultiLevelCache(NAMESPACE_INIT as unknown as MultiLevelCacheOptions);
     view.#engine = this.#engine;
     view.#prefix = `${this.#prefix}${name}:`;
@@ -1455,6 +1487,19 @@ function keyError(key: unknown): CacheOptionError {
 function checkTag(tag: unknown): void {
   if (typeof tag !== 'string' || tag === '')
     throw new CacheOptionError('tag', tag, 'must be a non-empty string');
+}
+
+/**
+ * The error for a key or tag holding a lone surrogate, raised before it reaches a tier. Byte
+ * tiers (Redis, SQLite) store keys as UTF-8, where every lone surrogate becomes U+FFFD:
+ * `'a\ud800'` and `'a\udbff'` would silently share one entry there. Operations that use only
+ * L1 (a JS Map, where they stay apart) accept such keys.
+ */
+function loneSurrogate(path: string, value: string): CacheKeyError {
+  return new CacheKeyError(
+    path,
+    `${JSON.stringify(value)} holds a lone surrogate; the Redis and disk tiers store keys as UTF-8, where it would become U+FFFD and share an entry with other keys (escape it, e.g. with JSON.stringify or encodeKey)`,
+  );
 }
 
 /** @internal Access for cached(): engine, prefix and plan resolution of a cache. */

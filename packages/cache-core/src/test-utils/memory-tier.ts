@@ -23,6 +23,11 @@ export class MemoryTier implements CacheTier {
     expireByTag: 0,
   };
   fault: Fault = 'none';
+  /**
+   * Store keys and tags as UTF-8, as Redis and SQLite do: a lone surrogate becomes U+FFFD, so
+   * `'a\ud800'` and `'a\udbff'` name one entry.
+   */
+  utf8Keys = false;
   readonly #listeners = new Set<(keys: readonly string[] | 'all') => void>();
   readonly #hung: (() => void)[] = [];
 
@@ -43,11 +48,15 @@ export class MemoryTier implements CacheTier {
     for (const r of this.#hung.splice(0)) r();
   }
 
+  #k(key: string): string {
+    return this.utf8Keys ? Buffer.from(key, 'utf8').toString('utf8') : key;
+  }
+
   #live(key: string): unknown {
-    const e = this.data.get(key);
+    const e = this.data.get(this.#k(key));
     if (e === undefined) return undefined;
     if (e.expiresAt !== 0 && e.expiresAt <= Date.now()) {
-      this.data.delete(key);
+      this.data.delete(this.#k(key));
       return undefined;
     }
     return e.value;
@@ -72,10 +81,10 @@ export class MemoryTier implements CacheTier {
     const f = this.#maybeFail();
     if (f) await f;
     const ttl = options?.ttlMs ?? 0;
-    this.data.set(key, {
+    this.data.set(this.#k(key), {
       value,
       expiresAt: ttl === 0 || ttl === Infinity ? 0 : Date.now() + ttl,
-      tags: options?.tags ?? [],
+      tags: (options?.tags ?? []).map((t) => this.#k(t)),
     });
   }
 
@@ -83,7 +92,7 @@ export class MemoryTier implements CacheTier {
     this.calls.delete++;
     const f = this.#maybeFail();
     if (f) await f;
-    return this.data.delete(key);
+    return this.data.delete(this.#k(key));
   }
 
   async clear(): Promise<void> {
@@ -95,6 +104,7 @@ export class MemoryTier implements CacheTier {
 
   async deleteByTag(tag: string): Promise<number> {
     this.calls.deleteByTag++;
+    tag = this.#k(tag);
     let n = 0;
     for (const [k, e] of this.data) {
       if (e.tags.includes(tag)) {
@@ -107,6 +117,7 @@ export class MemoryTier implements CacheTier {
 
   async expireByTag(tag: string): Promise<number> {
     this.calls.expireByTag++;
+    tag = this.#k(tag);
     const now = Date.now();
     let n = 0;
     for (const [k, e] of this.data) {
