@@ -17,6 +17,7 @@ import {
   loadTask,
   taskRef,
 } from './index.js';
+import { piscinaErrorKind } from './pool.js';
 
 const pools: WorkerPool[] = [];
 function pool(options: ConstructorParameters<typeof WorkerPool>[0] = {}): WorkerPool {
@@ -88,6 +89,65 @@ describe('WorkerPool', () => {
     expect(crashes[0]?.message).toContain('late throw');
     expect(await p.run(task('double'), 3)).toBe(6);
     expect(p.metrics()).toMatchObject({ failed: 0, crashed: 0, idleCrashes: 1 });
+  });
+
+  it('does not count a reply that arrives just after its task was aborted as a worker crash', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const crashes: Error[] = [];
+    p.on('workerCrash', (error) => crashes.push(error));
+    for (let i = 0; i < 4; i++) {
+      expect(await p.run(task('double'), i)).toBe(2 * i); // a warm worker takes the next task at once
+      const flag = new Int32Array(new SharedArrayBuffer(4));
+      const controller = new AbortController();
+      const aborted = p
+        .run(task('flagThenReturn'), flag.buffer, { signal: controller.signal })
+        .catch((e: unknown) => e);
+      // Block this thread until the worker has finished the task, then a little longer so its
+      // reply is queued on our side, and abort before the reply can be read: piscina terminates
+      // the worker and then receives a reply for a task it no longer knows.
+      Atomics.wait(flag, 0, 0, 10_000);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
+      controller.abort();
+      expect(await aborted).toBeInstanceOf(AbortError);
+    }
+    // At least one of the replies arrived late (else this test proved nothing); none is a crash.
+    await until(() => p.metrics().lateReplies + p.metrics().idleCrashes >= 1);
+    expect(await p.run(task('double'), 5)).toBe(10);
+    expect(crashes).toEqual([]);
+    expect(p.metrics()).toMatchObject({ idleCrashes: 0, crashed: 0, cancelled: 4 });
+    expect(p.metrics().lateReplies).toBeGreaterThanOrEqual(1);
+    // A genuine idle crash is still reported as one.
+    expect(await p.run(task('throwLater'), 10)).toBe('done');
+    await until(() => p.metrics().idleCrashes === 1);
+    expect(crashes.map((e) => e.message)).toEqual(['late throw from a finished task']);
+  });
+
+  it("classifies piscina's 'error' events: a worker's own error is a crash, a late reply is not, the rest is other", () => {
+    const late = new Error('Unexpected message from Worker: { taskId: 3, result: {} }');
+    expect(piscinaErrorKind(new Error('x'), true)).toBe('crash');
+    expect(piscinaErrorKind({ not: 'an error' }, true)).toBe('crash');
+    expect(piscinaErrorKind(late, false)).toBe('late-reply');
+    expect(piscinaErrorKind(new Error('Close operation timed out'), false)).toBe('other');
+    expect(piscinaErrorKind('something new', false)).toBe('other');
+  });
+
+  it('names what was thrown when a worker dies of something that is not an Error', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const dom = await p.run(task('throwValueOutside'), 'dom').catch((e: unknown) => e);
+    expect(dom).toBeInstanceOf(WorkerCrashedError);
+    expect(dom).toMatchObject({ reason: 'uncaught' });
+    expect((dom as Error).message).toContain('DOMException: InvalidStateError: the widget is gone');
+    const plain = await p.run(task('throwValueOutside'), 'object').catch((e: unknown) => e);
+    expect(plain).toBeInstanceOf(WorkerCrashedError);
+    expect((plain as Error).message).toContain("{ code: 42, why: 'a plain object' }");
+    expect((plain as Error).message).not.toContain('[object Object]');
+    const crashes: Error[] = [];
+    p.on('workerCrash', (error) => crashes.push(error));
+    expect(await p.run(task('throwValueLater'), 5)).toBe('done');
+    await until(() => crashes.length === 1);
+    expect(crashes[0]).toBeInstanceOf(Error);
+    expect(crashes[0]?.message).toContain("{ late: true, what: 'plain object' }");
+    expect(p.metrics()).toMatchObject({ crashed: 2, idleCrashes: 1 });
   });
 
   it('rejects an input that cannot be cloned with NotCloneableError naming the task; the worker is kept', async () => {

@@ -24,6 +24,7 @@ import {
   isDataCloneError,
   itemNoun,
   locateUncloneableInput,
+  toError,
   type TaskMessage,
   type TaskReply,
 } from './runtime.js';
@@ -106,6 +107,11 @@ export interface PoolMetrics {
   readonly cancelled: number;
   /** Workers that crashed or exited on their own while idle (no task to fail); also emitted as `'workerCrash'`. */
   readonly idleCrashes: number;
+  /**
+   * Replies that reached the pool after their task was aborted (its worker was already being
+   * terminated), and were dropped. Not crashes: the task had finished just as the abort came.
+   */
+  readonly lateReplies: number;
   /** Busy share of capacity since the pool started (or `resetMetrics()`): Σ run time / (elapsed × maxWorkers), 0–1. */
   readonly utilisation: number;
   /** Time from submission to start on a worker. */
@@ -122,6 +128,12 @@ export interface WorkerPoolEvents {
    * `metrics().idleCrashes`. The pool starts a new worker when it needs one (at once with `minWorkers`).
    */
   workerCrash: [error: Error];
+  /**
+   * Piscina reported an error that is neither a worker crash nor a late reply (for example a close
+   * that timed out). Emitted only when there is a listener; without one the pool emits a process
+   * warning instead (code `E_PARALLEL_POOL_ERROR`), so such an error never throws.
+   */
+  error: [error: Error];
 }
 
 /** The public getters of piscina's `PiscinaWorker` (its `'workerCreate'` event argument) read here. */
@@ -204,6 +216,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   #crashed = 0;
   #cancelled = 0;
   #idleCrashes = 0;
+  #lateReplies = 0;
+  /** Set while a worker's own 'error' event is being dispatched (see #trackWorkers). */
+  #inWorkerError = false;
   #busyNs = 0n;
   #sinceNs = process.hrtime.bigint();
   #wait: RecordableHistogram = createHistogram();
@@ -277,13 +292,26 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       recordTiming: false,
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
     });
-    piscina.on('error', (error: Error) => {
+    piscina.on('error', (error: unknown) => {
+      const fromWorker = this.#inWorkerError;
+      this.#inWorkerError = false;
+      // Watch a worker piscina started in place of the dead one before it can fail in turn.
+      this.#trackWorkers();
+      const kind = piscinaErrorKind(error, fromWorker);
+      if (kind === 'late-reply') {
+        this.#lateReplies++;
+        return;
+      }
+      if (kind === 'other') {
+        this.#reportPoolError(toError(error));
+        return;
+      }
       if (piscina.threads.length === 0 && piscina.queueSize > 0 && this.#resetting === undefined) {
         // A worker died before it was ready (e.g. resourceLimits too small for it to start) while
         // tasks we handed over waited for it. Piscina does not replace a worker that fails during
         // start-up and none is left, so those tasks would wait forever: fail them with this error
         // (destroy() rejects piscina's queue; no live worker is touched), then start anew.
-        this.#startupFailure = error;
+        this.#startupFailure = toError(error);
         this.#resetting = piscina.destroy().then(() => {
           this.#startupFailure = undefined;
           this.#resetting = undefined;
@@ -293,13 +321,14 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       }
       // A worker died with no task on it: nothing else would report this.
       this.#idleCrashes++;
-      this.emit('workerCrash', error);
+      this.emit('workerCrash', toError(error));
     });
     piscina.on('workerCreate', (worker: PiscinaWorkerState) => {
       this.#trackWorkers();
       this.#watchIdleExit(piscina, worker);
     });
     this.#piscina = piscina;
+    this.#trackWorkers(); // the minWorkers started by the constructor
   }
 
   /**
@@ -405,6 +434,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       crashed: this.#crashed,
       cancelled: this.#cancelled,
       idleCrashes: this.#idleCrashes,
+      lateReplies: this.#lateReplies,
       utilisation:
         elapsedNs > 0 ? Math.min(1, Number(this.#busyNs) / (elapsedNs * this.maxWorkers)) : 0,
       queueWaitMs: summarize(this.#wait),
@@ -531,6 +561,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         );
       } else {
         job.reject(this.#classify(job, crash));
+        // Piscina may have started a replacement worker: watch it from the start.
+        this.#trackWorkers();
       }
       // Start the next queued task only after the submitter has seen this failure: mapCpu and
       // parallelBacktest then cancel their own queued chunks first, instead of having one start
@@ -559,8 +591,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   #classify(job: Job, error: unknown): Error {
-    let err = error instanceof Error ? error : new Error(String(error));
-    if (err.name === 'AbortError' || job.signal?.aborted === true) {
+    let err = toError(error);
+    if ((error instanceof Error && error.name === 'AbortError') || job.signal?.aborted === true) {
       this.#cancelled++;
       return new AbortError(`Task ${job.label}`, { cause: job.signal?.reason ?? err });
     }
@@ -672,10 +704,23 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       // After piscina's own 'exit' listener has dropped the worker, so a listener that submits
       // a task at once does not get the dead worker.
       queueMicrotask(() => {
+        this.#trackWorkers();
         this.#idleCrashes++;
         this.emit('workerCrash', error);
       });
     });
+  }
+
+  /** Surface an error that is not a crash: an 'error' event if anyone listens, else a warning. */
+  #reportPoolError(error: Error): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+      return;
+    }
+    process.emitWarning(
+      `@peaktrade/parallel: the worker pool reported an error that is not a worker crash: ${error.name}: ${error.message}`,
+      { code: 'E_PARALLEL_POOL_ERROR' },
+    );
   }
 
   #trackWorkers(): void {
@@ -683,6 +728,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     for (const worker of this.#piscina.threads) {
       const id = worker.threadId;
       if (id < 0 || this.#workers.has(id)) continue;
+      // Piscina's own 'error' listener (added when it created the worker) re-emits a worker's
+      // error on the pool when no task was running on it. Bracketing it tells that emit apart
+      // from piscina's other 'error' emits, which are not crashes.
+      worker.prependListener('error', () => (this.#inWorkerError = true));
+      worker.on('error', () => (this.#inWorkerError = false));
       this.#workers.set(
         id,
         new Promise<void>((resolve) => {
@@ -702,6 +752,24 @@ function resultNotCloneable(job: Job, index: number, error: SerializedError): No
   const part =
     at === undefined ? 'the result' : `the result of ${itemNoun(job.message.kind)} #${at}`;
   return new NotCloneableError(job.label, 'result', part, at, { cause: deserializeError(error) });
+}
+
+/**
+ * @internal What a piscina `'error'` event means. Piscina 5 emits it (1) from a worker's own
+ * `'error'` event when no task was running on that worker: a real death (`'crash'`); (2) as
+ * "Unexpected message from Worker" when a reply arrives for a task it no longer tracks, which
+ * happens when the task finished just as its signal aborted it (or a forced close terminated it):
+ * `'late-reply'`; (3) when `close()` times out. Anything not from a worker and not a late reply
+ * is `'other'`.
+ */
+export function piscinaErrorKind(
+  error: unknown,
+  fromWorker: boolean,
+): 'crash' | 'late-reply' | 'other' {
+  if (fromWorker) return 'crash';
+  if (error instanceof Error && error.message.startsWith('Unexpected message from Worker'))
+    return 'late-reply';
+  return 'other';
 }
 
 function summarize(h: RecordableHistogram): LatencySummary {

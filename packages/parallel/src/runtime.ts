@@ -3,6 +3,7 @@
  * message carries is plain data; functions are found by module URL + export name.
  */
 import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
 import { TaskLoadError, serializeError, type SerializedError } from './errors.js';
 import type { AnyTaskFn, TaskRef } from './task-ref.js';
 import { packList, unpackList, type WireList } from './wire.js';
@@ -398,4 +399,31 @@ export function cloneReply(message: TaskMessage, reply: TaskReply): TaskReply {
       return unsentReply(again, -1, reply.runNs);
     }
   }
+}
+
+/**
+ * @internal `value`, thrown somewhere, as an Error whose message says what it was. Errors pass
+ * unchanged (also those rebuilt from a worker, which are not native errors), except a
+ * `DOMException` (structured clone turns it into `{}` on its way out of a worker): it becomes an
+ * Error named `DOMException` with message `"<name>: <message>"`. Anything else (a plain object, a
+ * string, `null`) becomes an Error whose message is the value as `util.inspect` shows it.
+ * Never throws.
+ */
+export function toError(value: unknown): Error {
+  if (value instanceof Error && !(value instanceof DOMException)) return value;
+  if (value instanceof DOMException) {
+    const error = new Error(`${String(value.name)}: ${String(value.message)}`);
+    // The class, not the DOMException's own name: one named 'AbortError' must not pass for an abort.
+    error.name = 'DOMException';
+    const frames = typeof value.stack === 'string' ? value.stack.split('\n').slice(1) : [];
+    if (frames.length > 0) error.stack = [`${error.name}: ${error.message}`, ...frames].join('\n');
+    return error;
+  }
+  let shown: string;
+  try {
+    shown = inspect(value, { depth: 4, breakLength: Infinity });
+  } catch {
+    shown = Object.prototype.toString.call(value);
+  }
+  return new Error(`Non-Error value thrown: ${shown}`);
 }

@@ -7,6 +7,7 @@ import { BroadcastChannel, MessagePort } from 'node:worker_threads';
 import {
   execute,
   recoverUnsentReply,
+  toError,
   unsentReply,
   type TaskMessage,
   type TaskReply,
@@ -138,6 +139,15 @@ MessagePort.prototype.postMessage = function (
     }
   }
 };
+
+// An uncaught throw kills the worker and reaches the pool through structured clone: a
+// DOMException arrives as `{}`, and a thrown plain object is no Error, so the pool could only say
+// "[object Object]". Rethrow such a value as an Error that names it (Errors pass unchanged); the
+// worker still dies as before. A task module that installs its own handler decides for itself.
+process.on('uncaughtException', (error) => {
+  if (process.listenerCount('uncaughtException') > 1) return;
+  throw toError(error);
+});
 
 /** Piscina task handler: run one message. */
 export default function handle(message: TaskMessage): Promise<TaskReply> {
