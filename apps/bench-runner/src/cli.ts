@@ -102,12 +102,14 @@ const VALUE_OPTIONS = {
 } as const;
 
 function parseCli(argv: readonly string[]) {
+  let parsed;
   try {
-    return parseArgs({
+    parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
+      tokens: true,
       options: {
-        filter: { type: 'string' },
+        filter: { type: 'string', multiple: true },
         quick: { type: 'boolean', default: false },
         report: { type: 'boolean', default: false },
         stress: { type: 'boolean', default: false },
@@ -126,6 +128,19 @@ function parseCli(argv: readonly string[]) {
   } catch (error) {
     throw new UsageError((error as Error).message, true);
   }
+  // parseArgs keeps only the last of a repeated option: `--json a --json b` would silently drop
+  // `a`. Repeated --filter globs add up (as a comma-separated list would); any other repeat is an error.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || token.name === 'filter') continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} was given more than once`);
+    seen.add(token.name);
+  }
+  const { filter, ...rest } = parsed.values;
+  return {
+    positionals: parsed.positionals,
+    values: { ...rest, filter: filter === undefined ? undefined : filter.join(',') },
+  };
 }
 
 type CliValues = ReturnType<typeof parseCli>['values'];

@@ -165,6 +165,19 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
         /No bench suites matched --filter nothing-matches \(suites: .*demo, demo\/harnessed/,
       ],
       [['run', 'extra'], /Unknown command: run extra/],
+      [
+        [
+          ...fixtures,
+          ...easy,
+          '--filter',
+          'demo',
+          '--json',
+          join(tmp, 'a.json'),
+          '--json',
+          join(tmp, 'b.json'),
+        ],
+        /--json was given more than once/,
+      ],
     ];
     try {
       for (const [args, message] of cases) {
@@ -197,6 +210,23 @@ describe('peaktrade-bench', { timeout: RUN_MS }, () => {
     expect(out).toMatch(/Harnessed loop under a minute\s.*PASS\s+gating/);
     expect(out).not.toContain('Fixture loop under a minute');
     expect(out).toContain('1/1 targets met');
+    expect(code).toBe(0);
+  });
+
+  it('adds up repeated --filter options instead of keeping only the last', () => {
+    const { code, err } = bench([
+      'run',
+      '--packages-dir',
+      'test/fixtures/packages',
+      '--filter',
+      'harnessed',
+      '--filter',
+      'needs-redis',
+      '--targets',
+      'test/fixtures/easy-targets.mjs',
+    ]);
+    // One suite from each glob; before, the second --filter replaced the first (1 suite).
+    expect(err).toContain('peaktrade-bench: 2 suites');
     expect(code).toBe(0);
   });
 
