@@ -1,25 +1,10 @@
-import { requireRedis, type TestRedis } from '@peaktrade/test-redis';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropPrefix, testPrefix } from '../test/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { testPrefix, useRedis } from '../test/helpers.js';
 import { CircuitBreaker, RedisOptionError, RedisTier, type RedisTierOptions } from './index.js';
 
-let redis: TestRedis | undefined;
 const prefix = testPrefix('options');
-let admin: Redis;
-
-beforeAll(async () => {
-  redis = await requireRedis();
-  if (!redis) return;
-  admin = new Redis(redis.url);
-});
-
-afterAll(async () => {
-  if (!redis) return;
-  await dropPrefix(redis.url, prefix);
-  await admin.quit();
-  await redis.stop();
-});
+const fx = useRedis(prefix);
 
 /** The option a constructor call refuses, or undefined when it builds (the tier is closed again). */
 function refused(options: RedisTierOptions): string | undefined {
@@ -60,7 +45,7 @@ describe('timer and lease options', () => {
   });
 
   it('refuses a ready() timeout that is not a usable timer, naming it', async () => {
-    const tier = new RedisTier({ url: redis!.url, keyPrefix: prefix, bus: false });
+    const tier = new RedisTier({ url: fx.redis!.url, keyPrefix: prefix, bus: false });
     try {
       for (const timeoutMs of [-1, Number.NaN, 2 ** 31, '5000' as never]) {
         await expect(tier.ready(timeoutMs)).rejects.toThrow(/Invalid option timeoutMs/);
@@ -94,16 +79,16 @@ describe('url', () => {
   });
 
   it('refuses a database index the server does not have, and writes nothing to database 0', async () => {
-    const [, databases] = (await admin.config('GET', 'databases')) as [string, string];
+    const [, databases] = (await fx.admin.config('GET', 'databases')) as [string, string];
     // One past the last database: ioredis's SELECT fails and it carried on in database 0.
-    const url = `redis://${redis!.host}:${redis!.port}/${databases}`;
+    const url = `redis://${fx.redis!.host}:${fx.redis!.port}/${databases}`;
     const tier = new RedisTier({ url, keyPrefix: prefix, namespace: 'db', commandTimeoutMs: 1000 });
     try {
       const ready = tier.ready(5_000);
       await expect(ready).rejects.toBeInstanceOf(RedisOptionError);
       await expect(ready).rejects.toThrow(/option url = .*SELECT failed: .*DB index/);
       await expect(tier.set('k', 'v')).rejects.toThrow();
-      expect(await admin.exists(tier.keyOf('k'))).toBe(0);
+      expect(await fx.admin.exists(tier.keyOf('k'))).toBe(0);
       expect(tier.stats().errors).toBeGreaterThan(0);
     } finally {
       await tier.close();
@@ -114,7 +99,7 @@ describe('url', () => {
 describe('url together with client', () => {
   it('refuses a url given with a client, instead of ignoring it, and hides its password', async () => {
     // The client points at the test Redis; the url at a database the client is not in.
-    const client = new Redis(redis!.url, { lazyConnect: true });
+    const client = new Redis(fx.redis!.url, { lazyConnect: true });
     try {
       let error: unknown;
       try {

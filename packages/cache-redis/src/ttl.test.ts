@@ -1,18 +1,15 @@
-import { requireRedis, type TestRedis } from '@peaktrade/test-redis';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropPrefix, testPrefix } from '../test/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { testPrefix, useRedis } from '../test/helpers.js';
 import { RedisOptionError, RedisTier, type RedisTierOptions } from './index.js';
 
-let redis: TestRedis | undefined;
 const prefix = testPrefix('ttl');
-let admin: Redis;
 const opened: RedisTier[] = [];
+const fx = useRedis(prefix, opened);
 
 /** A ready tier under this file's prefix (no bus), closed in afterAll. */
 async function tierOf(namespace: string, options: RedisTierOptions = {}): Promise<RedisTier> {
   const tier = new RedisTier({
-    url: redis!.url,
+    url: fx.redis!.url,
     keyPrefix: prefix,
     namespace,
     commandTimeoutMs: 1000,
@@ -24,20 +21,6 @@ async function tierOf(namespace: string, options: RedisTierOptions = {}): Promis
 }
 
 const tagKey = (namespace: string, tag: string) => `${prefix}${namespace}:tag:${tag}`;
-
-beforeAll(async () => {
-  redis = await requireRedis();
-  if (!redis) return;
-  admin = new Redis(redis.url);
-});
-
-afterAll(async () => {
-  if (!redis) return;
-  await Promise.all(opened.map((t) => t.close()));
-  await dropPrefix(redis.url, prefix);
-  await admin.quit();
-  await redis.stop();
-});
 
 describe('a write’s ttlMs', () => {
   it('refuses a negative, NaN or non-number ttlMs on set, naming it, and writes nothing', async () => {
@@ -55,7 +38,7 @@ describe('a write’s ttlMs', () => {
       await expect(write).rejects.toBeInstanceOf(RedisOptionError);
       await expect(write).rejects.toThrow(message);
       // Read back from Redis: neither the value nor its tag set exists (they would, without expiry).
-      expect(await admin.exists(tier.keyOf('k'), tagKey('bad-set', 't'))).toBe(0);
+      expect(await fx.admin.exists(tier.keyOf('k'), tagKey('bad-set', 't'))).toBe(0);
     }
     // Bad input is not a Redis failure: nothing counted, the breaker untouched.
     expect(tier.stats()).toMatchObject({ errors: 0, breaker: 'closed' });
@@ -68,9 +51,9 @@ describe('a write’s ttlMs', () => {
       { key: 'bad', value: 2, ttlMs: -5 },
     ]);
     await expect(write).rejects.toThrow(/Invalid option entries\[1\]\.ttlMs = -5:/);
-    expect(await admin.exists(tier.keyOf('good'), tier.keyOf('bad'), tagKey('bad-many', 't'))).toBe(
-      0,
-    );
+    expect(
+      await fx.admin.exists(tier.keyOf('good'), tier.keyOf('bad'), tagKey('bad-many', 't')),
+    ).toBe(0);
     expect(tier.stats()).toMatchObject({ errors: 0, published: 0 });
   });
 
@@ -78,25 +61,27 @@ describe('a write’s ttlMs', () => {
     const tier = await tierOf('forever');
     for (const [i, ttlMs] of [0, Infinity, 1e20, 1e300].entries()) {
       await tier.set(`k${i}`, i, { ttlMs, tags: [`t${i}`] });
-      expect(await admin.pttl(tier.keyOf(`k${i}`))).toBe(-1);
-      expect(await admin.pttl(tagKey('forever', `t${i}`))).toBe(-1);
+      expect(await fx.admin.pttl(tier.keyOf(`k${i}`))).toBe(-1);
+      expect(await fx.admin.pttl(tagKey('forever', `t${i}`))).toBe(-1);
       expect(await tier.get(`k${i}`)).toBe(i);
     }
     // The largest TTL still stored as an expiry.
     await tier.set('max', 1, { ttlMs: Number.MAX_SAFE_INTEGER });
-    expect(await admin.pttl(tier.keyOf('max'))).toBeGreaterThan(Number.MAX_SAFE_INTEGER - 60_000);
+    expect(await fx.admin.pttl(tier.keyOf('max'))).toBeGreaterThan(
+      Number.MAX_SAFE_INTEGER - 60_000,
+    );
   });
 
   it('rounds a fractional ttlMs up to whole milliseconds, never down to no expiry', async () => {
     const tier = await tierOf('fraction');
     await tier.set('long', 1, { ttlMs: 59_999.2, tags: ['t'] });
-    const pttl = await admin.pttl(tier.keyOf('long'));
+    const pttl = await fx.admin.pttl(tier.keyOf('long'));
     expect(pttl).toBeGreaterThan(30_000);
     expect(pttl).toBeLessThanOrEqual(60_000);
-    expect(await admin.pttl(tagKey('fraction', 't'))).toBeLessThanOrEqual(60_000);
+    expect(await fx.admin.pttl(tagKey('fraction', 't'))).toBeLessThanOrEqual(60_000);
     // 0.2 ms becomes 1 ms: gone (or about to be) when read back, never kept forever.
     await tier.set('tiny', 1, { ttlMs: 0.2 });
-    expect(await admin.pttl(tier.keyOf('tiny'))).not.toBe(-1);
+    expect(await fx.admin.pttl(tier.keyOf('tiny'))).not.toBe(-1);
   });
 
   it('refuses tags that are not an array of strings, and options that are not an object', async () => {
@@ -111,7 +96,7 @@ describe('a write’s ttlMs', () => {
     // A TTL passed where the options go used to be dropped: stored with the default TTL instead.
     await expect(tier.set('k', 1, 5_000 as never)).rejects.toThrow(/Invalid option options = 5000/);
     expect(
-      await admin.exists(tier.keyOf('k'), tagKey('bad-tags', 'A'), tagKey('bad-tags', 'ok')),
+      await fx.admin.exists(tier.keyOf('k'), tagKey('bad-tags', 'A'), tagKey('bad-tags', 'ok')),
     ).toBe(0);
   });
 });
@@ -133,12 +118,12 @@ describe('defaultTtlMs', () => {
   it('applies the same rules as a write’s ttlMs: fractions round up, beyond 2^53 - 1 ms none', async () => {
     const fraction = await tierOf('default-fraction', { defaultTtlMs: 59_999.5 });
     await fraction.set('k', 1);
-    const pttl = await admin.pttl(fraction.keyOf('k'));
+    const pttl = await fx.admin.pttl(fraction.keyOf('k'));
     expect(pttl).toBeGreaterThan(30_000);
     expect(pttl).toBeLessThanOrEqual(60_000);
     const huge = await tierOf('default-huge', { defaultTtlMs: 1e20 });
     await huge.set('k', 1, { tags: ['t'] });
-    expect(await admin.pttl(huge.keyOf('k'))).toBe(-1);
+    expect(await fx.admin.pttl(huge.keyOf('k'))).toBe(-1);
     expect(await huge.get('k')).toBe(1);
   });
 });
@@ -149,7 +134,7 @@ describe('single-flight lease', () => {
     const leaseKey = `${tier.keyOf('k')}:lease`;
     let leasePttl = 0;
     const value = await tier.coalesce('k', async () => {
-      leasePttl = await admin.pttl(leaseKey);
+      leasePttl = await fx.admin.pttl(leaseKey);
       return 'loaded';
     });
     expect(value).toBe('loaded');
