@@ -218,7 +218,7 @@ export function equityCurve(
   const { cost, initial } = curveOptions(options);
   const out = outArray(options?.out, close.length, close);
   // out may be position itself (position t is read before equity t is written), not a shifted view of it
-  outArrayInPlace(out, close.length, position, 'options.out', 'position');
+  outArrayInPlace(out, close.length, position, 'position');
   const c = newCurve();
   curveSpan(close, position, out, 0, close.length, cost, initial, c);
   return finish(out, c, initial);

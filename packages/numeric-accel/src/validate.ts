@@ -49,20 +49,17 @@ export function outArrayInPlace(
   out: Float64Array | undefined,
   n: number,
   x: Float64Array,
-  name = 'options.out',
   xName = 'the input',
 ): Float64Array {
-  if (out === undefined) return new Float64Array(n);
-  if (!(out instanceof Float64Array)) throw new AccelRangeError(name, out, 'a Float64Array');
-  if (out.length !== n) throw new AccelRangeError(name, out, `a Float64Array of length ${n}`);
-  if (overlaps(out, x) && !sameMemory(out, x)) {
+  const checked = outArray(out, n);
+  if (overlaps(checked, x) && !sameMemory(checked, x)) {
     throw new AccelRangeError(
-      name,
+      'options.out',
       out,
       `${xName} itself or a Float64Array that does not overlap it (a shifted view of ${xName} would be overwritten before it is read)`,
     );
   }
-  return out;
+  return checked;
 }
 
 /** Whether `a` and `b` are views of exactly the same memory (same buffer, offset and length): an in-place call. */
