@@ -262,7 +262,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       );
     const deadline = performance.now() + timeoutMs;
     const client = this.client;
-    await this.#until(deadline, timeoutMs, [client], () => {
+    await this.#until(deadline, timeoutMs, client, () => {
       if (this.#closed) return closedError(this.name, 'ready');
       if (this.#fatal) return this.#fatal;
       if (client.status === 'ready') return undefined;
@@ -271,7 +271,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     });
     const subscriber = this.#subscriber;
     if (subscriber) {
-      await this.#until(deadline, timeoutMs, [subscriber], () => {
+      await this.#until(deadline, timeoutMs, subscriber, () => {
         if (this.#closed) return closedError(this.name, 'ready');
         if (this.#busState === 'connected') return undefined;
         if (this.#busError) return this.#busError;
@@ -289,13 +289,13 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
 
   /**
    * Wait for `check` to return undefined (settled) or an Error (failed); a string describes what
-   * is still pending, for the timeout's message. Re-checked when a client connects or ends, and
+   * is still pending, for the timeout's message. Re-checked when `client` connects or ends, and
    * on #signal(). Listeners are removed on settling, so a user's client keeps none of ours.
    */
   #until(
     deadline: number,
     timeoutMs: number,
-    clients: readonly RedisClient[],
+    client: RedisClient,
     check: () => Error | string | undefined,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -321,10 +321,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       const finish = (error: Error | undefined) => {
         clearTimeout(timer);
         this.#changed.delete(poke);
-        for (const client of clients) {
-          client.off('ready', poke);
-          client.off('end', poke);
-        }
+        client.off('ready', poke);
+        client.off('end', poke);
         if (error) reject(error);
         else resolve();
       };
@@ -333,10 +331,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
         if (typeof state !== 'string') finish(state);
       }
       this.#changed.add(poke);
-      for (const client of clients) {
-        client.on('ready', poke);
-        client.on('end', poke);
-      }
+      client.on('ready', poke);
+      client.on('end', poke);
     });
   }
 
@@ -971,7 +967,6 @@ function isKeyPrefix(prefix: string): boolean {
   return /^[^\s{}]*:$/.test(prefix) && !prefix.split(':').includes('tag');
 }
 
-
 function isString(value: unknown): value is string {
   return typeof value === 'string';
 }
@@ -982,7 +977,7 @@ function isSelectError(error: unknown): boolean {
 }
 
 function closedError(tier: string, op: string): RedisCommandError {
-  return new RedisCommandError(tier, op, { cause: new Error('the tier is closed') });
+  return ended(tier, op, 'the tier is closed');
 }
 
 function ended(tier: string, op: string, why: string): RedisCommandError {
