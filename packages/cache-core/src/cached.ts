@@ -152,11 +152,11 @@ export function cached(fnOrOptions?: AnyFn | CachedOptions, maybeOptions?: Cache
         `function ${JSON.stringify(fnName)} is bound or native: its source text cannot tell it apart from other functions of that name; give an explicit name (it prefixes every key)`,
       );
     }
-    // Validate the other options before claiming, so a bad option does not leave a claim.
-    resolveStaticOptions(options);
     const prefix = `${keySafeName(fnName)}@${hash}`;
+    // wrap() validates the other options first, so a bad option does not leave a claim.
+    const wrapped = wrap(fn, options, () => prefix);
     claimPrefix(options.cache, prefix, fn, `function ${JSON.stringify(fnName)}`);
-    return wrap(fn, options, () => prefix);
+    return wrapped;
   }
   const options = fnOrOptions ?? {};
   // Validate now (class definition time), not at first call.
