@@ -120,16 +120,9 @@ export function compareToBaseline(
   for (const m of measurements) {
     const old = before.get(m.id);
     if (!old || old.unit !== m.unit) continue;
+    const row = { id: m.id, label: m.label, before: old.value, after: m.value, unit: m.unit };
     if (!(old.value > 0 && Number.isFinite(old.value) && m.value > 0 && Number.isFinite(m.value))) {
-      out.push({
-        id: m.id,
-        label: m.label,
-        before: old.value,
-        after: m.value,
-        unit: m.unit,
-        ratio: Number.NaN,
-        verdict: 'incomparable',
-      });
+      out.push({ ...row, ratio: Number.NaN, verdict: 'incomparable' });
       continue;
     }
     const ratio = m.value / old.value;
@@ -143,15 +136,7 @@ export function compareToBaseline(
       if (direction === undefined) verdict = 'changed';
       else verdict = ratio < 1 === (direction === 'lower') ? 'faster' : 'slower';
     }
-    out.push({
-      id: m.id,
-      label: m.label,
-      before: old.value,
-      after: m.value,
-      unit: m.unit,
-      ratio,
-      verdict,
-    });
+    out.push({ ...row, ratio, verdict });
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testMachine } from './test-utils/machine.js';
-import { consoleReport, markdownReport, mdCell, type RunReport } from './report.js';
+import { mdCell } from '@peaktrade/bench-harness';
+import { consoleReport, markdownReport, type RunReport } from './report.js';
 
 const machine = testMachine();
 

@@ -1,4 +1,4 @@
-import type { Measurement } from '@peaktrade/bench-harness';
+import { mdCell, type Measurement } from '@peaktrade/bench-harness';
 import type { SuiteOutcome, TargetResult } from './evaluate.js';
 import { machineLine, memcpyNote, type MachineInfo } from './machine.js';
 import { formatValue } from './units.js';
@@ -94,24 +94,11 @@ export function consoleReport(report: RunReport, color: boolean): string {
   return lines.join('\n');
 }
 
-/**
- * One markdown table cell: a line break (a multi-line error message) would end the row, so it
- * becomes a space; `|` would end the cell, so it is escaped, and backslashes right before it are
- * doubled so the escape is not itself escaped away.
- */
-export function mdCell(text: string): string {
-  return text
-    .replace(/\s*(?:\r\n|\r|\n)\s*/g, ' ')
-    .replace(/\\+(?=\|)/g, (run) => run + run)
-    .replace(/\|/g, '\\|');
-}
-
 function mdTable(header: string[], rows: string[][]): string {
-  const esc = mdCell;
   return [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+    ...rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
   ].join('\n');
 }
 

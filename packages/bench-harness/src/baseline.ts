@@ -443,72 +443,55 @@ function verdictFor(
   });
   const noiseFloor = Math.max(minFloor, Number.isFinite(learnedFloor) ? learnedFloor : 0);
   const two = mannWhitneyU(current.samples, base.samples, 'two-sided');
-  const name = current.name;
+  const outcome = (verdict: Verdict, reason: string): Comparison => ({
+    name: current.name,
+    ratio,
+    ci95,
+    verdict,
+    noiseFloor,
+    pValue: two.pValue,
+    reason,
+  });
   // A ratio says how much slower only between two positive, finite times. A zero median (a
   // hand-made or timer-limited baseline) gives ∞ or NaN, a negative one (overhead-corrected
   // figures) flips the direction: neither may pass for "unchanged", "faster" or "slower".
   const usable = (m: number): boolean => m > 0 && Number.isFinite(m);
   if (!usable(baseMedian) || !usable(currentMedian)) {
     const [which, m] = usable(baseMedian) ? ['current', currentMedian] : ['baseline', baseMedian];
-    return {
-      name,
-      ratio,
-      ci95,
-      verdict: 'incomparable',
-      noiseFloor,
-      pValue: two.pValue,
-      reason: `the ${which} median is ${m} ns; a ratio needs two positive, finite medians`,
-    };
+    return outcome(
+      'incomparable',
+      `the ${which} median is ${m} ns; a ratio needs two positive, finite medians`,
+    );
   }
   if (batchingIncomparable(base, current)) {
-    return {
-      name,
-      ratio,
-      ci95,
-      verdict: 'incomparable',
-      noiseFloor,
-      pValue: two.pValue,
-      reason: `batching mode changed (${base.batching} → ${current.batching}); the figures measure different things`,
-    };
+    return outcome(
+      'incomparable',
+      `batching mode changed (${base.batching} → ${current.batching}); the figures measure different things`,
+    );
   }
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   if (ratio > 1 + noiseFloor && ci95[0] > 1) {
     const p = mannWhitneyU(current.samples, base.samples, 'greater').pValue;
     if (p < alpha) {
-      return {
-        name,
-        ratio,
-        ci95,
-        verdict: 'slower',
-        noiseFloor,
-        pValue: two.pValue,
-        reason: `${pct(ratio - 1)} slower, above the ${pct(noiseFloor)} noise floor, U-test p=${p.toPrecision(2)}`,
-      };
+      return outcome(
+        'slower',
+        `${pct(ratio - 1)} slower, above the ${pct(noiseFloor)} noise floor, U-test p=${p.toPrecision(2)}`,
+      );
     }
   }
   if (ratio < 1 / (1 + noiseFloor) && ci95[1] < 1) {
     const p = mannWhitneyU(current.samples, base.samples, 'less').pValue;
     if (p < alpha) {
-      return {
-        name,
-        ratio,
-        ci95,
-        verdict: 'faster',
-        noiseFloor,
-        pValue: two.pValue,
-        reason: `${pct(1 - ratio)} faster, beyond the ${pct(noiseFloor)} noise floor, U-test p=${p.toPrecision(2)}`,
-      };
+      return outcome(
+        'faster',
+        `${pct(1 - ratio)} faster, beyond the ${pct(noiseFloor)} noise floor, U-test p=${p.toPrecision(2)}`,
+      );
     }
   }
-  return {
-    name,
-    ratio,
-    ci95,
-    verdict: 'unchanged',
-    noiseFloor,
-    pValue: two.pValue,
-    reason: `change ${pct(ratio - 1)} within the ${pct(noiseFloor)} noise floor or not significant`,
-  };
+  return outcome(
+    'unchanged',
+    `change ${pct(ratio - 1)} within the ${pct(noiseFloor)} noise floor or not significant`,
+  );
 }
 
 /** Result of {@link compareToBaseline}. */

@@ -55,7 +55,14 @@ export type {
 } from './baseline.js';
 export { metaBenchmark, calibratedLoop } from './meta.js';
 export type { MetaBenchmarkOptions, MetaBenchmarkResult } from './meta.js';
-export { formatConsole, formatMarkdown, formatJson, renderHtml, formatNs } from './report.js';
+export {
+  formatConsole,
+  formatMarkdown,
+  formatJson,
+  renderHtml,
+  formatNs,
+  mdCell,
+} from './report.js';
 export { writeFileAtomic } from './atomic.js';
 export type { ReportInput, ConsoleFormatOptions } from './report.js';
 export {

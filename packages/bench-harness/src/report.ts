@@ -167,7 +167,7 @@ export function formatConsole(input: ReportInput, options: ConsoleFormatOptions 
  * become spaces; `|` would end the cell, so it is escaped, and backslashes right before one are
  * doubled (else `a\|b` would turn into `a\\|`, whose pipe splits the cell after all).
  */
-function mdCell(text: string): string {
+export function mdCell(text: string): string {
   return text
     .replace(/\s*(?:\r\n|\r|\n)\s*/g, ' ')
     .replace(/\\+(?=\|)/g, (run) => run + run)
@@ -176,17 +176,16 @@ function mdCell(text: string): string {
 
 /** GitHub-flavoured markdown tables; cells are escaped, so names may hold `|` and line breaks. */
 export function formatMarkdown(input: ReportInput): string {
-  const esc = mdCell;
   const parts: string[] = [`# ${input.title ?? 'Benchmark report'}`, ''];
   if (input.fingerprint) parts.push(`Machine: ${fingerprintText(input.fingerprint)}`, '');
   for (const t of tables(input)) {
     parts.push(
       `## ${t.title}`,
       '',
-      `| ${t.head.map(esc).join(' | ')} |`,
+      `| ${t.head.map(mdCell).join(' | ')} |`,
       `| ${t.head.map(() => '---').join(' | ')} |`,
     );
-    for (const r of t.rows) parts.push(`| ${r.map(esc).join(' | ')} |`);
+    for (const r of t.rows) parts.push(`| ${r.map(mdCell).join(' | ')} |`);
     parts.push('');
   }
   return parts.join('\n');
