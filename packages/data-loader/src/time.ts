@@ -1,4 +1,4 @@
-import { DECIMAL } from './number.js';
+import { parseDecimal } from './number.js';
 
 const MS_PER_DAY = 86_400_000;
 const ZERO = 48;
@@ -33,9 +33,7 @@ export function parseTime(text: string): number {
   const first = text.charCodeAt(0);
   // A date starts with four digits and a dash; test for a number only when it cannot be one.
   if (text.length >= 10 && text.charCodeAt(4) === DASH && isDigit(first)) return parseIso(text);
-  if (!DECIMAL.test(text)) return Number.NaN;
-  const value = Number(text);
-  return Number.isFinite(value) ? value : Number.NaN;
+  return parseDecimal(text);
 }
 
 function isDigit(c: number): boolean {
