@@ -38,6 +38,80 @@ describe('profile(): statements work as before', () => {
     p.detach();
   });
 
+  it('passes exactly the arguments given, for 0 to 5 of them and named parameters', () => {
+    const sqlFor = (n: number): string =>
+      // a distinct alias per count: literals and placeholders share a fingerprint
+      `SELECT ${n === 0 ? '0' : Array.from({ length: n }, () => '?').join(' + ')} AS s${n}`;
+    // Plain statements first: what the profiled ones must match, results and errors alike.
+    const expected = [0, 1, 2, 3, 4, 5].map((n) => {
+      const stmt = t.db.prepare(sqlFor(n));
+      const args = Array.from({ length: n }, (_, i) => i + 1);
+      const tooFew = n > 0 ? () => stmt.get(...args.slice(1)) : undefined;
+      return {
+        get: stmt.get(...args),
+        all: stmt.all(...args),
+        iterate: [...stmt.iterate(...args)],
+        tooMany: (() => {
+          try {
+            stmt.get(...args, 99);
+          } catch (e) {
+            return String(e);
+          }
+          return 'no error';
+        })(),
+        tooFew: (() => {
+          try {
+            tooFew?.();
+          } catch (e) {
+            return String(e);
+          }
+          return 'no error';
+        })(),
+      };
+    });
+    expect(expected[2]!.tooMany).toMatch(/Too many parameter values/);
+    expect(expected[2]!.tooFew).toMatch(/Too few parameter values/);
+    const p = profile(t.db, { slowQuery: { thresholdMs: 0, captureParams: true, maxEntries: 1 } });
+    for (let n = 0; n <= 5; n++) {
+      const stmt = t.db.prepare(sqlFor(n));
+      const args = Array.from({ length: n }, (_, i) => i + 1);
+      const tooFew = n > 0 ? () => stmt.get(...args.slice(1)) : undefined;
+      const got = {
+        get: stmt.get(...args),
+        all: stmt.all(...args),
+        iterate: [...stmt.iterate(...args)],
+        tooMany: (() => {
+          try {
+            stmt.get(...args, 99);
+          } catch (e) {
+            return String(e);
+          }
+          return 'no error';
+        })(),
+        tooFew: (() => {
+          try {
+            tooFew?.();
+          } catch (e) {
+            return String(e);
+          }
+          return 'no error';
+        })(),
+      };
+      expect(got, `${n} argument(s)`).toEqual(expected[n]);
+      expect(p.statsFor(sqlFor(n))?.calls, `${n} argument(s)`).toBe(3);
+      // the slow log keeps the arguments of the last successful call as given
+      expect(p.slowQueries().at(-1)?.params, `${n} argument(s)`).toEqual(args);
+    }
+    const named = t.db.prepare('SELECT $a * 10 + $b AS s');
+    expect(named.get({ a: 4, b: 2 })).toEqual({ s: 42 });
+    const run = t.db.prepare('UPDATE orders SET status = ? WHERE id = ? OR id = ? OR id = ?');
+    expect(run.run('x', 1, 2, 3).changes).toBe(3);
+    expect(p.statsFor('UPDATE orders SET status = ? WHERE id = ? OR id = ? OR id = ?')?.rows).toBe(
+      3,
+    );
+    p.detach();
+  });
+
   it('rethrows execution errors unchanged and counts them', () => {
     const p = profile(t.db);
     t.db.exec('CREATE UNIQUE INDEX u_acc ON accounts (name)');
