@@ -69,6 +69,32 @@ export class LeaseWaitTimeoutError extends PeakTradeError {
   }
 }
 
+/**
+ * A value's encoded bytes are longer than `maxValueBytes` (by default 512 MiB, Redis' default
+ * `proto-max-bulk-len`), so Redis would refuse them. Raised before anything is sent: the write
+ * stores nothing and does not count as a Redis failure.
+ */
+export class ValueTooLargeError extends PeakTradeError {
+  static readonly code = 'E_REDIS_VALUE_TOO_LARGE';
+  /** The cache key of the value. */
+  readonly key: string;
+  /** Its encoded size, in bytes. */
+  readonly bytes: number;
+  /** The limit it is over, in bytes (the tier's `maxValueBytes`). */
+  readonly maxValueBytes: number;
+  /** `form`: what was measured, `encoded` (a write) or `as a bus broadcast` (coalesce). */
+  constructor(tier: string, key: string, bytes: number, maxValueBytes: number, form = 'encoded') {
+    super(
+      ValueTooLargeError.code,
+      `${tier}: value of key ${JSON.stringify(key)} is ${bytes} bytes ${form}, over maxValueBytes ${maxValueBytes} ` +
+        `(Redis refuses a value longer than its proto-max-bulk-len; raise both to store it)`,
+    );
+    this.key = key;
+    this.bytes = bytes;
+    this.maxValueBytes = maxValueBytes;
+  }
+}
+
 /** Every error class of this package, by name. */
 export const errors = {
   PeakTradeError,
@@ -76,4 +102,5 @@ export const errors = {
   CircuitOpenError,
   RedisCommandError,
   LeaseWaitTimeoutError,
+  ValueTooLargeError,
 };

@@ -10,5 +10,6 @@ export {
   CircuitOpenError,
   RedisCommandError,
   LeaseWaitTimeoutError,
+  ValueTooLargeError,
   errors,
 } from './errors.js';

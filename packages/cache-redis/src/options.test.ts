@@ -125,6 +125,38 @@ describe('url together with client', () => {
   });
 });
 
+describe('commandTimeoutMs together with client', () => {
+  it('refuses commandTimeoutMs given with a client, naming both options, instead of ignoring it', () => {
+    // ioredis times a client's commands out after its own commandTimeout; this one has none.
+    const client = new Redis(fx.redis!.url, { lazyConnect: true });
+    try {
+      let error: unknown;
+      try {
+        void new RedisTier({ client, commandTimeoutMs: 100, bus: false });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(RedisOptionError);
+      expect((error as RedisOptionError).option).toBe('commandTimeoutMs');
+      expect((error as Error).message).toMatch(
+        /^Invalid option commandTimeoutMs = 100: expected no commandTimeoutMs when a client is given: set ioredis’s commandTimeout on that client/,
+      );
+      // Refused whatever its value, before the value itself is checked.
+      expect(refused({ client, commandTimeoutMs: 50 })).toBe('commandTimeoutMs');
+      expect(refused({ client, commandTimeoutMs: Number.NaN })).toBe('commandTimeoutMs');
+      // The client alone is fine, and so is an explicit `commandTimeoutMs: undefined`.
+      expect(refused({ client, keyPrefix: prefix })).toBe(undefined);
+      expect(refused({ client, keyPrefix: prefix, commandTimeoutMs: undefined as never })).toBe(
+        undefined,
+      );
+      // The user's client keeps its own settings.
+      expect(client.options.commandTimeout).toBe(undefined);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
 describe('rejected urls in error messages', () => {
   it('never show the password, from user info or a password query parameter', () => {
     const urls = [

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   expireEnvelope,
   isCacheEnvelope,
@@ -8,7 +8,7 @@ import {
   type TierSetOptions,
 } from '@peaktrade/cache-core';
 import { createCodec, type Codec, type SerializeOptions } from '@peaktrade/serialize';
-import { Cluster } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
 import { createClient, hidePassword, type RedisClient } from './connect.js';
 import {
@@ -16,13 +16,15 @@ import {
   LeaseWaitTimeoutError,
   RedisCommandError,
   RedisOptionError,
+  ValueTooLargeError,
 } from './errors.js';
 
 /** Options of {@link RedisTier}. Validated and resolved once, at construction. */
 export interface RedisTierOptions {
   /**
    * An existing ioredis client (the tier does not close it). Configure `commandTimeout` and
-   * `enableOfflineQueue: false` on it yourself. Not together with `url` (refused).
+   * `enableOfflineQueue: false` on it yourself. Not together with `url` or `commandTimeoutMs`
+   * (refused). The tier defines one script command on it (`peaktradeTagAdd_<sha>`, for tags).
    */
   readonly client?: RedisClient;
   /**
@@ -48,9 +50,17 @@ export interface RedisTierOptions {
   readonly defaultTtlMs?: number;
   /**
    * Command timeout in ms for clients the tier creates (default 50; at most 2^31 - 1, Node's timer
-   * limit, past which a timer fires after 1 ms).
+   * limit, past which a timer fires after 1 ms). Refused beside `client`: ioredis takes the timeout
+   * from the client's own `commandTimeout`, so set it there.
    */
   readonly commandTimeoutMs?: number;
+  /**
+   * Largest encoded value a write sends, in bytes (default 536 870 912 = 512 MiB, Redis' default
+   * `proto-max-bulk-len`; an integer from 1 to 2^53 - 1). A larger value rejects the write with
+   * {@link ValueTooLargeError} before anything is sent; Redis would refuse it with a protocol error
+   * and close the connection. Raise it only together with the server's `proto-max-bulk-len`.
+   */
+  readonly maxValueBytes?: number;
   /** Serialization options (zstd level, threshold, max size). */
   readonly serialize?: SerializeOptions;
   /** Circuit breaker settings, or false to disable it. */
@@ -127,6 +137,20 @@ if ttl == 0 then return redis.call('PERSIST', KEYS[1]) end
 if fresh then return redis.call('PEXPIRE', KEYS[1], ttl) end
 return redis.call('PEXPIRE', KEYS[1], ttl, 'GT')`;
 
+/** Name of the ioredis command that runs {@link TAG_ADD} (see the constructor). */
+const TAG_ADD_COMMAND = `peaktradeTagAdd_${createHash('sha1').update(TAG_ADD).digest('hex').slice(0, 12)}`;
+
+/** Queue {@link TAG_ADD} on a pipeline, through the command the constructor defined. */
+function queueTagAdd(
+  pipeline: ChainableCommander,
+  tagKey: string,
+  member: string,
+  ttlPx: number,
+): void {
+  const commands = pipeline as unknown as Record<string, (...args: (string | number)[]) => unknown>;
+  commands[TAG_ADD_COMMAND]!(tagKey, member, ttlPx);
+}
+
 const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2]) end return 0`;
 
 /**
@@ -155,6 +179,8 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   readonly #leaseMs: number;
   readonly #waitMs: number;
   readonly #pollMs: number;
+  /** Largest encoded value a write sends, in bytes (see RedisTierOptions.maxValueBytes). */
+  readonly #maxValueBytes: number;
   #subscriber: RedisClient | undefined;
   #busState: RedisTierStats['bus'] = 'off';
   #busEverReady = false;
@@ -207,7 +233,25 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     const ttl = options.defaultTtlMs === undefined ? 3_600_000 : options.defaultTtlMs;
     if (!isTtl(ttl)) throw new RedisOptionError('defaultTtlMs', ttl, TTL_ALLOWED);
     this.#defaultTtlPx = pxOf(ttl);
+    // ioredis has no per-call timeout: a client's commands all time out after its own
+    // `commandTimeout`. Applying ours would change the user's client for the rest of their code
+    // too, and ignoring it (as before) left the tier's commands without the timeout asked for.
+    if (options.client !== undefined && options.commandTimeoutMs !== undefined)
+      throw new RedisOptionError(
+        'commandTimeoutMs',
+        options.commandTimeoutMs,
+        'no commandTimeoutMs when a client is given: set ioredis’s commandTimeout on that client ' +
+          '(e.g. client.duplicate({ commandTimeout: 50 })), or pass url instead of client',
+      );
     const timeout = durationMs('commandTimeoutMs', options.commandTimeoutMs ?? 50, MAX_TIMER_MS);
+    const maxValueBytes: unknown = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    if (!Number.isSafeInteger(maxValueBytes) || (maxValueBytes as number) < 1)
+      throw new RedisOptionError(
+        'maxValueBytes',
+        maxValueBytes,
+        `an integer number of bytes from 1 to ${Number.MAX_SAFE_INTEGER} (Redis' proto-max-bulk-len, 536870912 by default)`,
+      );
+    this.#maxValueBytes = maxValueBytes as number;
     // A url beside a client would be ignored: the tier uses the client as it is connected.
     if (options.client !== undefined && options.url !== undefined)
       throw new RedisOptionError(
@@ -229,6 +273,11 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     this.#pollMs = durationMs('singleFlight.pollMs', sf.pollMs ?? 25, MAX_TIMER_MS);
     this.#ownsClient = options.client === undefined;
     this.client = options.client ?? createClient(url, timeout);
+    // EVALSHA instead of EVAL with the script's body on every tagged write. ioredis sends the body
+    // once per connection (and again after NOSCRIPT: SCRIPT FLUSH, a restart, a failover). Named
+    // by the script's hash, so tiers of another version sharing a user's client keep their own.
+    if (typeof (this.client as unknown as Record<string, unknown>)[TAG_ADD_COMMAND] !== 'function')
+      this.client.defineCommand(TAG_ADD_COMMAND, { numberOfKeys: 1, lua: TAG_ADD });
     // A client we own reports connection errors here; they are already counted per command.
     if (this.#ownsClient)
       this.client.on('error', (error: unknown) => {
@@ -564,7 +613,11 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     for (let i = 0; i < n; i++) {
       const entry = entries[i]!;
       ttls[i] = this.#checkEntry(entry, i, single);
-      encoded[i] = Buffer.from(this.#codec.encode(entry.value));
+      const bytes = Buffer.from(this.#codec.encode(entry.value));
+      // Redis would answer a protocol error and close the connection, failing other commands.
+      if (bytes.byteLength > this.#maxValueBytes)
+        throw new ValueTooLargeError(this.name, entry.key, bytes.byteLength, this.#maxValueBytes);
+      encoded[i] = bytes;
     }
     await this.#run('setMany', async () => {
       const pipeline = this.client.pipeline();
@@ -575,7 +628,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
         else pipeline.set(redisKey, encoded[i]!);
         // The tag set lives as long as its longest-lived member.
         for (const tag of entry.tags ?? [])
-          pipeline.eval(TAG_ADD, 1, this.#tagKey(tag), entry.key, ttl);
+          queueTagAdd(pipeline, this.#tagKey(tag), entry.key, ttl);
       });
       // The invalidation rides in the same round trip.
       if (this.#channel)
@@ -681,9 +734,9 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
    * resolve; a failure is counted and emitted, never thrown (TTLs and the flush on reconnect
    * cover a lost message).
    */
-  #publish(message: BusMessage): Promise<void> {
+  #publish(message: BusMessage, text = JSON.stringify(message)): Promise<void> {
     if (!this.#channel) return Promise.resolve();
-    return this.client.publish(this.#channel, JSON.stringify(message)).then(
+    return this.client.publish(this.#channel, text).then(
       () => this.#stats.published++,
       (cause: unknown) => {
         this.#stats.errors++;
@@ -844,7 +897,26 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
         await this.client
           .eval(RELEASE_LEASE, 1, leaseKey, token, Math.min(this.#leaseMs, 2_000))
           .catch(() => {});
-        await this.#publish({ o: this.#origin, d: key, v: Buffer.from(bytes).toString('base64') });
+        const message: BusMessage = {
+          o: this.#origin,
+          d: key,
+          v: Buffer.from(bytes).toString('base64'),
+        };
+        // A broadcast over Redis' bulk limit would be a protocol error that closes the command
+        // connection. Without it, waiters find the value in Redis once the caller stores it.
+        const text = JSON.stringify(message);
+        if (fitsBulk(text, this.#maxValueBytes)) await this.#publish(message, text);
+        else
+          this.emit('degraded', {
+            op: 'broadcast',
+            error: new ValueTooLargeError(
+              this.name,
+              key,
+              Buffer.byteLength(text),
+              this.#maxValueBytes,
+              'as a bus broadcast',
+            ),
+          });
         return value;
       }
       const got = await this.#waitForValue<V>(key, leaseKey, deadline);
@@ -921,6 +993,8 @@ function commandTimeoutOf(client: RedisClient): number | undefined {
 const BUS_RETRY_MIN_MS = 100;
 /** Longest delay between bus subscribe retries, in ms. */
 const BUS_RETRY_MAX_MS = 5_000;
+/** Redis' default `proto-max-bulk-len`: 512 MiB, the longest string it takes. */
+const DEFAULT_MAX_VALUE_BYTES = 512 * 1024 * 1024;
 /** Longest TTL kept as an expiry: 2^53 - 1 ms (about 285,000 years); beyond it, no expiry. */
 const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
 /** Longest delay Node's timers honour (about 24.8 days): a longer one fires after 1 ms. */
@@ -993,6 +1067,12 @@ function isBusMessage(m: unknown): m is BusMessage {
     (d === undefined || typeof d === 'string') &&
     (v === undefined || typeof v === 'string')
   );
+}
+
+/** Whether a string is at most `maxBytes` long in UTF-8 (one bulk string Redis takes). */
+function fitsBulk(text: string, maxBytes: number): boolean {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most messages need no count.
+  return text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes;
 }
 
 function escapeGlob(text: string): string {
