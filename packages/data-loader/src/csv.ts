@@ -38,10 +38,15 @@ const ALIASES: Record<OhlcvField, readonly string[]> = {
 /** Options of the CSV parser. */
 export interface CsvOptions {
   /**
-   * `'auto'` (default): the first line is a header when a field after the first is not a
-   * number, or the first field holds no digit at all (a time always has one, so a first field
-   * like `2024/01/02` is read as data and reported as an invalid time, not taken for a header).
-   * Without a header the columns are time, open, high, low, close, volume in that order.
+   * `'auto'` (default): the first line is a header when it names every column (see `columns`
+   * and the usual names) or when its non-empty fields are all names; it is data when they are
+   * all values (a number, or a first field holding a digit, read as a time even when it is not
+   * a valid one). Empty fields decide nothing: `,open,high,low,close,volume` is a header without
+   * a time column (pass `columns: { time: '' }` to read its unnamed column as the time),
+   * `,1,2,1,2,100` a data row without its time. Names beside values (`1,1,x,1,1,1`, an extra
+   * text column, `t1,open,...`) cannot be told apart: a {@link DataValidationError} at row 0
+   * asks for `header: true` or `false`. Without a header the columns are time, open, high, low,
+   * close, volume in that order.
    */
   readonly header?: 'auto' | boolean;
   /** Field delimiter, one ASCII character (default `,`). */
@@ -274,7 +279,7 @@ export class CsvParser {
    */
   #slowValue(target: number, text: string, field: number): number {
     const trimmed = trimBlanks(text);
-    if (target === 0 && trimmed !== '') {
+    if (target === 0) {
       const t = parseTime(trimmed);
       if (!Number.isNaN(t)) return t;
       throw this.#error(`invalid time ${JSON.stringify(text)}: expected ${TIME_FORMS}`, field);
@@ -322,47 +327,90 @@ export class CsvParser {
 
   #setupColumns(fields: number): void {
     const first = this.#pendingStrings.slice(0, fields).map((s) => s ?? '');
-    // Deliberately looser than the number grammar: a data line holding `0x10` or `Infinity` stays
-    // data, so that the value is reported as a bad number rather than as a header without its
-    // columns.
-    const notNumber = (s: string) => s.trim() === '' || Number.isNaN(Number(s.trim()));
-    // A first line of data starts with a time, which may be a date; a header has a name there.
-    // A first field holding a digit is taken for a time even when it is not a valid one (a
-    // date in an unsupported form), so that it is reported as such rather than as a header
-    // that lacks its columns.
-    const looksLikeHeader =
-      (notNumber(first[0] ?? '') && !/\d/.test(first[0] ?? '')) || first.slice(1).some(notNumber);
-    const isHeader = this.#headerMode === 'auto' ? looksLikeHeader : this.#headerMode;
+    const named = this.#headerMap(first);
+    const isHeader =
+      this.#headerMode === 'auto' ? this.#looksLikeHeader(first, named) : this.#headerMode;
     this.#firstLineIsHeader = isHeader;
     this.#fieldCount = fields;
-    const map = new Int8Array(fields).fill(-1);
     if (isHeader) {
-      const lower = first.map((s) => s.trim().toLowerCase());
-      OHLCV_FIELDS.forEach((name, target) => {
-        const wanted = this.#names[name]?.toLowerCase();
-        const index =
-          wanted !== undefined
-            ? lower.indexOf(wanted)
-            : lower.findIndex((h) => ALIASES[name].includes(h));
-        if (index === -1) {
-          throw new DataValidationError(
-            this.#symbol,
-            `missing column (header has: ${first.join(', ')})`,
-            { field: name },
-          );
-        }
-        map[index] = target;
-      });
-    } else {
-      if (fields < 6)
-        throw new DataValidationError(
-          this.#symbol,
-          `expected 6 fields (time, open, high, low, close, volume), got ${fields}`,
-          { row: 0 },
-        );
-      for (let i = 0; i < 6; i++) map[i] = i;
+      if (typeof named === 'string') throw this.#missingColumn(named, first);
+      this.#fieldMap = named;
+      return;
     }
+    if (fields < 6)
+      throw new DataValidationError(
+        this.#symbol,
+        `expected 6 fields (time, open, high, low, close, volume), got ${fields}`,
+        { row: 0 },
+      );
+    const map = new Int8Array(fields).fill(-1);
+    for (let i = 0; i < 6; i++) map[i] = i;
     this.#fieldMap = map;
+  }
+
+  /**
+   * The columns of `first` read as a header: for each field position the target column index
+   * 0..5 or -1, or else the first column that no field names.
+   */
+  #headerMap(first: readonly string[]): Int8Array | OhlcvField {
+    const lower = first.map((s) => s.trim().toLowerCase());
+    const map = new Int8Array(first.length).fill(-1);
+    for (let target = 0; target < OHLCV_FIELDS.length; target++) {
+      const name = OHLCV_FIELDS[target]!;
+      const wanted = this.#names[name]?.toLowerCase();
+      const index =
+        wanted !== undefined
+          ? lower.indexOf(wanted)
+          : lower.findIndex((h) => ALIASES[name].includes(h));
+      if (index === -1) return name;
+      map[index] = target;
+    }
+    return map;
+  }
+
+  /**
+   * `header: 'auto'`: whether the first line is a header. It is when it names every column; else
+   * its non-empty fields decide: names only make a header (which then lacks a column), values
+   * only make data. An empty field decides nothing: a header may leave a column unnamed (pandas
+   * writes its index so) and data may lack a value, so `,open,...` is a header and `,1,2,...` a
+   * data row without its time.
+   * @throws {DataValidationError} at row 0 when the line holds both names and values.
+   */
+  #looksLikeHeader(first: readonly string[], named: Int8Array | OhlcvField): boolean {
+    if (typeof named !== 'string') return true;
+    const names: string[] = [];
+    const values: string[] = [];
+    first.forEach((text, i) => {
+      const trimmed = text.trim();
+      if (trimmed === '') return;
+      // Deliberately looser than the number grammar: a data line holding `0x10` or `Infinity`
+      // stays data, so that the value is reported as a bad number rather than as a header
+      // without its columns. A first field holding a digit is taken for a time even when it is
+      // not a valid one (a date in an unsupported form), for the same reason.
+      if (!Number.isNaN(Number(trimmed)) || (i === 0 && /\d/.test(trimmed))) values.push(text);
+      else names.push(text);
+    });
+    if (names.length === 0) return false;
+    if (values.length === 0) return true;
+    const quoted = (list: string[]) => list.map((t) => JSON.stringify(t)).join(', ');
+    throw new DataValidationError(
+      this.#symbol,
+      `cannot tell whether the first line is a header or data: it holds both names ` +
+        `(${quoted(names)}) and values (${quoted(values)}), and names no ${named} column. ` +
+        `Pass header: true or header: false`,
+      { row: 0 },
+    );
+  }
+
+  /** The error of a header that names no `name` column. */
+  #missingColumn(name: OhlcvField, first: readonly string[]): DataValidationError {
+    let reason = `missing column (header has: ${first.map((t) => JSON.stringify(t)).join(', ')})`;
+    const unnamed = first.findIndex((t) => t.trim() === '');
+    if (unnamed !== -1 && this.#names[name] === undefined)
+      reason +=
+        `; column ${unnamed + 1} has no name (pandas writes an unnamed index so) and is never ` +
+        `guessed to be the ${name}: if it is, pass columns: { ${name}: '' }`;
+    return new DataValidationError(this.#symbol, reason, { field: name });
   }
 
   #replayFirstLine(fields: number): void {

@@ -151,35 +151,59 @@ export type RetryCallbackName = 'isRetryable' | 'onRetry' | 'sleep';
 /**
  * A callback of the retry policy failed, so the load stopped there instead of retrying:
  * `isRetryable` or `onRetry` threw, or `sleep` threw or rejected (other than because the load's
- * signal aborted, which is a {@link LoadAbortedError}). `callback` says which. A
+ * signal aborted, which is a {@link LoadAbortedError}), either in a backoff wait or while the
+ * load waited for a rate-limit token. `callback` says which, `during` where. A
  * {@link LoadFailedError}: `cause` is what the callback threw, `attemptError` the error of the
  * attempt it was called for. Nothing is cached; other loads are not affected.
  */
 export class RetryCallbackError extends LoadFailedError {
   static override readonly code = 'E_LOADER_RETRY_CALLBACK';
-  /** The error of the failed attempt that the callback was called to retry. */
+  /**
+   * The error of the failed attempt that the callback was called to retry; for a rate-limit wait,
+   * the previous attempt's error (undefined before the first attempt).
+   */
   readonly attemptError: unknown;
   /** Which callback failed. */
   readonly callback: RetryCallbackName;
+  /**
+   * Where it was called: `'retry'` after a failed attempt (`isRetryable`, `onRetry`, the backoff
+   * `sleep`), `'rateLimit'` waiting for a rate-limit token before an attempt (`sleep`).
+   */
+  readonly during: 'retry' | 'rateLimit';
+  /** The rate-limit key waited for (the URL's host for HTTP), when `during` is `'rateLimit'`. */
+  readonly rateLimitKey: string | undefined;
+  /**
+   * @param rateLimitKey given when `sleep` failed waiting for a token of this rate-limit key
+   *   before attempt `attempts + 1`, rather than in a retry.
+   */
   constructor(
     symbol: string,
     attempts: number,
     callbackError: unknown,
     attemptError: unknown,
     callback: RetryCallbackName = 'onRetry',
+    rateLimitKey?: string,
   ) {
-    const what =
-      callback === 'isRetryable'
-        ? `isRetryable threw (${messageOf(callbackError)}) deciding whether to retry after`
-        : callback === 'sleep'
-          ? `sleep failed (${messageOf(callbackError)}) waiting to retry after`
-          : `onRetry threw (${messageOf(callbackError)}) before retrying after`;
-    super(symbol, attempts, callbackError, {
-      code: RetryCallbackError.code,
-      reason: `${what}: ${messageOf(attemptError)}`,
-    });
+    let what: string;
+    if (rateLimitKey !== undefined) {
+      what =
+        `${callback} failed (${messageOf(callbackError)}) waiting for a rate-limit token for ` +
+        `${JSON.stringify(rateLimitKey)} before attempt ${attempts + 1}`;
+      if (attempts > 0) what += ` (attempt ${attempts} failed: ${messageOf(attemptError)})`;
+    } else {
+      what =
+        callback === 'isRetryable'
+          ? `isRetryable threw (${messageOf(callbackError)}) deciding whether to retry after`
+          : callback === 'sleep'
+            ? `sleep failed (${messageOf(callbackError)}) waiting to retry after`
+            : `onRetry threw (${messageOf(callbackError)}) before retrying after`;
+      what += `: ${messageOf(attemptError)}`;
+    }
+    super(symbol, attempts, callbackError, { code: RetryCallbackError.code, reason: what });
     this.attemptError = attemptError;
     this.callback = callback;
+    this.during = rateLimitKey === undefined ? 'retry' : 'rateLimit';
+    this.rateLimitKey = rateLimitKey;
   }
 }
 

@@ -148,6 +148,106 @@ describe('CSV', () => {
     });
   });
 
+  it('auto-detects a first line with an empty first field by its other fields: a header with an unnamed column, or data without its time', () => {
+    const rows = '2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11,200\n';
+    // pandas writes a RangeIndex as an unnamed first column: a header, whose time column is named.
+    const indexed = parseCsv('X', `,time,open,high,low,close,volume\n0,1,10,11,9,10.5,100\n`);
+    expect(Array.from(indexed.time)).toEqual([1]);
+    expect(Array.from(indexed.close)).toEqual([10.5]);
+
+    // An unnamed index holding the times: still a header, but which column is the time is not
+    // guessed (it may as well hold row numbers, which would pass as epoch milliseconds).
+    const unnamed = `,open,high,low,close,volume\n${rows}`;
+    const noTime = thrown(() => parseCsv('X', unnamed)) as DataValidationError;
+    expect(noTime).toBeInstanceOf(DataValidationError);
+    expect(noTime).toMatchObject({ symbol: 'X', field: 'time', row: undefined });
+    expect(noTime.reason).toBe(
+      'missing column (header has: "", "open", "high", "low", "close", "volume"); column 1 has ' +
+        'no name (pandas writes an unnamed index so) and is never guessed to be the time: if it ' +
+        "is, pass columns: { time: '' }",
+    );
+    const named = parseCsv('X', unnamed, { columns: { time: '' } });
+    expect(Array.from(named.time)).toEqual([Date.UTC(2024, 0, 2), Date.UTC(2024, 0, 3)]);
+    expect(Array.from(named.close)).toEqual([10.5, 11]);
+
+    // Data whose first time, or another first value, is empty: reported as the empty field it
+    // is, as with header: false, not as a header lacking its columns.
+    for (const [text, field, reason] of [
+      [',10,11,9,10.5,100\n2,10.5,12,10,11,200\n', 'time', 'invalid time ""'],
+      ['  ,10,11,9,10.5,100\n', 'time', 'invalid time "  "'],
+      ['"",10,11,9,10.5,100\n', 'time', 'invalid time ""'],
+      ['1,10,,9,10.5,100\n', 'high', 'non-numeric value ""'],
+      [',,,,,\n', 'time', 'invalid time ""'],
+    ] as const) {
+      for (const header of ['auto', false] as const) {
+        const error = thrown(() => parseCsv('X', text, { header })) as DataValidationError;
+        expect(error, `${header} ${text}`).toBeInstanceOf(DataValidationError);
+        expect(error, `${header} ${text}`).toMatchObject({ symbol: 'X', row: 0, field });
+        expect(error.reason, `${header} ${text}`).toContain(reason);
+      }
+    }
+  });
+
+  it('refuses to guess when the first line holds both names and values, naming row 0 and what it saw', () => {
+    for (const [text, saw] of [
+      ['1,10,x,9,10.5,100\n', '("x") and values ("1", "10", "9", "10.5", "100")'],
+      ['1,10,11,9,10.5,100,AAPL\n2,10.5,12,10,11,200,AAPL\n', '("AAPL") and values'],
+      [',10,11,9,10.5,100,AAPL\n', '("AAPL") and values ("10", "11"'],
+      ['t1,open,high,low,close,volume\n1,10,11,9,10.5,100\n', '("open", "high"'],
+    ] as const) {
+      const error = thrown(() => parseCsv('X', text)) as DataValidationError;
+      expect(error, text).toBeInstanceOf(DataValidationError);
+      expect(error, text).toMatchObject({ symbol: 'X', row: 0, field: undefined });
+      expect(error.reason, text).toContain(
+        'cannot tell whether the first line is a header or data: it holds both names ',
+      );
+      expect(error.reason, text).toContain(saw);
+      expect(error.reason, text).toContain('Pass header: true or header: false');
+    }
+    // Told, it reads the line as asked.
+    expect(thrown(() => parseCsv('X', '1,10,x,9,10.5,100\n', { header: false }))).toMatchObject({
+      row: 0,
+      field: 'high',
+      reason: expect.stringContaining('non-numeric value "x"') as string,
+    });
+    const extra = '1,10,11,9,10.5,100,AAPL\n2,10.5,12,10,11,200,AAPL\n';
+    expect(Array.from(parseCsv('X', extra, { header: false }).close)).toEqual([10.5, 11]);
+    // A header that names every column is one, whatever else it holds.
+    expect(Array.from(parseCsv('X', `${header},2024\n1,10,11,9,10.5,100,7\n`).close)).toEqual([
+      10.5,
+    ]);
+  });
+
+  it('reports a CSV file whose first line cannot be read right through the loader, naming the symbol, or the file when read directly', async () => {
+    writeFileSync(join(dir, 'NOTIME.csv'), ',10,11,9,10.5,100\n2,10.5,12,10,11,200\n');
+    writeFileSync(
+      join(dir, 'UNNAMED.csv'),
+      ',open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n',
+    );
+    writeFileSync(join(dir, 'MIXED.csv'), '1,10,x,9,10.5,100\n');
+    writeFileSync(join(dir, 'GOOD.csv'), '1,10,11,9,10.5,100\n');
+    const loader = new DataLoader();
+    const { data, failures } = await loader.loadMany(
+      ['NOTIME', 'UNNAMED', 'MIXED', 'GOOD'],
+      csvFileSource({ path: join(dir, '{symbol}.csv') }),
+    );
+    expect(Array.from(data.get('GOOD')?.close ?? [])).toEqual([10.5]);
+    expect([...failures.keys()].sort()).toEqual(['MIXED', 'NOTIME', 'UNNAMED']);
+    for (const [symbol, where] of [
+      ['NOTIME', { row: 0, field: 'time' }],
+      ['UNNAMED', { field: 'time' }],
+      ['MIXED', { row: 0 }],
+    ] as const) {
+      const cause = failures.get(symbol)!.cause as DataValidationError;
+      expect(cause, symbol).toBeInstanceOf(DataValidationError);
+      expect(cause, symbol).toMatchObject({ symbol, ...where });
+    }
+    const path = join(dir, 'NOTIME.csv');
+    await expect(readCsvFile(path)).rejects.toThrow(
+      `Invalid data for ${path} at row 0, field "time": invalid time ""`,
+    );
+  });
+
   it('refuses a bad delimiter option by name', () => {
     expect(thrown(() => new CsvParser('X', { delimiter: ';;' }))).toBeInstanceOf(LoaderOptionError);
   });
@@ -485,12 +585,13 @@ describe('prices and volumes (CSV and JSON number fields)', () => {
       field: 'open',
       reason: expect.stringContaining('non-numeric value "0x10"') as string,
     });
-    // (An empty field makes auto-detection take the line for a header: say there is none.)
-    expect(thrown(() => parseCsv('AAPL', '1,,1,1,1,1\n', { header: false }))).toMatchObject({
-      row: 0,
-      field: 'open',
-      reason: expect.stringContaining('non-numeric value ""') as string,
-    });
+    // So is an empty one (an empty field decides nothing in header detection).
+    for (const options of [{}, { header: false }])
+      expect(thrown(() => parseCsv('AAPL', '1,,1,1,1,1\n', options))).toMatchObject({
+        row: 0,
+        field: 'open',
+        reason: expect.stringContaining('non-numeric value ""') as string,
+      });
   });
 
   it('accepts plain decimal numbers with spaces or tabs around them, in CSV and as JSON numbers or strings, with the value Number() gives', () => {

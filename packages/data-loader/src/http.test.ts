@@ -338,6 +338,124 @@ describe('HTTP loading under faults', () => {
     }
   });
 
+  it('a sleep that fails while a load waits for a rate-limit token fails only that load: RetryCallbackError naming sleep and the rate limit, no request, nothing cached, and later loads still run at the full concurrency', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const sleepBroke = new Error('sleep is broken');
+      const cache = new LruCache<string, OhlcvColumns>({ max: 100 });
+      // One token a second, and a rate-limit key per symbol group: only a load that shares its
+      // group with an earlier one, or retries, waits for a token. Those waits fail at once;
+      // backoff waits (0 ms, as random is 0) pass.
+      const loader = new DataLoader({
+        cache,
+        concurrency: 2,
+        rateLimit: { ratePerSec: 1, burst: 1 },
+        retry: {
+          random: () => 0,
+          sleep: (ms) => (ms > 0 ? Promise.reject(sleepBroke) : Promise.resolve()),
+        },
+      });
+      const source = { ...templated(), rateKey: (symbol: string) => symbol.split('-')[0]! };
+      server.script('RLR-1', ['500', 'ok']);
+      const { data, failures } = await loader.loadMany(
+        ['RLA-1', 'RLA-2', 'RLR-1', 'RLB-1', 'RLC-1'],
+        source,
+      );
+      expect([...failures.keys()].sort()).toEqual(['RLA-2', 'RLR-1']);
+      for (const symbol of ['RLA-1', 'RLB-1', 'RLC-1']) expectBars(data.get(symbol), symbol);
+
+      // Waiting for its first token: no attempt made, so no request either.
+      const first = failures.get('RLA-2') as RetryCallbackError;
+      expect(first).toBeInstanceOf(RetryCallbackError);
+      expect(first).toBeInstanceOf(LoadFailedError);
+      expect(first).toMatchObject({
+        code: 'E_LOADER_RETRY_CALLBACK',
+        callback: 'sleep',
+        during: 'rateLimit',
+        rateLimitKey: 'RLA',
+        symbol: 'RLA-2',
+        attempts: 0,
+        attemptError: undefined,
+      });
+      expect(first.cause).toBe(sleepBroke);
+      expect(first.message).toBe(
+        'Loading RLA-2 failed after 0 attempts: sleep failed (sleep is broken) waiting for a ' +
+          'rate-limit token for "RLA" before attempt 1',
+      );
+      expect(server.requests.get('RLA-2')).toBeUndefined();
+
+      // Waiting for the token of its retry: the 500 was the last attempt's error, and the retry
+      // was neither made nor counted.
+      const retry = failures.get('RLR-1') as RetryCallbackError;
+      expect(retry).toBeInstanceOf(RetryCallbackError);
+      expect(retry).toMatchObject({
+        callback: 'sleep',
+        during: 'rateLimit',
+        rateLimitKey: 'RLR',
+        attempts: 1,
+      });
+      expect(retry.cause).toBe(sleepBroke);
+      expect((retry.attemptError as HttpStatusError).status).toBe(500);
+      expect(retry.message).toContain(
+        'waiting for a rate-limit token for "RLR" before attempt 2 (attempt 1 failed: GET ',
+      );
+      expect(server.requests.get('RLR-1')).toBe(1);
+      expect(loader.stats).toMatchObject({ retries: 0, loaded: 3, failed: 2 });
+      expect(cache.size).toBe(3);
+
+      // No concurrency slot was kept by a failed wait: later loads run two at a time again.
+      expect(loader.active).toBe(0);
+      server.okDelayMs = 20;
+      server.inFlight.peak = 0;
+      const later = await loader.loadMany(
+        Array.from({ length: 8 }, (_, i) => `RLN${i}-1`),
+        source,
+      );
+      expect(later.failures.size).toBe(0);
+      expect(later.data.size).toBe(8);
+      expect(server.inFlight.peak).toBe(2);
+      expect(loader.active).toBe(0);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a sleep that rejects because the signal aborted during a rate-limit wait is an abort, not a callback failure', async () => {
+    const controller = new AbortController();
+    const policy = resolveRetryPolicy({});
+    let attempts = 0;
+    const waited: string[] = [];
+    const running = withRetry(
+      'RLABORT',
+      policy,
+      () => {
+        attempts++;
+        return Promise.resolve('loaded');
+      },
+      controller.signal,
+      {
+        key: () => 'api.example.com',
+        // Rejects with the signal's own reason, as node:timers/promises does.
+        acquire: (key, signal) => {
+          waited.push(key);
+          setTimeout(() => controller.abort(new Error('caller gave up')), 5);
+          return new Promise((_resolve, reject) =>
+            signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+          );
+        },
+      },
+    );
+    const error = await running.catch((e: unknown) => e);
+    expect(waited).toEqual(['api.example.com']);
+    expect(attempts).toBe(0);
+    expect(error).toBeInstanceOf(LoadAbortedError);
+    expect(error).not.toBeInstanceOf(RetryCallbackError);
+  });
+
   it('a sleep that rejects because the signal aborted is an abort, not a callback failure', async () => {
     const controller = new AbortController();
     const policy = resolveRetryPolicy({

@@ -19,7 +19,7 @@ export {
   isTransient,
   parseRetryAfter,
 } from './retry.js';
-export type { RetryOptions, RetryPolicy } from './retry.js';
+export type { RateLimitWait, RetryOptions, RetryPolicy } from './retry.js';
 export type { RetryCallbackName } from './errors.js';
 export { ColumnBuilder, validateColumns, OHLCV_FIELDS } from './columns.js';
 export type { OhlcvColumns, OhlcvField } from './columns.js';

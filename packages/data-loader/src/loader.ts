@@ -6,8 +6,14 @@ import {
   LoadTimeoutError,
 } from './errors.js';
 import { createLimiter, type Limiter } from './limiter.js';
-import { KeyedRateLimiter, sleep as defaultSleep, type RateLimitOptions } from './rate-limit.js';
-import { resolveRetryPolicy, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
+import { KeyedRateLimiter, type RateLimitOptions } from './rate-limit.js';
+import {
+  resolveRetryPolicy,
+  withRetry,
+  type RateLimitWait,
+  type RetryOptions,
+  type RetryPolicy,
+} from './retry.js';
 import type { Source } from './sources/types.js';
 
 /**
@@ -74,8 +80,8 @@ export interface LoaderStats {
   /** Source calls made (attempts, including retries and batch calls). */
   readonly attempts: number;
   /**
-   * Retries made, each counted when its backoff wait has ended: a retry that `onRetry`, a failed
-   * `sleep` or an abort prevented is not counted.
+   * Retries made, each counted when its attempt starts (after its backoff and rate-limit waits):
+   * a retry that `onRetry`, a failed `sleep` or an abort prevented is not counted.
    */
   readonly retries: number;
   readonly cacheHits: number;
@@ -133,16 +139,7 @@ export class DataLoader {
           options.retry?.sleep ? { sleep: options.retry.sleep } : {},
         )
       : undefined;
-    const sleep = options.retry?.sleep ?? defaultSleep;
-    this.#policy = resolveRetryPolicy({
-      ...options.retry,
-      sleep: async (ms, signal) => {
-        await sleep(ms, signal);
-        // Counted once the backoff wait is over: when onRetry throws, or the wait fails or is
-        // aborted, the load ends there and no retry is made.
-        this.#stats.retries++;
-      },
-    });
+    this.#policy = resolveRetryPolicy(options.retry);
     this.#noRetry = { ...this.#policy, retries: 0 };
     this.#retryNonIdempotent = options.retryNonIdempotent ?? false;
     const timeoutMs = options.timeoutMs ?? 10_000;
@@ -319,31 +316,41 @@ export class DataLoader {
         withRetry(
           symbol,
           policy,
-          async () => {
-            await this.#rate?.acquire(source.rateKey?.(symbol) ?? source.name, signal);
-            return this.#attempt(`loading ${symbol}`, signal, async (attemptSignal) =>
+          (n) =>
+            this.#attempt(`loading ${symbol}`, n, signal, async (attemptSignal) =>
               validateColumns(symbol, await source.load(symbol, { signal: attemptSignal })),
-            );
-          },
+            ),
           signal,
+          this.#rateLimitWait(() => source.rateKey?.(symbol) ?? source.name),
         ),
       signal,
     );
   }
 
   /**
+   * The wait for a rate-limit token that {@link withRetry} makes before each attempt, so that a
+   * failing `sleep` there is reported like one in a backoff wait; undefined without a rate limit.
+   */
+  #rateLimitWait(key: () => string): RateLimitWait | undefined {
+    const rate = this.#rate;
+    return rate && { key, acquire: (k, signal) => rate.acquire(k, signal) };
+  }
+
+  /**
    * Run one attempt with the per-attempt timeout combined with the caller's signal. The attempt
    * settles with whichever comes first: the source's answer, the timeout or the abort. It does
    * not wait for a source that ignores its signal, which would otherwise hold a concurrency slot
-   * forever and make the timeout meaningless.
+   * forever and make the timeout meaningless. `n` is the attempt's number: from 2 on, a retry.
    */
   #attempt<T>(
     what: string,
+    n: number,
     signal: AbortSignal,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     if (signal.aborted) return Promise.reject(new LoadAbortedError(what, { cause: signal.reason }));
     this.#stats.attempts++;
+    if (n > 1) this.#stats.retries++;
     const controller = new AbortController();
     return new Promise<T>((resolve, reject) => {
       const done = () => {
@@ -402,13 +409,12 @@ export class DataLoader {
           withRetry(
             what,
             policy,
-            async () => {
-              await this.#rate?.acquire(source.name, signal);
-              return this.#attempt(what, signal, (attemptSignal) =>
+            (n) =>
+              this.#attempt(what, n, signal, (attemptSignal) =>
                 source.loadBatch!(chunk, { signal: attemptSignal }),
-              );
-            },
+              ),
             signal,
+            this.#rateLimitWait(() => source.name),
           ),
         signal,
       );

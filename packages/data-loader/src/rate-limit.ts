@@ -29,6 +29,19 @@ export const sleep: Sleep = (ms, signal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/** One key's token bucket. */
+interface Bucket {
+  /** Balance at `updatedAt`; negative while callers wait for the tokens they reserved. */
+  tokens: number;
+  updatedAt: number;
+  /** Number of the latest reservation still standing (reservations are numbered 1, 2, ...). */
+  last: number;
+  /** The highest reservation number whose caller has been let through. */
+  started: number;
+  /** Reservations above `started` whose caller failed while waiting, not yet given back. */
+  failed: Set<number> | undefined;
+}
+
 /**
  * Token buckets keyed by host (or any key). `acquire(key)` resolves when the key's bucket has
  * a token, so requests to one host never exceed `ratePerSec` sustained or `burst` at once.
@@ -39,7 +52,7 @@ export class KeyedRateLimiter {
   readonly #burst: number;
   readonly #now: () => number;
   readonly #sleep: Sleep;
-  readonly #buckets = new Map<string, { tokens: number; updatedAt: number }>();
+  readonly #buckets = new Map<string, Bucket>();
 
   /** @throws {LoaderOptionError} when ratePerSec is not positive or burst is below 1. */
   constructor(options: RateLimitOptions, clock: { now?: () => number; sleep?: Sleep } = {}) {
@@ -59,12 +72,19 @@ export class KeyedRateLimiter {
     this.#sleep = clock.sleep ?? sleep;
   }
 
-  /** Wait for a token for `key`. Rejects with LoadAbortedError if `signal` aborts while waiting. */
+  /**
+   * Wait for a token for `key`. Rejects with LoadAbortedError if `signal` aborts while waiting,
+   * or with whatever the `sleep` function threw or rejected with. A caller that fails gives its
+   * token back once every caller that reserved after it has failed too (at once when it was the
+   * last); until then its turn passes unused, because the callers behind it keep the times they
+   * reserved, and a newcomer given the freed token would start together with one of them, over
+   * the burst.
+   */
   async acquire(key: string, signal?: AbortSignal): Promise<void> {
     const now = this.#now();
     let bucket = this.#buckets.get(key);
     if (!bucket) {
-      bucket = { tokens: this.#burst, updatedAt: now };
+      bucket = { tokens: this.#burst, updatedAt: now, last: 0, started: 0, failed: undefined };
       this.#buckets.set(key, bucket);
     }
     bucket.tokens = Math.min(
@@ -74,15 +94,34 @@ export class KeyedRateLimiter {
     bucket.updatedAt = now;
     // Reserve the token now (the balance may go negative); later callers queue behind us.
     bucket.tokens -= 1;
-    if (bucket.tokens >= 0) return;
-    // Sleep until the reserved token's time comes, checking the clock on waking: a timer can fire up to
-    // a millisecond before its time by performance.now(), and a request must never start early.
-    const due = now - bucket.tokens / this.#ratePerMs;
-    try {
-      for (let t = now; t < due; t = this.#now()) await this.#sleep(due - t, signal);
-    } catch (error) {
-      bucket.tokens += 1; // give the reservation back
-      throw error;
+    const reservation = ++bucket.last;
+    if (bucket.tokens < 0) {
+      // Sleep until the reserved token's time comes, checking the clock on waking: a timer can fire up to
+      // a millisecond before its time by performance.now(), and a request must never start early.
+      const due = now - bucket.tokens / this.#ratePerMs;
+      try {
+        for (let t = now; t < due; t = this.#now()) await this.#sleep(due - t, signal);
+      } catch (error) {
+        giveBack(bucket, reservation);
+        throw error;
+      }
     }
+    if (reservation > bucket.started) bucket.started = reservation;
+    // Failed reservations before one that started can no longer be given back.
+    if (bucket.failed) for (const n of bucket.failed) if (n < reservation) bucket.failed.delete(n);
+  }
+}
+
+/**
+ * Record that the caller of `reservation` failed while waiting, and give back the tokens of the
+ * failed reservations at the end of the queue. Exact: the balance is refilled only in `acquire`,
+ * and only capped at the burst there when that caller starts at once, which stops the giving back.
+ */
+function giveBack(bucket: Bucket, reservation: number): void {
+  if (reservation < bucket.started) return; // a later caller started: this turn has passed
+  (bucket.failed ??= new Set()).add(reservation);
+  while (bucket.failed.delete(bucket.last)) {
+    bucket.last--;
+    bucket.tokens += 1;
   }
 }

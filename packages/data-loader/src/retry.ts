@@ -31,8 +31,8 @@ export interface RetryOptions {
    * Sleep function, for tests (default: timers). If a backoff wait throws or rejects, no retry is
    * made: the load fails with {@link RetryCallbackError} (`callback: 'sleep'`), whose `cause` is
    * the error, unless the load's signal has aborted, which is a {@link LoadAbortedError} as
-   * usual. (A `DataLoader` also waits for its rate limit with it: a failure there fails that
-   * attempt with the sleep's error as its `cause`.)
+   * usual. A `DataLoader` also waits for its rate limit with it: a failure there stops the load
+   * the same way, with a {@link RetryCallbackError} whose `during` is `'rateLimit'`.
    */
   readonly sleep?: Sleep;
   /**
@@ -122,12 +122,29 @@ export function retryDelay(policy: RetryPolicy, attempt: number, error: unknown)
   return policy.random() * cap;
 }
 
+/** A rate-limit wait that {@link withRetry} makes before every attempt. */
+export interface RateLimitWait {
+  /**
+   * The key to wait for (the URL's host for HTTP), asked for before each attempt. A throw here is
+   * that attempt's failure, like one of the attempt itself.
+   */
+  readonly key: () => string;
+  /**
+   * Resolves when the attempt may start. It waits with the retry policy's `sleep` (as
+   * `KeyedRateLimiter.acquire` does), so a failure that is not an abort is reported as the
+   * `sleep` callback's.
+   */
+  readonly acquire: (key: string, signal: AbortSignal | undefined) => Promise<void>;
+}
+
 /**
  * Run `attempt` until it succeeds, the error is not retryable, retries run out, or `signal`
- * aborts. Resolves the first success.
+ * aborts. Resolves the first success. With `rateLimit`, each attempt first waits for its token.
  * @throws {LoadFailedError} wrapping the last error (its `cause`) after the final attempt.
  * @throws {RetryCallbackError} (a LoadFailedError) when `policy.isRetryable` or `policy.onRetry`
- *   throws, or `policy.sleep` throws or rejects while `signal` has not aborted.
+ *   throws, or `policy.sleep` throws or rejects while `signal` has not aborted, in a backoff wait
+ *   (`during: 'retry'`) or in `rateLimit.acquire` (`during: 'rateLimit'`, `attempts` counting the
+ *   attempts made before it).
  * @throws {LoadAbortedError} when the signal aborts.
  */
 export async function withRetry<T>(
@@ -135,12 +152,30 @@ export async function withRetry<T>(
   policy: RetryPolicy,
   attempt: (n: number) => Promise<T>,
   signal?: AbortSignal,
+  rateLimit?: RateLimitWait,
 ): Promise<T> {
+  let lastError: unknown;
   for (let n = 1; ; n++) {
     if (signal?.aborted) throw new LoadAbortedError(what, { cause: signal.reason });
+    // The rate-limit key while its token is awaited.
+    let waitingFor: string | undefined;
     try {
+      if (rateLimit) {
+        const key = rateLimit.key();
+        waitingFor = key;
+        await rateLimit.acquire(key, signal);
+        waitingFor = undefined;
+      }
       return await attempt(n);
     } catch (error) {
+      if (waitingFor !== undefined) {
+        // The wait failed, not an attempt: it is never retried, and like a failed backoff wait it
+        // is the abort or the sleep's failure.
+        if (error instanceof LoadAbortedError) throw error;
+        if (signal?.aborted) throw new LoadAbortedError(what, { cause: signal.reason });
+        throw new RetryCallbackError(what, n - 1, error, lastError, 'sleep', waitingFor);
+      }
+      lastError = error;
       if (error instanceof LoadAbortedError) throw error;
       const tooLong =
         error instanceof HttpStatusError &&

@@ -382,6 +382,109 @@ describe('KeyedRateLimiter (fake clock)', () => {
     expect(waits[1]).toBeCloseTo(0.9, 9);
   });
 
+  /**
+   * A limiter of 10 tokens a second (one per 100 ms), burst 1, on a fake clock: sleeps wake when
+   * `advanceTo` reaches their time, or fail when `fail(n)` rejects the n-th one (0-based).
+   */
+  function fakeClockLimiter() {
+    let now = 0;
+    const sleeps: { wake: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+    const asleep = new Set<(typeof sleeps)[number]>();
+    const limiter = new KeyedRateLimiter(
+      { ratePerSec: 10, burst: 1 },
+      {
+        now: () => now,
+        sleep: (ms) =>
+          new Promise<void>((resolve, reject) => {
+            const sleep = { wake: now + ms, resolve, reject };
+            sleeps.push(sleep);
+            asleep.add(sleep);
+          }),
+      },
+    );
+    const settle = async () => {
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+    };
+    /** When each caller was let through (fake ms), or that its wait failed. */
+    const started = new Map<string, number | 'failed'>();
+    return {
+      started,
+      async acquire(name: string) {
+        limiter.acquire('h').then(
+          () => void started.set(name, now),
+          () => void started.set(name, 'failed'),
+        );
+        await settle();
+      },
+      async fail(n: number) {
+        const sleep = sleeps[n]!;
+        asleep.delete(sleep);
+        sleep.reject(new Error('sleep is broken'));
+        await settle();
+      },
+      async advanceTo(to: number) {
+        for (;;) {
+          const next = Math.min(...[...asleep].map((s) => s.wake));
+          if (!(next <= to)) break;
+          now = next;
+          for (const sleep of [...asleep])
+            if (sleep.wake <= now) {
+              asleep.delete(sleep);
+              sleep.resolve();
+            }
+          await settle();
+        }
+        now = to;
+      },
+    };
+  }
+
+  it('a caller whose sleep fails in mid-queue leaves its turn unused: the callers behind it never start together with a newcomer', async () => {
+    const clock = fakeClockLimiter();
+    await clock.acquire('X'); // the burst token, at 0
+    await clock.acquire('A'); // reserved for 100
+    await clock.acquire('B'); // reserved for 200
+    await clock.fail(0); // A's sleep fails
+    await clock.advanceTo(100);
+    await clock.acquire('C');
+    await clock.advanceTo(400);
+    // Giving A's token back would have let C take B's turn: B and C both at 200, over the burst.
+    expect(Object.fromEntries(clock.started)).toEqual({ X: 0, A: 'failed', B: 200, C: 300 });
+  });
+
+  it('gives the tokens of failed callers back once no caller behind them still waits, in whatever order they fail', async () => {
+    // The last in the queue fails: its token comes back at once.
+    const last = fakeClockLimiter();
+    for (const name of ['X', 'A', 'B']) await last.acquire(name);
+    await last.fail(1); // B's
+    await last.advanceTo(100);
+    await last.acquire('C');
+    await last.advanceTo(400);
+    expect(Object.fromEntries(last.started)).toEqual({ X: 0, A: 100, B: 'failed', C: 200 });
+
+    // Every waiter fails, first to last (as when the signals of a whole loadMany abort) or last
+    // to first: the bucket is as if they had never come, so no token is lost.
+    for (const order of [
+      [0, 1, 2],
+      [2, 1, 0],
+      [1, 2, 0],
+    ]) {
+      const all = fakeClockLimiter();
+      for (const name of ['X', 'A', 'B', 'C']) await all.acquire(name);
+      for (const n of order) await all.fail(n);
+      await all.advanceTo(50);
+      await all.acquire('D'); // half a token has come since X took the last one
+      await all.advanceTo(400);
+      expect(Object.fromEntries(all.started), order.join()).toEqual({
+        X: 0,
+        A: 'failed',
+        B: 'failed',
+        C: 'failed',
+        D: 100,
+      });
+    }
+  });
+
   it('refuses a non-positive rate', () => {
     expect(() => new KeyedRateLimiter({ ratePerSec: 0 })).toThrow(/ratePerSec = 0/);
   });
