@@ -26,6 +26,11 @@ function walk(n: number, seed: number, gaps = 0): Float64Array {
   return x;
 }
 
+/** pandas `close.replace([np.inf, -np.inf], np.nan)`: the package treats an infinite close as missing. */
+function infToNaN(x: Float64Array): Float64Array {
+  return Float64Array.from(x, (v) => (v === Infinity || v === -Infinity ? NaN : v));
+}
+
 interface Reference {
   fastMean: Float64Array;
   slowMean: Float64Array;
@@ -184,6 +189,42 @@ describe('smaCrossover: the fused pass equals the unfused chain of existing kern
     }
   });
 
+  it('an infinite close counts as missing on both backends: the curve stays finite and equals the chain', () => {
+    const x = walk(5_000, 21);
+    for (const [i, v] of [
+      [700, Infinity],
+      [701, Infinity],
+      [2_000, -Infinity],
+      [3_500, Infinity],
+    ] as const)
+      x[i] = v;
+    const opts = { fast: 4, slow: 30, allowShort: true, cost: 0.001, initial: 2 };
+    const ref = unfused(infToNaN(x), 4, 30, true, 0.001, 2);
+    na.configureAccel({ backend: 'js' });
+    const jsPos = new Float64Array(x.length);
+    const js = na.smaCrossover(x, { ...opts, positionOut: jsPos });
+    expectMatches(x, js, jsPos, ref, 0.001, 2);
+    // resident arrays under backend 'wasm': the WASM kernel runs (and hands the non-finite input to JS)
+    na.configureAccel({ backend: 'wasm' });
+    const rx = wasmArray(x.length);
+    rx.set(x);
+    const wasmPos = wasmArray(x.length);
+    const before = wasmCallCount();
+    const wasm = na.smaCrossover(rx, { ...opts, out: wasmArray(x.length), positionOut: wasmPos });
+    expect(wasmCallCount()).toBeGreaterThan(before);
+    expectMatches(x, wasm, wasmPos, ref, 0.001, 2);
+    expect(relDiff(js.equity, wasm.equity)).toBeLessThanOrEqual(1e-12);
+    for (const r of [js, wasm]) {
+      expect(r.equity.every((v) => Number.isFinite(v))).toBe(true);
+      expect(Number.isFinite(r.finalEquity)).toBe(true);
+    }
+    // the infinite bars are flat (their windows have a missing value) and carry equity over unchanged
+    expect(jsPos[700]).toBe(0);
+    expect(js.equity[701]).toBe(js.equity[700]);
+    expect(js.equity[702]).toBe(js.equity[701]);
+    releaseWasmArrays();
+  });
+
   it('a constant series never trades (equal means are a tie, as in pandas)', () => {
     for (const backend of ['js', 'wasm'] as const) {
       na.configureAccel({ backend });
@@ -262,11 +303,11 @@ describe('smaCrossover: the fused pass equals the unfused chain of existing kern
 });
 
 describe('equityCurve: position × returns → equity curve and drawdown in one pass', () => {
-  it('property: equals the unfused chain for any positions (NaN = flat) and prices with gaps', () => {
+  it('property: equals the unfused chain for any positions (NaN = flat) and prices with gaps and ±inf', () => {
     const price = fc.oneof(
       fc.double({ min: 0.5, max: 2e3, noNaN: true }),
       fc.double({ min: 0.5, max: 2e3, noNaN: true }),
-      fc.constant(Number.NaN),
+      fc.constantFrom(Number.NaN, Infinity, -Infinity),
     );
     const position = fc.oneof(
       fc.constantFrom(-1, 0, 1, 0.5, Number.NaN),
@@ -281,7 +322,8 @@ describe('equityCurve: position × returns → equity curve and drawdown in one 
           const close = Float64Array.from(rows, (r) => r[0]);
           const pos = Float64Array.from(rows, (r) => r[1]);
           const got = na.equityCurve(close, pos, { cost, initial });
-          const want = chainFromPosition(close, pos, cost, initial);
+          // an infinite close is missing, like NaN
+          const want = chainFromPosition(infToNaN(close), pos, cost, initial);
           expect(relDiff(got.equity, want.equity)).toBe(0);
           expect(got.turnover).toBe(want.turnover);
           const dd = na.maxDrawdown(got.equity);
@@ -295,6 +337,31 @@ describe('equityCurve: position × returns → equity curve and drawdown in one 
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('an infinite close is missing: zero return on its bar and the next, later bars unaffected', () => {
+    const close = Float64Array.from([100, 101, Infinity, 102, 103, -Infinity, -Infinity, 104, 106]);
+    const pos = Float64Array.from([1, 1, 1, 0.5, 0.5, -1, -1, 1, 1]);
+    const got = na.equityCurve(close, pos, { cost: 0.001, initial: 10 });
+    // identical to the same series with NaN in place of the infinities
+    const same = na.equityCurve(infToNaN(close), pos, { cost: 0.001, initial: 10 });
+    expect(Array.from(got.equity)).toEqual(Array.from(same.equity));
+    expect(got.equity.every((v) => Number.isFinite(v))).toBe(true);
+    // bars 2 and 3 (the +inf and the bar after it) only pay the cost of the position change at 3
+    expect(got.equity[2]).toBe(got.equity[1]);
+    expect(got.equity[3]! / (got.equity[2]! * (1 - 0.001 * 0.5)) - 1).toBeCloseTo(0, 14);
+    // bar 4 earns 0.5 × (103 / 102 − 1) again
+    expect(got.equity[4]! / (got.equity[3]! * (1 + 0.5 * (103 / 102 - 1))) - 1).toBeCloseTo(0, 14);
+    // flat through a −inf: nothing changes (a zero position times an infinite return was NaN)
+    const flat = na.equityCurve(close, new Float64Array(close.length), { initial: 3 });
+    expect(Array.from(flat.equity)).toEqual(new Array<number>(close.length).fill(3));
+    expect([got.maxDrawdown, got.peakIndex, got.troughIndex, got.recoveryIndex]).toEqual([
+      same.maxDrawdown,
+      same.peakIndex,
+      same.troughIndex,
+      same.recoveryIndex,
+    ]);
+    expect(got.finalEquity).toBe(got.equity[8]);
   });
 
   it('always long without costs is buy-and-hold: equity tracks close / close[0]', () => {

@@ -123,9 +123,10 @@ function finish(out: Float64Array, c: Curve, initial: number): EquityCurveResult
 
 /**
  * Equity over bars [from, to) given positions `pos` (NaN = 0): the pandas chain
- * `ret = close.pct_change().fillna(0)`, `strat = pos.shift(1).fillna(0) * ret − cost * |pos.diff()|`,
- * `equity = initial * (1 + strat).cumprod()`, with `maxDrawdown` of it tracked on the way. `pos` may be `out`
- * itself (position t is read before equity t is written).
+ * `ret = close.replace([inf, -inf], nan).pct_change().fillna(0)`,
+ * `strat = pos.shift(1).fillna(0) * ret − cost * |pos.diff()|`, `equity = initial * (1 + strat).cumprod()`,
+ * with `maxDrawdown` of it tracked on the way. `pos` may be `out` itself (position t is read before equity t is
+ * written).
  */
 function curveSpan(
   close: Float64Array,
@@ -139,11 +140,16 @@ function curveSpan(
 ): void {
   let { g, held, turnover, peak, peakAt, best, bestPeakAt, troughAt } = c;
   let lim = limit(peak, best);
+  let prev = from > 0 ? close[from - 1]! : NaN;
   for (let t = from; t < to; t++) {
     let p = pos[t]!;
     if (p !== p) p = 0;
-    let r = t > 0 ? close[t]! / close[t - 1]! - 1 : 0;
-    if (r !== r) r = 0;
+    const x = close[t]!;
+    let r = x / prev - 1;
+    // a missing close (NaN, or ±inf, which the package treats as missing like pandas' rolling/ewm) gives a zero
+    // return on its bar and the next; an infinite return would make g infinite and then NaN (inf · 0) for good
+    if (r !== r || x - x !== 0 || prev - prev !== 0) r = 0;
+    prev = x;
     const turn = Math.abs(p - held);
     turnover += turn;
     g *= 1 + (held * r - cost * turn);
@@ -205,7 +211,9 @@ function curveOptions(options: EquityCurveOptions | undefined): { cost: number; 
  * Equals the pandas chain
  * `initial * (1 + position.shift(1).fillna(0) * close.pct_change().fillna(0) − cost * position.fillna(0).diff().abs()).cumprod()`
  * (with the first `diff` being `|position[0]|`), plus `maxDrawdown` of that curve, in one O(n) pass.
- * A NaN close gives a zero return on its bar and the next. `out` may be `position` itself.
+ * A missing close (NaN, +Infinity or −Infinity: infinities count as missing, as in the rolling kernels) gives a
+ * zero return on its bar and the next, so position and equity carry over it; the pandas chain above equals this
+ * after `close.replace([inf, -inf], nan)`. `out` may be `position` itself.
  */
 export function equityCurve(
   close: Float64Array,
@@ -320,9 +328,10 @@ function crossSpan(
 /**
  * SMA-crossover backtest fused into one pass: the position at close t is +1 while
  * `rollingMean(close, fast) > rollingMean(close, slow)`, −1 (with `allowShort`) or 0 while below, 0 when equal
- * or while either mean is NaN (the first `slow − 1` bars, windows with a NaN); then the equity curve and its
- * drawdown exactly as {@link equityCurve} computes them from that position. O(n), no allocation besides `out`
- * on NaN-free input (input with NaN takes an unfused path with one scratch array).
+ * or while either mean is NaN (the first `slow − 1` bars, windows with a NaN or an infinite close, which counts
+ * as missing); then the equity curve and its drawdown exactly as {@link equityCurve} computes them from that
+ * position. O(n), no allocation besides `out` on finite input (input with NaN or ±inf takes an unfused path with
+ * one scratch array).
  */
 export function smaCrossover(close: Float64Array, options: SmaCrossoverOptions): EquityCurveResult {
   checkArray(close, 'close');

@@ -41,8 +41,25 @@ export class WasmUnavailableError extends PeakTradeError {
   }
 }
 
+/**
+ * The WebAssembly backend's memory (2 GiB at most, see `WASM_MEMORY_MAX_BYTES`) has no room for an array: thrown
+ * by `wasmArray()` when the arena is full. Kernels never throw it: arrays too large to stage run on JS instead.
+ */
+export class WasmMemoryError extends PeakTradeError {
+  static readonly code = 'E_NUMERIC_ACCEL_WASM_MEMORY';
+  /** Bytes of wasm memory the request needed in total (the arena up to and including the new array). */
+  readonly requiredBytes: number;
+  /** The backend's memory limit in bytes. */
+  readonly limitBytes: number;
+  constructor(message: string, requiredBytes: number, limitBytes: number, options?: ErrorOptions) {
+    super(WasmMemoryError.code, message, options);
+    this.requiredBytes = requiredBytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
 /** Every error class of this package, by name. */
-export const errors = { PeakTradeError, AccelRangeError, WasmUnavailableError };
+export const errors = { PeakTradeError, AccelRangeError, WasmUnavailableError, WasmMemoryError };
 
 /** Short human description of a value for error messages (never dumps a whole array). */
 export function describe(value: unknown): string {

@@ -41,9 +41,21 @@ export {
 } from './topology.js';
 export type { CpuTopology, TopologyReader } from './topology.js';
 export { configureAccel, accelSettings } from './settings.js';
-export { wasmArray, releaseWasmArrays, WASM_AUTO, WASM_AUTO_RESIDENT } from './wasm/backend.js';
+export {
+  wasmArray,
+  releaseWasmArrays,
+  WASM_AUTO,
+  WASM_AUTO_RESIDENT,
+  WASM_MEMORY_MAX_BYTES,
+} from './wasm/backend.js';
 export type { WasmKernel } from './wasm/backend.js';
 export type { AccelBackend, AccelOptions, AccelSettings, AccelConfigResult } from './settings.js';
-export { PeakTradeError, AccelRangeError, WasmUnavailableError, errors } from './errors.js';
+export {
+  PeakTradeError,
+  AccelRangeError,
+  WasmUnavailableError,
+  WasmMemoryError,
+  errors,
+} from './errors.js';
 export { equityCurve, smaCrossover } from './backtest.js';
 export type { EquityCurveOptions, EquityCurveResult, SmaCrossoverOptions } from './backtest.js';

@@ -1,7 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { AccelRangeError } from '../errors.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { AccelRangeError, WasmMemoryError } from '../errors.js';
 import * as na from '../index.js';
-import { releaseWasmArrays, wasmArray, wasmCallCount } from './backend.js';
+import {
+  releaseWasmArrays,
+  setWasmMemoryLimit,
+  stagingEnd,
+  wasmArray,
+  wasmCallCount,
+} from './backend.js';
 
 function walk(n: number): Float64Array {
   const x = new Float64Array(n);
@@ -13,6 +19,13 @@ function walk(n: number): Float64Array {
     x[i] = p;
   }
   return x;
+}
+
+/** First index where a and b differ (NaN equals NaN), or -1: cheap to report, unlike a diff of 100k values. */
+function firstDifference(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
 }
 
 afterAll(() => {
@@ -91,5 +104,100 @@ describe('wasmArray: zero-copy arrays in the WASM backend memory', () => {
   it('rejects a bad length with a RangeError naming it', () => {
     expect(() => wasmArray(-1)).toThrow(AccelRangeError);
     expect(() => wasmArray(1.5)).toThrow(/length/);
+  });
+});
+
+describe('WASM memory limit: arrays too large to stage run on JS, a full arena throws WasmMemoryError', () => {
+  afterEach(() => {
+    setWasmMemoryLimit(undefined);
+    releaseWasmArrays();
+    na.configureAccel({});
+  });
+
+  it('the limit is the 2 GiB maximum of the shared memory', () => {
+    expect(na.WASM_MEMORY_MAX_BYTES).toBe(2 ** 31);
+  });
+
+  it('stagingEnd counts each ordinary array once above the arena, without 32-bit wraparound', () => {
+    // rolling kernel on an ordinary 2^27-value (1 GiB) input and out: 2 GiB of copies, over the limit
+    expect(stagingEnd(64, 2 ** 27, false, true, false)).toBe(64 + 2 ** 31 + 64);
+    expect(stagingEnd(64, 2 ** 27, false, true, false)).toBeGreaterThan(na.WASM_MEMORY_MAX_BYTES);
+    // sum of the same input copies only the input (no output area): fits
+    expect(stagingEnd(64, 2 ** 27, false, false, false)).toBe(64 + 2 ** 30 + 64);
+    // a 2^28-value (2 GiB) input on its own is over the limit (bitwise alignment used to wrap this negative)
+    expect(stagingEnd(64, 2 ** 28, false, false, false)).toBe(64 + 2 ** 31 + 64);
+    // resident input and out are used in place: only the 64-byte tail above the (aligned) arena
+    expect(stagingEnd(1_000_001, 2 ** 28, true, true, true)).toBe(1_000_064 + 64);
+    // a resident input with an ordinary out stages the out only
+    expect(stagingEnd(2 ** 30, 2 ** 27, true, true, false)).toBe(2 ** 30 + 2 ** 30 + 64);
+  });
+
+  it('backend wasm: a kernel whose staging copies exceed the limit runs on JS with identical results', () => {
+    releaseWasmArrays();
+    setWasmMemoryLimit(1 << 20); // 1 MiB
+    const x = walk(100_000); // 800 kB: input + out copies need 1.6 MB
+    na.configureAccel({ backend: 'js' });
+    const want = {
+      mean: na.rollingMean(x, { window: 20 }),
+      std: na.rollingStd(x, { window: 20 }),
+      ema: na.ema(x, { span: 20 }),
+      cross: na.smaCrossover(x, { fast: 5, slow: 20, allowShort: true }).equity,
+      sum: na.sum(walk(200_000)),
+    };
+    na.configureAccel({ backend: 'wasm' });
+    const before = wasmCallCount();
+    expect(firstDifference(na.rollingMean(x, { window: 20 }), want.mean)).toBe(-1);
+    expect(firstDifference(na.rollingStd(x, { window: 20 }), want.std)).toBe(-1);
+    expect(firstDifference(na.ema(x, { span: 20 }), want.ema)).toBe(-1);
+    const cross = na.smaCrossover(x, { fast: 5, slow: 20, allowShort: true }).equity;
+    expect(firstDifference(cross, want.cross)).toBe(-1);
+    expect(na.sum(walk(200_000))).toBe(want.sum); // 1.6 MB input alone
+    expect(wasmCallCount()).toBe(before);
+    // what fits still runs on WASM: the sum of x copies 800 kB
+    na.sum(x);
+    expect(wasmCallCount()).toBe(before + 1);
+  });
+
+  it('a resident input with an ordinary out falls back to JS when the out copy does not fit', () => {
+    releaseWasmArrays();
+    setWasmMemoryLimit(1 << 20);
+    na.configureAccel({ backend: 'wasm' });
+    const small = wasmArray(50_000); // 400 kB arena + a 400 kB staged out: fits
+    small.set(walk(50_000));
+    let before = wasmCallCount();
+    na.rollingMean(small, { window: 20 });
+    expect(wasmCallCount()).toBe(before + 1);
+    releaseWasmArrays();
+    const big = wasmArray(100_000); // 800 kB arena + an 800 kB staged out: over 1 MiB
+    big.set(walk(100_000));
+    before = wasmCallCount();
+    const got = na.rollingMean(big, { window: 20 });
+    expect(wasmCallCount()).toBe(before);
+    na.configureAccel({ backend: 'js' });
+    expect(firstDifference(got, na.rollingMean(walk(100_000), { window: 20 }))).toBe(-1);
+  });
+
+  it('wasmArray beyond the limit throws WasmMemoryError naming the size and the limit', () => {
+    releaseWasmArrays();
+    setWasmMemoryLimit(1 << 20);
+    wasmArray(100_000);
+    let caught: unknown;
+    try {
+      wasmArray(100_000);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(WasmMemoryError);
+    expect(caught).toBeInstanceOf(na.PeakTradeError);
+    const err = caught as WasmMemoryError;
+    expect(err.code).toBe('E_NUMERIC_ACCEL_WASM_MEMORY');
+    expect(err.limitBytes).toBe(1 << 20);
+    expect(err.requiredBytes).toBeGreaterThan(1 << 20);
+    expect(err.message).toContain('wasmArray(100000) needs 800000 bytes');
+    expect(err.message).toContain(String(1 << 20));
+    expect(err.message).toContain('releaseWasmArrays()');
+    // releasing the arena makes room again
+    releaseWasmArrays();
+    expect(wasmArray(100_000).length).toBe(100_000);
   });
 });

@@ -1,6 +1,6 @@
 // Runtime side of the WebAssembly SIMD backend: instantiation, staging of inputs into wasm memory, and the
 // per-kernel choice between WASM and JS.
-import { AccelRangeError, WasmUnavailableError } from '../errors.js';
+import { AccelRangeError, WasmMemoryError, WasmUnavailableError } from '../errors.js';
 import { currentBackend } from '../settings.js';
 import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
 
@@ -113,23 +113,38 @@ export function wasmFailure(): string {
   return failure;
 }
 
-/** Whether `kernel` should run on WASM for input `x` (and `out`) under the current settings. */
+/**
+ * Whether `kernel` should run on WASM for input `x` (and `out`) under the current settings. False also when
+ * staging the arrays ({@link stage}) would need more than {@link WASM_MEMORY_MAX_BYTES} of wasm memory: the
+ * kernel then runs on JS, as wherever WASM cannot run.
+ */
 export function useWasm(kernel: WasmKernel, x: Float64Array, out?: Float64Array): boolean {
   const backend = currentBackend();
   if (backend === 'js') return false;
+  const xResident = isResident(x);
+  const outResident = out !== undefined && isResident(out);
   if (backend === 'auto') {
-    const resident = isResident(x) && (out === undefined || isResident(out));
+    const resident = xResident && (out === undefined || outResident);
     if (resident ? !WASM_AUTO_RESIDENT[kernel] : !WASM_AUTO[kernel] || x.length < AUTO_MIN_LENGTH)
       return false;
   }
-  return wasmKernels() !== undefined;
+  const end = stagingEnd(top, x.length, xResident, out !== undefined, outResident);
+  return end <= memoryLimit && wasmKernels() !== undefined;
 }
 
 /** Below this length `auto` never pays the copy into wasm memory. */
 const AUTO_MIN_LENGTH = 4096;
 const MAX_PAGES = 32768; // 2 GiB
+/**
+ * The most bytes of wasm memory the backend uses: the shared memory's maximum, 32768 pages of 64 KiB = 2 GiB
+ * (2^31 bytes, so every byte offset fits the kernels' signed 32-bit arithmetic). {@link wasmArray}'s arena and
+ * the staging copies of ordinary arrays share it.
+ */
+export const WASM_MEMORY_MAX_BYTES = MAX_PAGES * 65536;
+let memoryLimit = WASM_MEMORY_MAX_BYTES;
 const BASE = 64;
-const align = (bytes: number): number => (bytes + 63) & ~63;
+// plain arithmetic, not `& ~63`: sizes checked against the limit may exceed 2^31, where bitwise ops wrap
+const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 /** First byte not handed out by wasmArray(); staging areas for copies start here. */
 let top = BASE;
 const residentBuffers = new WeakSet<ArrayBufferLike>();
@@ -149,16 +164,54 @@ export function isWasmResident(a: Float64Array): boolean {
   return isResident(a);
 }
 
+/**
+ * @internal Lowers the memory limit the size checks use (tests exercise them without allocating gigabytes);
+ * `undefined` restores {@link WASM_MEMORY_MAX_BYTES}. Never raises it above that.
+ */
+export function setWasmMemoryLimit(bytes: number | undefined): void {
+  memoryLimit = Math.min(bytes ?? WASM_MEMORY_MAX_BYTES, WASM_MEMORY_MAX_BYTES);
+}
+
+/**
+ * @internal The end (exclusive, in bytes, including the 64-byte tail every kernel may read past its arrays) of
+ * the wasm memory {@link stage} needs when the arena ends at `arenaTop`, for an input of `length` values and,
+ * with `hasOut`, an output of the same length. Resident arrays are used in place; ordinary ones get a staging
+ * copy above the arena.
+ */
+export function stagingEnd(
+  arenaTop: number,
+  length: number,
+  xResident: boolean,
+  hasOut: boolean,
+  outResident: boolean,
+): number {
+  const bytes = length * 8;
+  let end = align(arenaTop);
+  if (!xResident) end = align(end + bytes);
+  if (hasOut && !outResident) end += bytes;
+  return end + 64;
+}
+
 function ensure(k: WasmKernels, bytes: number): void {
   const have = k.memory.buffer.byteLength;
+  // callers check the size first (useWasm, wasmArray); this keeps the engine's RangeError from ever surfacing
+  if (bytes > memoryLimit) {
+    throw new WasmMemoryError(
+      `staging needs ${bytes} bytes of WebAssembly memory, above the limit of ${memoryLimit} bytes`,
+      bytes,
+      memoryLimit,
+    );
+  }
   if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
 }
 
 /**
  * A zero-filled Float64Array of `length` that lives in the WASM backend's memory, so kernels given it (as input
  * and as `out`) skip copying. The memory is shared, so the array stays valid when the memory grows. Arrays are
- * carved from an arena that only {@link releaseWasmArrays} empties.
- * @throws AccelRangeError for a bad length; WasmUnavailableError where WebAssembly SIMD is unavailable.
+ * carved from an arena that only {@link releaseWasmArrays} empties; all of them together are limited to
+ * {@link WASM_MEMORY_MAX_BYTES} (2 GiB).
+ * @throws AccelRangeError for a bad length; WasmUnavailableError where WebAssembly SIMD is unavailable;
+ * WasmMemoryError when the arena has no room left for `length` values.
  */
 export function wasmArray(length: number): Float64Array {
   if (!Number.isInteger(length) || length < 0 || length > 2 ** 27) {
@@ -167,7 +220,17 @@ export function wasmArray(length: number): Float64Array {
   const k = wasmKernels();
   if (k === undefined) throw new WasmUnavailableError(failure);
   const at = align(top);
-  ensure(k, at + length * 8 + 64);
+  const end = at + length * 8 + 64;
+  if (end > memoryLimit) {
+    throw new WasmMemoryError(
+      `wasmArray(${length}) needs ${length * 8} bytes, but the WebAssembly memory holds at most ` +
+        `${memoryLimit} bytes and ${at - BASE} of them are held by earlier wasmArray() arrays ` +
+        '(releaseWasmArrays() frees them)',
+      end,
+      memoryLimit,
+    );
+  }
+  ensure(k, end);
   top = at + length * 8;
   const buffer = k.memory.buffer;
   residentBuffers.add(buffer);
@@ -185,28 +248,24 @@ export function releaseWasmArrays(): void {
 }
 
 /**
- * Byte offsets of `x` and of an output area of its length in wasm memory. Arrays made by {@link wasmArray}
- * are used in place; others are copied into a staging area above the arena. `copyOut` says whether the
- * caller must copy results back with {@link unstage}.
+ * Byte offsets of `x` and of an output area of its length (when `out` is given) in wasm memory. Arrays made by
+ * {@link wasmArray} are used in place; others are copied into a staging area above the arena. `copyOut` says
+ * whether the caller must copy results back with {@link unstage}. Call it only after {@link useWasm} said yes,
+ * which checks that the staging area fits.
  */
 export function stage(
   k: WasmKernels,
   x: Float64Array,
   out?: Float64Array,
 ): { xp: number; op: number; copyOut: boolean } {
-  calls++;
-  const bytes = x.length * 8;
-  let next = align(top);
-  let xp: number;
-  if (isResident(x)) xp = x.byteOffset;
-  else {
-    xp = next;
-    next = align(next + bytes);
-  }
+  const xResident = isResident(x);
   const outResident = out !== undefined && isResident(out);
-  const op = outResident ? out.byteOffset : next;
-  ensure(k, (outResident ? next : op + bytes) + 64);
-  if (!isResident(x)) new Float64Array(k.memory.buffer, xp, x.length).set(x);
+  ensure(k, stagingEnd(top, x.length, xResident, out !== undefined, outResident));
+  calls++;
+  const next = align(top);
+  const xp = xResident ? x.byteOffset : next;
+  const op = outResident ? out.byteOffset : xResident ? next : align(next + x.length * 8);
+  if (!xResident) new Float64Array(k.memory.buffer, xp, x.length).set(x);
   return { xp, op, copyOut: !outResident };
 }
 
