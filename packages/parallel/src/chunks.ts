@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { AbortError } from './errors.js';
+import { AbortError, NotCloneableError } from './errors.js';
 import { kDispatch, type WorkerPool } from './pool.js';
 import type { TaskMessage } from './runtime.js';
 
@@ -120,4 +120,31 @@ export function runChunks(plan: ChunkPlan): Promise<void> {
       finish(error instanceof Error ? error : new Error(String(error)));
     }
   });
+}
+
+/**
+ * @internal `list.slice(start, end)`, the items of one chunk. When reading one throws (an index
+ * getter on the caller's array), the chunk cannot be sent: {@link NotCloneableError} naming that
+ * item (its `noun` and index) with what the getter threw as `cause`, as structured clone would
+ * fail on a getter inside an item. The search for the item runs only after a failure.
+ */
+export function sliceItems<T>(
+  list: readonly T[],
+  start: number,
+  end: number,
+  task: string,
+  noun: 'item' | 'strategy',
+): T[] {
+  try {
+    return list.slice(start, end);
+  } catch (error) {
+    for (let i = start; i < end; i++) {
+      try {
+        void list[i];
+      } catch (cause) {
+        throw new NotCloneableError(task, 'input', `${noun} #${i}`, i, { cause });
+      }
+    }
+    throw error;
+  }
 }

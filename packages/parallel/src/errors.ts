@@ -89,8 +89,9 @@ export class WorkerCrashedError extends PeakTradeError {
  * A value could not be structured-cloned across threads: a task's input (or a `mapCpu` item,
  * a strategy, the `context` or `backtestOptions`) on its way to a worker, or a task's result on
  * its way back. Functions, symbols, `WeakMap`s, promises and objects holding any of them cannot be
- * cloned. Only this task fails; the worker is neither blamed nor replaced. `cause` is the
- * `DataCloneError` (from the worker, rebuilt, for a result).
+ * cloned; and structured clone reads every own enumerable property, so a getter that throws while
+ * it is read fails the clone too. Only this task fails; the worker is neither blamed nor replaced.
+ * `cause` is the `DataCloneError`, or what the getter threw (from the worker, rebuilt, for a result).
  */
 export class NotCloneableError extends PeakTradeError {
   static readonly code = 'E_PARALLEL_NOT_CLONEABLE';
@@ -110,12 +111,19 @@ export class NotCloneableError extends PeakTradeError {
     options?: ErrorOptions,
   ) {
     const cause = options?.cause;
-    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : 'DataCloneError';
+    const head =
+      direction === 'input'
+        ? `Cannot send the input of ${task} to a worker thread`
+        : `Cannot send the result of ${task} back from its worker thread`;
+    const verb = direction === 'input' ? 'Pass' : 'Return';
+    // Anything but a DataCloneError was thrown by the value itself while structured clone read it.
+    const threw =
+      cause !== undefined && !(cause instanceof Error && cause.name === 'DataCloneError');
     super(
       NotCloneableError.code,
-      direction === 'input'
-        ? `Cannot send the input of ${task} to a worker thread: ${part} could not be structured-cloned (${detail}). Pass plain data: no functions, symbols, WeakMaps, or objects holding them`
-        : `Cannot send the result of ${task} back from its worker thread: ${part} could not be structured-cloned (${detail}). Return plain data: no functions, symbols, WeakMaps, or objects holding them`,
+      threw
+        ? `${head}: reading ${part} threw while it was being structured-cloned (${describeThrown(cause)}). Structured clone reads every own enumerable property, getters included: ${verb.toLowerCase()} plain data, or a getter that does not throw`
+        : `${head}: ${part} could not be structured-cloned (${cause instanceof Error ? `${cause.name}: ${cause.message}` : 'DataCloneError'}). ${verb} plain data: no functions, symbols, WeakMaps, or objects holding them`,
       options,
     );
     this.task = task;
@@ -240,6 +248,13 @@ export function deserializeError(data: SerializedError): Error {
   if (data.stack !== undefined) error.stack = data.stack;
   if (data.code !== undefined) error.code = data.code;
   return error;
+}
+
+/** A thrown value as `Name: message` (an Error) or as described by {@link describe}. */
+function describeThrown(value: unknown): string {
+  return value instanceof Error
+    ? `${value.name}: ${value.message}`
+    : `non-Error value thrown: ${describe(value)}`;
 }
 
 function describe(value: unknown): string {

@@ -95,36 +95,46 @@ describe('mapCpu', () => {
     expect((error as Error).message).toContain('item #13');
   });
 
-  it('rejects, without hanging, when preparing a later chunk throws', async () => {
+  it('rejects, without hanging, when an item of a later chunk cannot be read', async () => {
     // Item 150 is read only when its chunk is built, after the first chunks came back: a getter
-    // that throws there must end the run with its error (and cancel the rest), not strand it.
+    // that throws there must end the run with NotCloneableError naming the item, with the
+    // getter's error as cause (and cancel the rest), not strand it. Once a getter in the item
+    // (read for the columns, then by structured clone), once an index getter on the array.
     const p = pool();
     const boom = new Error('item 150 cannot be read');
-    const items: { x: number }[] = Array.from({ length: 200 }, (_, i) => ({ x: i }));
-    Object.defineProperty(items[150]!, 'x', {
+    const getter = {
       enumerable: true,
       get: () => {
         throw boom;
       },
-    });
+    };
+    const inItem: { x: number }[] = Array.from({ length: 200 }, (_, i) => ({ x: i }));
+    Object.defineProperty(inItem[150]!, 'x', getter);
+    const atIndex: { x: number }[] = Array.from({ length: 200 }, (_, i) => ({ x: i }));
+    Object.defineProperty(atIndex, 150, getter);
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const run = mapCpu(items, task<(x: { x: number }) => number>('double'), {
-        pool: p,
-        chunkSize: 8,
-      });
-      const outcome = await Promise.race([
-        run.then(
-          () => 'resolved',
-          (error: unknown) => error,
-        ),
-        new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000)),
-      ]);
-      expect(outcome).toBe(boom);
+      for (const items of [inItem, atIndex]) {
+        const run = mapCpu(items, task<(x: { x: number }) => number>('double'), {
+          pool: p,
+          chunkSize: 8,
+        });
+        const outcome = await Promise.race([
+          run.then(
+            () => 'resolved',
+            (error: unknown) => error,
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000)),
+        ]);
+        expect(outcome).toBeInstanceOf(NotCloneableError);
+        expect(outcome).toMatchObject({ direction: 'input', index: 150, part: 'item #150' });
+        expect((outcome as Error).cause).toBe(boom);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(unhandled).toEqual([]);
+      expect(p.metrics()).toMatchObject({ crashed: 0, idleCrashes: 0 });
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
@@ -225,6 +235,50 @@ describe('mapCpu', () => {
       expect(await p.run(task('whoAmI'), undefined)).toBe(before);
       expect(p.metrics()).toMatchObject({ crashed: 0, idleCrashes: 0 });
     }
+  });
+
+  it('rejects an item or context whose getter throws while it is cloned with NotCloneableError (cause: the getter error); the worker is kept (workers and inline)', async () => {
+    const messages: string[] = [];
+    for (const inline of [false, true]) {
+      const p = pool(1, inline);
+      const crashes: Error[] = [];
+      p.on('workerCrash', (error) => crashes.push(error));
+      const before = await p.run(task('whoAmI'), undefined);
+      const boom = new Error('boom');
+      const throwing = {
+        enumerable: true,
+        get: () => {
+          throw boom;
+        },
+      };
+      // 3 items cross as they are; 12 uniform objects cross as columns (read on this thread).
+      for (const n of [3, 12]) {
+        const items = Array.from({ length: n }, (_, i) => ({ i }));
+        Object.defineProperty(items[n - 1]!, 'i', throwing);
+        const error = await mapCpu(items, task('echo'), { pool: p, chunkSize: n }).catch(
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(NotCloneableError);
+        expect(error).toMatchObject({ direction: 'input', index: n - 1, part: `item #${n - 1}` });
+        expect((error as Error).cause).toBe(boom);
+        expect((error as Error).message).toMatch(
+          /^Cannot send the input of .*tasks\.mjs#echo to a worker thread: reading item #\d+ threw while it was being structured-cloned \(Error: boom\)/,
+        );
+        messages.push((error as Error).message);
+      }
+      const context = await mapCpu([1, 2], task('double'), {
+        pool: p,
+        context: Object.defineProperty({}, 'weight', throwing),
+      }).catch((e: unknown) => e);
+      expect(context).toBeInstanceOf(NotCloneableError);
+      expect(context).toMatchObject({ direction: 'input', index: undefined, part: 'context' });
+      expect((context as Error).cause).toBe(boom);
+      expect(await mapCpu([1, 2, 3], task('double'), { pool: p })).toEqual([2, 4, 6]);
+      expect(await p.run(task('whoAmI'), undefined)).toBe(before);
+      expect(p.metrics()).toMatchObject({ crashed: 0, idleCrashes: 0 });
+      expect(crashes).toEqual([]);
+    }
+    expect(messages.slice(2)).toEqual(messages.slice(0, 2));
   });
 
   it('rejects a result that cannot be cloned back with NotCloneableError naming the item; the worker survives', async () => {

@@ -1,4 +1,4 @@
-import { DEFAULT_TARGET_CHUNK_MS, runChunks } from './chunks.js';
+import { DEFAULT_TARGET_CHUNK_MS, runChunks, sliceItems } from './chunks.js';
 import { InvalidOptionError } from './errors.js';
 import { WorkerPool } from './pool.js';
 import type { TaskContext } from './runtime.js';
@@ -42,7 +42,7 @@ export type MapCpuFn<T = never, R = unknown> = (
  * @param items structured-cloneable inputs.
  * @param task `taskRef(moduleUrl, 'exportName')`; the export is called as `fn(item, index, context)`.
  * @throws {InvalidOptionError} on bad options, at call time.
- * @throws {NotCloneableError} an item (its `index`) or `context` could not be cloned to a worker,
+ * @throws {NotCloneableError} an item (its `index`) or `context` could not be cloned to a worker (a getter in it threw: `cause`),
  * or an item's result back.
  */
 export async function mapCpu<F extends AnyTaskFn>(
@@ -75,6 +75,7 @@ export async function mapCpu<F extends AnyTaskFn>(
   const results = new Array<Awaited<ReturnType<F>>>(items.length);
   const shared = options.shared?.id ?? null;
   const context = options.context;
+  const label = `${ref.module}#${ref.export}`;
   let ok = false;
   try {
     await runChunks({
@@ -83,14 +84,14 @@ export async function mapCpu<F extends AnyTaskFn>(
       chunkSize,
       targetChunkMs,
       signal: options.signal,
-      what: `mapCpu(${ref.module}#${ref.export})`,
+      what: `mapCpu(${label})`,
       onProgress: options.onProgress,
       makeMessage: (start, end) => ({
         kind: 'map',
         module: ref.module,
         export: ref.export,
         shared,
-        items: packList(items.slice(start, end)),
+        items: packList(sliceItems(items, start, end, label, 'item')),
         start,
         options: context,
       }),

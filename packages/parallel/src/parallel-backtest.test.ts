@@ -183,6 +183,53 @@ describe('parallelBacktest', () => {
     }
   });
 
+  it('rejects a strategy or backtestOptions whose getter throws while it is cloned, naming the strategy, with the getter error as cause (workers and inline)', async () => {
+    for (const inline of [false, true]) {
+      const pool = new WorkerPool({ maxWorkers: 1, inline });
+      pools.push(pool);
+      const crashes: Error[] = [];
+      pool.on('workerCrash', (error) => crashes.push(error));
+      const before = await pool.run(task('whoAmI'), undefined);
+      const boom = new Error('boom');
+      const throwing = {
+        enumerable: true,
+        get: () => {
+          throw boom;
+        },
+      };
+      // 3 strategies per chunk cross as they are; 10 uniform ones cross as columns.
+      for (const chunkSize of [3, 10]) {
+        const specs = Array.from({ length: 10 }, (_, id) => ({ id, level: 0 }));
+        Object.defineProperty(specs[7]!, 'level', throwing);
+        const error = await parallelBacktest(specs, makeColumns(20), task('meanAbove'), {
+          chunkSize,
+          backend: localBackend({ pool }),
+        }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(NotCloneableError);
+        expect(error).toMatchObject({ direction: 'input', index: 7, part: 'strategy #7' });
+        expect((error as Error).cause).toBe(boom);
+        expect((error as Error).message).toContain(
+          '#meanAbove to a worker thread: reading strategy #7 threw while it was being structured-cloned (Error: boom)',
+        );
+      }
+      const options = await parallelBacktest(
+        [{ id: 0, level: 0 }],
+        makeColumns(20),
+        task('meanAbove'),
+        {
+          backtestOptions: Object.defineProperty({}, 'scale', throwing),
+          backend: localBackend({ pool }),
+        },
+      ).catch((e: unknown) => e);
+      expect(options).toBeInstanceOf(NotCloneableError);
+      expect(options).toMatchObject({ direction: 'input', part: 'backtestOptions' });
+      expect((options as Error).cause).toBe(boom);
+      expect(await pool.run(task('whoAmI'), undefined)).toBe(before);
+      expect(pool.metrics()).toMatchObject({ crashed: 0, idleCrashes: 0 });
+      expect(crashes).toEqual([]);
+    }
+  });
+
   it('gives a strategy whose result cannot be cloned back an error outcome and returns the others (workers and inline)', async () => {
     for (const inline of [false, true]) {
       const pool = new WorkerPool({ maxWorkers: 1, inline });

@@ -1,4 +1,4 @@
-import { DEFAULT_TARGET_CHUNK_MS, runChunks } from './chunks.js';
+import { DEFAULT_TARGET_CHUNK_MS, runChunks, sliceItems } from './chunks.js';
 import {
   InvalidOptionError,
   NotCloneableError,
@@ -105,6 +105,7 @@ export function localBackend(backendOptions: LocalBackendOptions = {}): Parallel
     name: 'local',
     async run<S>(request: BacktestRequest<S>): Promise<readonly BackendOutcome[]> {
       const { strategies, backtestFn, failFast } = request;
+      const label = `${backtestFn.module}#${backtestFn.export}`;
       const shared =
         request.data instanceof SharedColumns
           ? request.data
@@ -130,7 +131,7 @@ export function localBackend(backendOptions: LocalBackendOptions = {}): Parallel
             module: backtestFn.module,
             export: backtestFn.export,
             shared: shared.id,
-            strategies: packList(strategies.slice(start, end)),
+            strategies: packList(sliceItems(strategies, start, end, label, 'strategy')),
             start,
             options: request.options,
             failFast,
@@ -150,7 +151,7 @@ export function localBackend(backendOptions: LocalBackendOptions = {}): Parallel
                 const error =
                   failed.unsent === true
                     ? new NotCloneableError(
-                        `${backtestFn.module}#${backtestFn.export}`,
+                        label,
                         'result',
                         `the result of strategy #${index}`,
                         index,
@@ -209,7 +210,7 @@ export interface ParallelBacktestOptions<O = unknown> {
  * @throws {StrategyFailedError} with `failFast`, the first failing strategy.
  * @throws {AbortError} `signal` fired.
  * @throws {SharedDataMutatedError} a task wrote to the shared data.
- * @throws {NotCloneableError} a strategy (its `index`) or `backtestOptions` could not be cloned to a worker.
+ * @throws {NotCloneableError} a strategy (its `index`) or `backtestOptions` could not be cloned to a worker (a getter in it threw: `cause`).
  */
 export async function parallelBacktest<S, R = unknown, O = unknown>(
   strategies: readonly S[],

@@ -1,4 +1,5 @@
-import { threadId } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { threadId, type Worker, type WorkerOptions } from 'node:worker_threads';
 import { accelSettings } from '@peaktrade/numeric-accel';
 import { defaultConfig } from '@peaktrade/config';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +19,46 @@ import {
   taskRef,
 } from './index.js';
 import { piscinaErrorKind } from './pool.js';
+
+/**
+ * Make the next worker thread piscina starts die during its start-up, before it can take a task:
+ * `'exit'` calls `process.exit(5)`, `'throw'` throws, first thing. It is a real thread, started
+ * through a stand-in for `worker_threads.Worker` (the class piscina looks up at each start) that
+ * gives it that code instead of piscina's worker entry. Returns the undo.
+ */
+function dyingWorkers(how: 'exit' | 'throw'): () => void {
+  // The builtin's own exports object, which piscina (CommonJS) reads `Worker` from.
+  const workerThreads = createRequire(import.meta.url)('node:worker_threads') as {
+    Worker: typeof Worker;
+  };
+  const RealWorker = workerThreads.Worker;
+  let armed = true;
+  workerThreads.Worker = class extends RealWorker {
+    constructor(filename: string | URL, options?: WorkerOptions) {
+      if (!armed) {
+        super(filename, options);
+        return;
+      }
+      armed = false;
+      const code = how === 'exit' ? 'process.exit(5)' : "throw new Error('start-up failed')";
+      super(code, { ...options, eval: true });
+    }
+  };
+  return () => {
+    workerThreads.Worker = RealWorker;
+  };
+}
+
+/** `promise`'s outcome, or `'still pending after 5 s'` (a hang fails the test with a clear value). */
+function settledWithin5s(promise: Promise<unknown>): Promise<unknown> {
+  return Promise.race([
+    promise.then(
+      (value: unknown) => ({ value }),
+      (error: unknown) => error,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000)),
+  ]);
+}
 
 const pools: WorkerPool[] = [];
 function pool(options: ConstructorParameters<typeof WorkerPool>[0] = {}): WorkerPool {
@@ -175,6 +216,42 @@ describe('WorkerPool', () => {
     expect(crashes).toEqual([]);
   });
 
+  it('rejects an input whose getter throws while it is cloned with NotCloneableError (cause: the getter error); the worker is kept (workers and inline)', async () => {
+    const messages: string[] = [];
+    for (const inline of [false, true]) {
+      const p = pool({ inline, maxWorkers: 1 });
+      const crashes: Error[] = [];
+      p.on('workerCrash', (error) => crashes.push(error));
+      const before = await p.run(task('whoAmI'), undefined);
+      const boom = new Error('boom');
+      const input = {
+        ok: 1,
+        get x(): number {
+          throw boom;
+        },
+      };
+      const error = await p.run(task('echo'), input).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotCloneableError);
+      const e = error as NotCloneableError;
+      expect(e).toMatchObject({ direction: 'input', part: 'the input', index: undefined });
+      expect(e.cause).toBe(boom);
+      expect(e.message).toMatch(
+        /^Cannot send the input of .*tasks\.mjs#echo to a worker thread: reading the input threw while it was being structured-cloned \(Error: boom\)/,
+      );
+      // A getter on the way back fails the same way, named as the result.
+      const result = await p.run(task('returnThrowingGetter'), undefined).catch((e: unknown) => e);
+      expect(result).toBeInstanceOf(NotCloneableError);
+      expect(result).toMatchObject({ direction: 'result', part: 'the result' });
+      expect((result as Error).message).toContain('(Error: result getter failed)');
+      messages.push(e.message, (result as Error).message);
+      expect(await p.run(task('whoAmI'), undefined)).toBe(before);
+      expect(await p.run(task('double'), 2)).toBe(4);
+      expect(p.metrics()).toMatchObject({ failed: 2, crashed: 0, idleCrashes: 0 });
+      expect(crashes).toEqual([]);
+    }
+    expect(messages.slice(2)).toEqual(messages.slice(0, 2));
+  });
+
   it('fails only the task whose result cannot be cloned back; the worker survives', async () => {
     const p = pool({ maxWorkers: 1 });
     const crashes: Error[] = [];
@@ -264,6 +341,72 @@ describe('WorkerPool', () => {
     expect(p.metrics()).toMatchObject({ running: 0, queued: 0, failed: 3, crashed: 3 });
     await p.close(); // graceful: must not wait for tasks that can never run
     expect(p.threadCount).toBe(0);
+  });
+
+  it('fails the waiting task, instead of hanging, when the worker started in place of a crashed one dies during start-up', async () => {
+    // Both ways a task can kill its worker (exit at once; throw, then be terminated) and both
+    // ways a start-up can end (exit; throw): the replacement started for the next task dies.
+    for (const crash of ['exitWorker', 'throwOutside'] as const) {
+      for (const how of ['exit', 'throw'] as const) {
+        const p = pool({ maxWorkers: 1 });
+        const crashes: Error[] = [];
+        p.on('workerCrash', (error) => crashes.push(error));
+        expect(await p.run(task('double'), 1)).toBe(2);
+        const restore = dyingWorkers(how);
+        let crashed: unknown;
+        let waiting: unknown;
+        try {
+          const first = p.run(task(crash), 7);
+          const next = p.run(task('double'), 2); // queued: needs the replacement
+          crashed = await settledWithin5s(first);
+          waiting = await settledWithin5s(next);
+        } finally {
+          restore();
+        }
+        expect(crashed).toBeInstanceOf(WorkerCrashedError);
+        expect(waiting).toBeInstanceOf(WorkerCrashedError);
+        const e = waiting as WorkerCrashedError;
+        expect(e.reason).toBe(how === 'exit' ? 'exit' : 'uncaught');
+        expect(e.message).toMatch(
+          how === 'exit'
+            ? /#double \(exit\): no worker could start to run it, so it never ran: Worker thread \d+ exited with code 5 during start-up/
+            : /#double \(uncaught\): no worker could start to run it, so it never ran: Worker thread \d+ failed during start-up, before it could take a task: Error: start-up failed/,
+        );
+        expect(p.metrics()).toMatchObject({ running: 0, failed: 2, crashed: 2 });
+        expect(crashes).toEqual([]);
+        // The pool starts a sound worker for the next task.
+        expect(await p.run(task('double'), 3)).toBe(6);
+        await p.close();
+        expect(p.threadCount).toBe(0);
+      }
+    }
+  });
+
+  it('reports a kept-alive worker replacement that dies during start-up as workerCrash', async () => {
+    for (const how of ['exit', 'throw'] as const) {
+      const p = pool({ maxWorkers: 1, minWorkers: 1 });
+      const crashes: Error[] = [];
+      p.on('workerCrash', (error) => crashes.push(error));
+      expect(await p.run(task('double'), 1)).toBe(2);
+      const restore = dyingWorkers(how);
+      try {
+        // The worker exits while idle; piscina starts a replacement at once (minWorkers), which dies.
+        expect(await p.run(task('exitLater'), 20)).toBe('done');
+        await until(() => p.metrics().idleCrashes === 2);
+      } finally {
+        restore();
+      }
+      expect(crashes[0]?.message).toMatch(/exited with code 3 while idle/);
+      expect(crashes[1]?.message).toMatch(
+        how === 'exit'
+          ? /^Worker thread \d+ exited with code 5 during start-up, before it could take a task$/
+          : /^Worker thread \d+ failed during start-up, before it could take a task: Error: start-up failed$/,
+      );
+      expect(await p.run(task('double'), 3)).toBe(6);
+      expect(p.metrics()).toMatchObject({ failed: 0, crashed: 0, idleCrashes: 2 });
+      await p.close();
+      expect(p.threadCount).toBe(0);
+    }
   });
 
   it('aborts a queued task without running it and a running task by terminating its worker', async () => {

@@ -20,6 +20,7 @@ import { RingQueue } from './ring-queue.js';
 import {
   cloneMessage,
   cloneReply,
+  clones,
   execute,
   isDataCloneError,
   itemNoun,
@@ -105,7 +106,7 @@ export interface PoolMetrics {
   readonly crashed: number;
   /** Tasks cancelled by their signal or a forced close. */
   readonly cancelled: number;
-  /** Workers that crashed or exited on their own while idle (no task to fail); also emitted as `'workerCrash'`. */
+  /** Workers that crashed or exited on their own while idle or starting up (no task to fail); also emitted as `'workerCrash'`. */
   readonly idleCrashes: number;
   /**
    * Replies that reached the pool after their task was aborted (its worker was already being
@@ -124,8 +125,10 @@ export interface PoolMetrics {
 export interface WorkerPoolEvents {
   /**
    * A worker died with no task running (nothing else reports it): an error thrown, or
-   * `process.exit()` called, by a timer or callback a finished task left behind. Also counted in
-   * `metrics().idleCrashes`. The pool starts a new worker when it needs one (at once with `minWorkers`).
+   * `process.exit()` called, by a timer or callback a finished task left behind; or it died while
+   * starting up (a replacement for a dead worker, say) with no task waiting for it alone. Also
+   * counted in `metrics().idleCrashes`. The pool starts a new worker when it needs one (at once
+   * with `minWorkers`, unless a worker failed during start-up before).
    */
   workerCrash: [error: Error];
   /**
@@ -141,6 +144,26 @@ interface PiscinaWorkerState {
   readonly id: number;
   readonly currentUsage: number;
   readonly destroyed: boolean;
+}
+
+/** What the pool knows of one worker thread piscina started (see `#trackWorkers`). */
+interface TrackedWorker {
+  /** Its `threadId` (the `Worker`'s own reads -1 once the thread has exited). */
+  readonly id: number;
+  /** Settles when the thread has exited. */
+  readonly exited: Promise<void>;
+  /** Piscina's view of it, from its `'workerCreate'` event (once piscina counts it as ready). */
+  state: PiscinaWorkerState | undefined;
+  /** It finished starting up: it sent its first message (piscina's ready signal). */
+  started: boolean;
+  /** Piscina dropped it from its pool: stopped it on purpose, or after it died. */
+  removed: boolean;
+}
+
+/** Why a worker died with no task on it, and what a task left without a worker fails with. */
+interface LostWorker {
+  readonly error: Error;
+  readonly reason: WorkerCrashedError['reason'];
 }
 
 const enum JobState {
@@ -217,18 +240,21 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   #cancelled = 0;
   #idleCrashes = 0;
   #lateReplies = 0;
-  /** Set while a worker's own 'error' event is being dispatched (see #trackWorkers). */
-  #inWorkerError = false;
+  /** The worker whose own 'error' event is being dispatched (see #trackWorkers). */
+  #erroredWorker: TrackedWorker | undefined;
   #busyNs = 0n;
   #sinceNs = process.hrtime.bigint();
   #wait: RecordableHistogram = createHistogram();
   #run: RecordableHistogram = createHistogram();
-  readonly #workers = new Map<number, Promise<void>>();
+  /** Every worker thread piscina started that has not exited yet, by thread id. */
+  readonly #workers = new Map<number, TrackedWorker>();
+  /** Of #workers: those piscina still holds (not `removed`). */
+  #held = 0;
   #closing: Promise<void> | undefined;
   /** close({ force: true }) was called: running tasks are being terminated on purpose. */
   #forced = false;
-  /** Set while piscina is reset after workers died before they were ready (see the 'error' handler). */
-  #startupFailure: Error | undefined;
+  /** Set while piscina is reset after workers died before they could take the tasks waiting for them (see #workerLost). */
+  #startupFailure: LostWorker | undefined;
   #resetting: Promise<void> | undefined;
   #idle: (() => void) | undefined;
 
@@ -293,39 +319,51 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
     });
     piscina.on('error', (error: unknown) => {
-      const fromWorker = this.#inWorkerError;
-      this.#inWorkerError = false;
+      const worker = this.#erroredWorker;
+      this.#erroredWorker = undefined;
       // Watch a worker piscina started in place of the dead one before it can fail in turn.
       this.#trackWorkers();
-      const kind = piscinaErrorKind(error, fromWorker);
+      const kind = piscinaErrorKind(error, worker !== undefined);
       if (kind === 'late-reply') {
         this.#lateReplies++;
         return;
       }
-      if (kind === 'other') {
+      if (kind === 'other' || worker === undefined) {
         this.#reportPoolError(toError(error));
         return;
       }
-      if (piscina.threads.length === 0 && piscina.queueSize > 0 && this.#resetting === undefined) {
-        // A worker died before it was ready (e.g. resourceLimits too small for it to start) while
-        // tasks we handed over waited for it. Piscina does not replace a worker that fails during
-        // start-up and none is left, so those tasks would wait forever: fail them with this error
-        // (destroy() rejects piscina's queue; no live worker is touched), then start anew.
-        this.#startupFailure = toError(error);
-        this.#resetting = piscina.destroy().then(() => {
-          this.#startupFailure = undefined;
-          this.#resetting = undefined;
-          this.#pump();
-        });
-        return;
-      }
-      // A worker died with no task on it: nothing else would report this.
-      this.#idleCrashes++;
-      this.emit('workerCrash', toError(error));
+      // A worker died with no task on it (piscina reports a death that fails a task to that task).
+      const err = toError(error);
+      const reason = crashReason(err);
+      this.#workerLost(
+        piscina,
+        worker.started
+          ? { error: err, reason }
+          : {
+              error: new Error(
+                `Worker thread ${worker.id} failed during start-up, before it could take a task: ${err.name}: ${err.message}`,
+                { cause: err },
+              ),
+              reason,
+            },
+      );
     });
     piscina.on('workerCreate', (worker: PiscinaWorkerState) => {
+      const known = this.#workers.has(worker.id);
       this.#trackWorkers();
-      this.#watchIdleExit(piscina, worker);
+      const tracked = this.#workers.get(worker.id);
+      if (tracked !== undefined) {
+        tracked.state = worker;
+        // First seen now, after its ready message: it has started.
+        if (!known) tracked.started = true;
+      }
+      // Piscina may start another worker right after this event, for tasks still waiting.
+      queueMicrotask(() => this.#trackWorkers());
+    });
+    piscina.on('workerDestroy', (worker: PiscinaWorkerState) => {
+      // Reads -1 for a thread that has exited; its 'exit' watcher has marked it already.
+      const tracked = this.#workers.get(worker.id);
+      if (tracked !== undefined) this.#markRemoved(tracked);
     });
     this.#piscina = piscina;
     this.#trackWorkers(); // the minWorkers started by the constructor
@@ -348,7 +386,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
    * `input` and the result are structured-cloned; shared columns travel by id only.
    *
    * @throws {TaskFailedError} the function threw or rejected (the worker survives).
-   * @throws {NotCloneableError} `input` could not be cloned to the worker, or the result back (the worker survives).
+   * @throws {NotCloneableError} `input` could not be cloned to the worker (a getter in it threw: `cause`), or the result back (the worker survives).
    * @throws {TaskLoadError} the module could not be imported or lacks the export.
    * @throws {WorkerCrashedError} the worker died while running this task.
    * @throws {AbortError} `signal` fired.
@@ -484,7 +522,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     if (this.#piscina !== undefined) {
       this.#trackWorkers();
       await (force ? this.#piscina.destroy() : this.#piscina.close());
-      await Promise.all(this.#workers.values());
+      await Promise.all(Array.from(this.#workers.values(), (worker) => worker.exited));
     }
   }
 
@@ -587,18 +625,22 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       (reply: TaskReply) => settle(reply, undefined),
       (error: unknown) => settle(undefined, error),
     );
-    if (this.#workers.size < this.maxWorkers) this.#trackWorkers();
+    // Piscina starts a worker for a task no ready worker can take: watch it from its start.
+    if (this.#held < this.maxWorkers) this.#trackWorkers();
   }
 
   #classify(job: Job, error: unknown): Error {
-    let err = toError(error);
+    const err = toError(error);
     if ((error instanceof Error && error.name === 'AbortError') || job.signal?.aborted === true) {
       this.#cancelled++;
       return new AbortError(`Task ${job.label}`, { cause: job.signal?.reason ?? err });
     }
-    // postMessage on this thread refused the task's message (piscina hands us its DataCloneError):
-    // the input is at fault, not the worker, which never saw the task and stays in the pool.
-    if (isDataCloneError(error)) {
+    // postMessage on this thread (structuredClone, inline) refused the task's message: the input is
+    // at fault, not the worker, which never saw the task and stays in the pool. Piscina hands us
+    // what the clone threw: a DataCloneError, or whatever a getter in the input threw while it was
+    // read, which looks like any other error; cloning the message again (only on this failure
+    // path) tells that one apart from a worker's death.
+    if (isDataCloneError(error) || !clones(job.message)) {
       this.#failed++;
       const { part, index, cause } = locateUncloneableInput(job.message, error);
       return new NotCloneableError(job.label, 'input', part, index, { cause });
@@ -611,23 +653,23 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         cause: err,
       });
     }
-    // A task rejected by the reset after a start-up failure failed with that worker's error.
-    if (this.#startupFailure !== undefined && err.message === 'Terminating worker thread')
-      err = this.#startupFailure;
     this.#failed++;
     this.#crashed++;
-    const code = (err as { code?: unknown }).code;
-    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    // A task rejected by the reset after a start-up failure (see #workerLost) never ran: no
+    // worker could start to take it. It fails with that worker's error.
+    const lost = this.#startupFailure;
+    if (lost !== undefined && err.message === 'Terminating worker thread') {
       return new WorkerCrashedError(
         job.label,
-        'oom',
-        `${err.message} (raise resourceLimits or lower the task's memory use)`,
-        {
-          cause: err,
-        },
+        lost.reason,
+        `no worker could start to run it, so it never ran: ${lost.error.message}${lost.reason === 'oom' ? OOM_HINT : ''}`,
+        { cause: lost.error },
       );
     }
-    if (/^worker exited with code/i.test(err.message))
+    const reason = crashReason(err);
+    if (reason === 'oom')
+      return new WorkerCrashedError(job.label, 'oom', `${err.message}${OOM_HINT}`, { cause: err });
+    if (reason === 'exit')
       return new WorkerCrashedError(job.label, 'exit', err.message, { cause: err });
     return new WorkerCrashedError(
       job.label,
@@ -640,6 +682,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   #pump(): void {
+    // Piscina starts a worker when a finished one leaves tasks in its queue: watch it from its start.
+    if (this.#held < this.maxWorkers) this.#trackWorkers();
     while (this.#canStart() && this.#queuedLive > 0) {
       const job = this.#queue.shift();
       if (job === undefined) break;
@@ -685,32 +729,6 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
   }
 
-  /**
-   * Report a worker that exits on its own while idle (`process.exit()` from a timer a finished task
-   * left behind): piscina drops such a worker silently. Runs before piscina's own 'exit' listener,
-   * so `destroyed` still tells a worker piscina stopped on purpose (idle timeout, close, abort,
-   * after an error it already reported) from one that left by itself, and `currentUsage` one that
-   * was running a task (that task fails with WorkerCrashedError instead).
-   */
-  #watchIdleExit(piscina: Piscina, state: PiscinaWorkerState): void {
-    const id = state.id; // reads -1 once the thread has exited
-    const worker = piscina.threads.find((w) => w.threadId === id);
-    if (worker === undefined) return;
-    worker.prependOnceListener('exit', (code: number) => {
-      if (state.destroyed || state.currentUsage > 0) return;
-      const error = new Error(
-        `Worker thread ${id} exited with code ${code} while idle (no task was running on it: process.exit() in a timer or callback left by an earlier task?)`,
-      );
-      // After piscina's own 'exit' listener has dropped the worker, so a listener that submits
-      // a task at once does not get the dead worker.
-      queueMicrotask(() => {
-        this.#trackWorkers();
-        this.#idleCrashes++;
-        this.emit('workerCrash', error);
-      });
-    });
-  }
-
   /** Surface an error that is not a crash: an 'error' event if anyone listens, else a warning. */
   #reportPoolError(error: Error): void {
     if (this.listenerCount('error') > 0) {
@@ -723,26 +741,92 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     );
   }
 
+  /**
+   * Watch every worker thread piscina has started and the pool does not watch yet, from its start
+   * (piscina reports a worker only once it is ready, and a replacement can die before that). Called
+   * wherever piscina may have started one: after `run()` hands it a task, after a task settles, after
+   * a worker died, and once a worker is ready; `#held` < `maxWorkers` says whether it can have.
+   */
   #trackWorkers(): void {
-    if (this.#piscina === undefined) return;
-    for (const worker of this.#piscina.threads) {
+    const piscina = this.#piscina;
+    if (piscina === undefined) return;
+    for (const worker of piscina.threads) {
       const id = worker.threadId;
       if (id < 0 || this.#workers.has(id)) continue;
+      let exited!: () => void;
+      const tracked: TrackedWorker = {
+        id,
+        exited: new Promise<void>((resolve) => (exited = resolve)),
+        state: undefined,
+        started: false,
+        removed: false,
+      };
+      this.#workers.set(id, tracked);
+      this.#held++;
       // Piscina's own 'error' listener (added when it created the worker) re-emits a worker's
       // error on the pool when no task was running on it. Bracketing it tells that emit apart
-      // from piscina's other 'error' emits, which are not crashes.
-      worker.prependListener('error', () => (this.#inWorkerError = true));
-      worker.on('error', () => (this.#inWorkerError = false));
-      this.#workers.set(
-        id,
-        new Promise<void>((resolve) => {
-          worker.once('exit', () => {
-            this.#workers.delete(id);
-            resolve();
-          });
-        }),
-      );
+      // from piscina's other 'error' emits, which are not crashes, and names the worker.
+      worker.prependListener('error', () => (this.#erroredWorker = tracked));
+      worker.on('error', () => (this.#erroredWorker = undefined));
+      // A worker's first message is piscina's ready signal: its start-up is over.
+      worker.once('message', () => (tracked.started = true));
+      // Before piscina's own 'exit' listener, which drops the worker silently when it ran no task.
+      worker.prependOnceListener('exit', (code: number) => this.#onExit(piscina, tracked, code));
+      worker.once('exit', () => {
+        this.#workers.delete(id);
+        exited();
+      });
     }
+  }
+
+  #markRemoved(worker: TrackedWorker): void {
+    if (worker.removed) return;
+    worker.removed = true;
+    this.#held--;
+  }
+
+  /**
+   * Report a worker that exits on its own with no task on it: `process.exit()` from a timer a
+   * finished task left behind, or a death during start-up. Runs before piscina's own 'exit'
+   * listener, so `removed` still tells a worker piscina stopped on purpose (idle timeout, close,
+   * abort, after an error it already reported) from one that left by itself, and `currentUsage`
+   * one that was running a task (that task fails with WorkerCrashedError instead).
+   */
+  #onExit(piscina: Piscina, worker: TrackedWorker, code: number): void {
+    const removed = worker.removed || worker.state?.destroyed === true;
+    this.#markRemoved(worker);
+    if (removed || (worker.state?.currentUsage ?? 0) > 0) return;
+    const error = new Error(
+      worker.started
+        ? `Worker thread ${worker.id} exited with code ${code} while idle (no task was running on it: process.exit() in a timer or callback left by an earlier task?)`
+        : `Worker thread ${worker.id} exited with code ${code} during start-up, before it could take a task`,
+    );
+    // After piscina's own 'exit' listener has dropped the worker (and maybe started another), so
+    // the pool is seen as it is, and a listener that submits a task at once does not get the dead worker.
+    queueMicrotask(() => this.#workerLost(piscina, { error, reason: 'exit' }));
+  }
+
+  /**
+   * A worker died with no task on it; nothing else reports this. When no worker is left and tasks
+   * we handed to piscina wait for one, the dead worker was to take them: it died before it was
+   * ready (e.g. resourceLimits too small for it to start, or a replacement that failed while
+   * starting). Piscina does not replace a worker that fails during start-up, so those tasks would
+   * wait forever: fail them with this error (destroy() rejects piscina's queue; no live worker is
+   * touched), then start anew. Otherwise it counts as an idle crash and is emitted as 'workerCrash'.
+   */
+  #workerLost(piscina: Piscina, lost: LostWorker): void {
+    this.#trackWorkers();
+    if (piscina.threads.length === 0 && piscina.queueSize > 0 && this.#resetting === undefined) {
+      this.#startupFailure = lost;
+      this.#resetting = piscina.destroy().then(() => {
+        this.#startupFailure = undefined;
+        this.#resetting = undefined;
+        this.#pump();
+      });
+      return;
+    }
+    this.#idleCrashes++;
+    this.emit('workerCrash', lost.error);
   }
 }
 
@@ -770,6 +854,16 @@ export function piscinaErrorKind(
   if (error instanceof Error && error.message.startsWith('Unexpected message from Worker'))
     return 'late-reply';
   return 'other';
+}
+
+/** Appended to the message of a worker that ran out of memory. */
+const OOM_HINT = " (raise resourceLimits or lower the task's memory use)";
+
+/** Why a worker died, from the error piscina reported for it. */
+function crashReason(error: Error): WorkerCrashedError['reason'] {
+  if ((error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') return 'oom';
+  if (/^worker exited with code/i.test(error.message)) return 'exit';
+  return 'uncaught';
 }
 
 function summarize(h: RecordableHistogram): LatencySummary {

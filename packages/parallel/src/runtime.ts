@@ -212,6 +212,16 @@ export async function execute(
   }
 }
 
+/** @internal Whether structured clone accepts `value` (all of it readable, nothing it rejects). Cold paths only. */
+export function clones(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The error structured clone throws for `value`, or undefined when it clones. Cold paths only. */
 function cloneFailure(value: unknown): unknown {
   try {

@@ -135,6 +135,20 @@ describe('packList / unpackList', () => {
     }
   });
 
+  it('leaves a list whose getter throws as it is, so structured clone meets the same error', () => {
+    const boom = new Error('boom');
+    const items = Array.from({ length: 10 }, (_, i) => ({ id: i, level: 1 }));
+    Object.defineProperty(items[6]!, 'level', {
+      enumerable: true,
+      get: () => {
+        throw boom;
+      },
+    });
+    const packed = packList(items);
+    expect(packed).toEqual({ form: 'plain', items });
+    expect(() => structuredClone(packed)).toThrow(boom);
+  });
+
   it('keeps nested values shared between items shared, as one structured clone does', () => {
     const shared = { window: 20 };
     const items = Array.from({ length: 10 }, (_, i) => ({ id: i, params: shared }));

@@ -12,7 +12,7 @@
  * the same order and equal values (`-0`, `NaN` and the infinities included), nested values cloned
  * by the same `postMessage`. Lists whose items structured clone would keep as shared objects (an
  * item listed twice, or reachable from a value) and lists it would reject (proxies, arguments
- * objects) cross as they are.
+ * objects, or an item whose getter throws) cross as they are.
  */
 import { types } from 'node:util';
 
@@ -177,7 +177,16 @@ export function packList(items: readonly unknown[]): WireList {
     for (let k = 0; k < keys.length; k++) if (own[k] !== keys[k]) return { form: 'plain', items };
   }
   const objects = items as readonly Record<string, unknown>[];
-  const columns = keys.map((key) => column(objects, key));
+  let columns: Column[];
+  try {
+    columns = keys.map((key) => column(objects, key));
+  } catch {
+    // A getter threw while its value was read into a column. Not swallowed: the list crosses as
+    // it is, so structured clone reads that getter again, on its way to the other thread, and
+    // the send fails as it would without columns (the pool then names the item; see
+    // NotCloneableError), instead of an error from here that names nothing.
+    return { form: 'plain', items };
+  }
   if (sharesItems(items, objects, columns)) return { form: 'plain', items };
   return { form: 'objects', length: n, keys, columns };
 }
