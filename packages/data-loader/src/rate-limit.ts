@@ -29,6 +29,9 @@ export const sleep: Sleep = (ms, signal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/** How early (ms) a timer may wake by the clock and still count as a real sleep. */
+const EARLY_WAKE_SLACK_MS = 1;
+
 /** One key's token bucket. */
 interface Bucket {
   /** Balance at `updatedAt`; negative while callers wait for the tokens they reserved. */
@@ -100,7 +103,18 @@ export class KeyedRateLimiter {
       // a millisecond before its time by performance.now(), and a request must never start early.
       const due = now - bucket.tokens / this.#ratePerMs;
       try {
-        for (let t = now; t < due; t = this.#now()) await this.#sleep(due - t, signal);
+        for (let t = now; t < due;) {
+          await this.#sleep(due - t, signal);
+          t = this.#now();
+          // A sleep that returns long before its time (one that does not wait at all, such as
+          // `async () => {}` passed to make retries instant in tests) would make this loop spin on
+          // microtasks until the clock reaches `due`, starving timers and I/O meanwhile. Let the
+          // event loop run between such wake-ups; the wait still lasts until `due`.
+          if (t < due - EARLY_WAKE_SLACK_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            if (signal?.aborted) throw new LoadAbortedError('wait', { cause: signal.reason });
+          }
+        }
       } catch (error) {
         giveBack(bucket, reservation);
         throw error;

@@ -332,6 +332,38 @@ describe('attempts and shared loads', () => {
   });
 });
 
+describe('KeyedRateLimiter (real clock)', () => {
+  it('keeps the event loop running while it waits with a sleep that does not wait', async () => {
+    // `async () => {}` is what a test passes as `retry.sleep` to make retries instant; the limiter
+    // waits with the same function. It must still hold the rate, without spinning on microtasks.
+    const limiter = new KeyedRateLimiter({ ratePerSec: 20, burst: 1 }, { sleep: async () => {} });
+    await limiter.acquire('h');
+    const due = performance.now() + 50;
+    let timerFiredFirst: boolean | undefined;
+    const timer = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        timerFiredFirst ??= true;
+        resolve();
+      }, 5),
+    );
+    await limiter.acquire('h');
+    const startedAt = performance.now();
+    timerFiredFirst ??= false;
+    await timer;
+    expect(timerFiredFirst).toBe(true);
+    // (the token was due 50 ms after the first; a millisecond of slack for rounding)
+    expect(startedAt).toBeGreaterThanOrEqual(due - 1);
+  });
+
+  it('stops such a wait with LoadAbortedError when the signal aborts', async () => {
+    const limiter = new KeyedRateLimiter({ ratePerSec: 1, burst: 1 }, { sleep: async () => {} });
+    await limiter.acquire('h');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop')), 5);
+    await expect(limiter.acquire('h', controller.signal)).rejects.toBeInstanceOf(LoadAbortedError);
+  });
+});
+
 describe('KeyedRateLimiter (fake clock)', () => {
   it('lets a burst through, then spaces requests at the rate, per key', async () => {
     let now = 0;
