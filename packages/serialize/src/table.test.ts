@@ -243,6 +243,51 @@ describe('Table extension (arrays of same-shaped number rows)', () => {
     }
   });
 
+  it('decodes rows as plain objects: Object.prototype, own enumerable writable data properties in key order', () => {
+    const rows = Array.from({ length: 20 }, (_, i) => ({ b: i, a: i / 2, '7': -i }));
+    for (const bytes of [encode(rows), raw.encode(rows)]) {
+      const back = decode(bytes) as Record<string, number>[];
+      expect(back).toEqual(rows);
+      for (const row of back) {
+        expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+        expect(row.constructor).toBe(Object);
+        expect(Object.keys(row)).toEqual(['7', 'b', 'a']);
+        for (const key of ['7', 'b', 'a'])
+          expect(Object.getOwnPropertyDescriptor(row, key)).toEqual({
+            value: row[key],
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
+      }
+    }
+  });
+
+  it('defines a row key as an own property without calling a setter installed on Object.prototype for it', () => {
+    const key = 'ptTableSetterProbe'; // used by no other test, so no row builder for it is cached yet
+    const rows = Array.from({ length: 20 }, (_, i) => ({ [key]: i, x: 1 }));
+    const bytes = raw.encode(rows);
+    const seen: unknown[] = [];
+    Object.defineProperty(Object.prototype, key, {
+      configurable: true,
+      set(value: unknown) {
+        seen.push(value);
+      },
+      get() {
+        return 'inherited';
+      },
+    });
+    try {
+      const back = decode(bytes) as Record<string, unknown>[];
+      expect(seen).toEqual([]);
+      expect(back.map((r) => Object.getOwnPropertyDescriptor(r, key)?.value)).toEqual(
+        rows.map((r) => r[key]),
+      );
+    } finally {
+      delete (Object.prototype as Record<string, unknown>)[key];
+    }
+  });
+
   it('applies inside nested values too (a map of symbol -> bars)', () => {
     const value = { AAPL: bars(50), MSFT: bars(17), note: 'x', small: bars(3) };
     const back = decode(encode(value)) as typeof value;
