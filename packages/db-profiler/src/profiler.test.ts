@@ -42,61 +42,36 @@ describe('profile(): statements work as before', () => {
     const sqlFor = (n: number): string =>
       // a distinct alias per count: literals and placeholders share a fingerprint
       `SELECT ${n === 0 ? '0' : Array.from({ length: n }, () => '?').join(' + ')} AS s${n}`;
-    // Plain statements first: what the profiled ones must match, results and errors alike.
-    const expected = [0, 1, 2, 3, 4, 5].map((n) => {
+    const argsFor = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+    const errorOf = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (e) {
+        return String(e);
+      }
+      return 'no error';
+    };
+    // What a statement for n parameters gives: results of get/all/iterate and the errors for one
+    // argument too many and one too few (the arity better-sqlite3 sees must be exactly the caller's).
+    const observe = (n: number) => {
       const stmt = t.db.prepare(sqlFor(n));
-      const args = Array.from({ length: n }, (_, i) => i + 1);
-      const tooFew = n > 0 ? () => stmt.get(...args.slice(1)) : undefined;
+      const args = argsFor(n);
       return {
         get: stmt.get(...args),
         all: stmt.all(...args),
         iterate: [...stmt.iterate(...args)],
-        tooMany: (() => {
-          try {
-            stmt.get(...args, 99);
-          } catch (e) {
-            return String(e);
-          }
-          return 'no error';
-        })(),
-        tooFew: (() => {
-          try {
-            tooFew?.();
-          } catch (e) {
-            return String(e);
-          }
-          return 'no error';
-        })(),
+        tooMany: errorOf(() => stmt.get(...args, 99)),
+        tooFew: n > 0 ? errorOf(() => stmt.get(...args.slice(1))) : 'no error',
       };
-    });
+    };
+    // Plain statements first: what the profiled ones must match, results and errors alike.
+    const expected = [0, 1, 2, 3, 4, 5].map(observe);
     expect(expected[2]!.tooMany).toMatch(/Too many parameter values/);
     expect(expected[2]!.tooFew).toMatch(/Too few parameter values/);
     const p = profile(t.db, { slowQuery: { thresholdMs: 0, captureParams: true, maxEntries: 1 } });
     for (let n = 0; n <= 5; n++) {
-      const stmt = t.db.prepare(sqlFor(n));
-      const args = Array.from({ length: n }, (_, i) => i + 1);
-      const tooFew = n > 0 ? () => stmt.get(...args.slice(1)) : undefined;
-      const got = {
-        get: stmt.get(...args),
-        all: stmt.all(...args),
-        iterate: [...stmt.iterate(...args)],
-        tooMany: (() => {
-          try {
-            stmt.get(...args, 99);
-          } catch (e) {
-            return String(e);
-          }
-          return 'no error';
-        })(),
-        tooFew: (() => {
-          try {
-            tooFew?.();
-          } catch (e) {
-            return String(e);
-          }
-          return 'no error';
-        })(),
-      };
+      const args = argsFor(n);
+      const got = observe(n);
       expect(got, `${n} argument(s)`).toEqual(expected[n]);
       expect(p.statsFor(sqlFor(n))?.calls, `${n} argument(s)`).toBe(3);
       // the slow log keeps the arguments of the last successful call as given
