@@ -1,39 +1,25 @@
-import { startPrivateRedis, type TestRedis } from '@peaktrade/test-redis';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Redis } from 'ioredis';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { RedisOptionError, RedisTier, type RedisTierOptions } from './index.js';
+import { usePrivateRedis } from './test-utils/private-redis.js';
 
 // A private redis-server: before the keyPrefix rule, an empty prefix made clear() sweep every
 // `{*` and `tag:*` key of the database, which on a shared Redis would be other people's data.
-let server: TestRedis | undefined;
-let admin: Redis;
-const opened: RedisTier[] = [];
-
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  admin = new Redis(server.url);
-}, 30_000);
+const redis = usePrivateRedis();
+const admin = (): Redis => redis.admin();
 
 beforeEach(async () => {
-  await admin.flushdb();
+  await admin().flushdb();
 });
 
-afterAll(async () => {
-  await Promise.all(opened.map((t) => t.close()));
-  admin?.disconnect();
-  await server?.stop();
-});
-
-/** A ready tier on the private server (no bus), closed in afterAll. */
-async function tierOf(options: RedisTierOptions): Promise<RedisTier> {
-  const tier = new RedisTier({ url: server!.url, commandTimeoutMs: 1000, bus: false, ...options });
-  opened.push(tier);
-  return tier.ready();
+/** A ready tier on the private server (no bus), closed after the file. */
+function tierOf(options: RedisTierOptions): Promise<RedisTier> {
+  return redis.tier({ commandTimeoutMs: 1000, bus: false, ...options }).ready();
 }
 
 /** Every key in the private database, sorted. */
 async function allKeys(): Promise<string[]> {
-  return (await admin.keys('*')).sort();
+  return (await admin().keys('*')).sort();
 }
 
 /**
@@ -117,8 +103,8 @@ describe('keyPrefix', () => {
 
   it('refuses an empty prefix, whose clear() swept every `{…` and `tag:…` key in the database', async () => {
     // Another application's data at the top level of the database.
-    await admin.set('{session:1}', 'other app');
-    await admin.sadd('tag:users', 'u1');
+    await admin().set('{session:1}', 'other app');
+    await admin().sadd('tag:users', 'u1');
     let tier: RedisTier | undefined;
     try {
       tier = await tierOf({ keyPrefix: '' });
@@ -126,8 +112,8 @@ describe('keyPrefix', () => {
       expect(error).toBeInstanceOf(RedisOptionError);
     }
     await tier?.clear();
-    expect(await admin.get('{session:1}')).toBe('other app');
-    expect(await admin.smembers('tag:users')).toEqual(['u1']);
+    expect(await admin().get('{session:1}')).toBe('other app');
+    expect(await admin().smembers('tag:users')).toEqual(['u1']);
     expect(tier).toBeUndefined();
   });
 
@@ -135,7 +121,7 @@ describe('keyPrefix', () => {
     const app = await tierOf({ keyPrefix: 'app:' });
     const nested = await tierOf({ keyPrefix: 'app:', namespace: 'x' });
     const other = await tierOf({ keyPrefix: 'other:' });
-    for (const key of OUTSIDE) await admin.set(key, 'plain');
+    for (const key of OUTSIDE) await admin().set(key, 'plain');
     await nested.set('k2', 'nested', { tags: ['t'] });
     await other.set('k', 'other', { tags: ['t'] });
     await app.set('k', 'app', { tags: ['t'] });
@@ -151,11 +137,11 @@ describe('keyPrefix', () => {
     // Everything but app's own five keys is still there, values included.
     const mine = ['app:{k}', 'app:{k2}', 'app:{k3}:lease', 'app:tag:t', 'app:tag:u'];
     expect(await allKeys()).toEqual(before.filter((key) => !mine.includes(key)));
-    for (const key of OUTSIDE) expect(await admin.get(key), key).toBe('plain');
+    for (const key of OUTSIDE) expect(await admin().get(key), key).toBe('plain');
     expect(await nested.get('k2')).toBe('nested');
     expect(await other.get('k')).toBe('other');
-    expect(await admin.smembers('app:x:tag:t')).toEqual(['k2']);
-    expect(await admin.smembers('other:tag:t')).toEqual(['k']);
+    expect(await admin().smembers('app:x:tag:t')).toEqual(['k2']);
+    expect(await admin().smembers('other:tag:t')).toEqual(['k']);
   });
 
   it('clear() treats glob characters in the prefix literally', async () => {
@@ -166,6 +152,6 @@ describe('keyPrefix', () => {
     await glob.clear();
     expect(await glob.get('k')).toBeUndefined();
     expect(await plain.get('k')).toBe('plain');
-    expect(await admin.smembers('ab:tag:t')).toEqual(['k']);
+    expect(await admin().smembers('ab:tag:t')).toEqual(['k']);
   });
 });

@@ -1,38 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { createCodec } from '@peaktrade/serialize';
-import { startPrivateRedis, type TestRedis } from '@peaktrade/test-redis';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RedisOptionError, RedisTier, ValueTooLargeError, type RedisTierOptions } from './index.js';
+import { usePrivateRedis } from './test-utils/private-redis.js';
 
 // A private redis-server whose bulk limit is 1 MiB (its smallest) instead of 512 MiB, so a value
 // over the limit is small enough to send in a test. Over it, Redis answers a protocol error and
 // closes the connection.
-let server: TestRedis | undefined;
-let admin: Redis;
+const redis = usePrivateRedis(['--proto-max-bulk-len', '1mb']);
+const admin = (): Redis => redis.admin();
 /** The server's `proto-max-bulk-len`, read as a user would. */
 let limit: number;
-const opened: RedisTier[] = [];
 
 beforeAll(async () => {
-  server = await startPrivateRedis({ args: ['--proto-max-bulk-len', '1mb'] });
-  admin = new Redis(server.url);
-  const [, value] = (await admin.config('GET', 'proto-max-bulk-len')) as [string, string];
+  const [, value] = (await admin().config('GET', 'proto-max-bulk-len')) as [string, string];
   limit = Number(value);
-}, 30_000);
-
-afterAll(async () => {
-  await Promise.all(opened.map((t) => t.close()));
-  admin?.disconnect();
-  await server?.stop();
 });
 
 /** A ready tier on the private server, with its command connection's closes counted. */
 async function tierOf(
   options: RedisTierOptions,
 ): Promise<{ tier: RedisTier; closes: () => number }> {
-  const tier = new RedisTier({ url: server!.url, commandTimeoutMs: 5_000, ...options });
-  opened.push(tier);
+  const tier = redis.tier(options);
   let closes = 0;
   tier.client.on('close', () => closes++);
   await tier.ready();
@@ -57,7 +47,7 @@ describe('values over maxValueBytes', () => {
     );
     // Nothing was sent: no key, no Redis failure counted, and the connection stayed up (Redis
     // closes it after the protocol error an over-long value causes).
-    expect(await admin.exists(tier.keyOf('report'))).toBe(0);
+    expect(await admin().exists(tier.keyOf('report'))).toBe(0);
     expect(tier.stats()).toMatchObject({ errors: 0, breaker: 'closed' });
     expect(closes()).toBe(0);
     await tier.set('small', 'ok');
@@ -74,7 +64,7 @@ describe('values over maxValueBytes', () => {
     await expect(write).rejects.toThrow(
       /value of key "b" is \d+ bytes encoded, over maxValueBytes/,
     );
-    expect(await admin.exists(tier.keyOf('a'), tier.keyOf('c'), 'many:tag:t')).toBe(0);
+    expect(await admin().exists(tier.keyOf('a'), tier.keyOf('c'), 'many:tag:t')).toBe(0);
     expect(tier.stats().errors).toBe(0);
     expect(closes()).toBe(0);
   });
@@ -99,7 +89,7 @@ describe('values over maxValueBytes', () => {
     for (const maxValueBytes of [0, -1, 1.5, Number.NaN, Infinity, 2 ** 53, '1mb' as never]) {
       let error: unknown;
       try {
-        void new RedisTier({ url: server!.url, bus: false, maxValueBytes }).close();
+        void new RedisTier({ url: redis.url(), bus: false, maxValueBytes }).close();
       } catch (caught) {
         error = caught;
       }
@@ -107,7 +97,7 @@ describe('values over maxValueBytes', () => {
       expect((error as RedisOptionError).option).toBe('maxValueBytes');
     }
     for (const maxValueBytes of [1, Number.MAX_SAFE_INTEGER])
-      void new RedisTier({ url: server!.url, bus: false, maxValueBytes }).close();
+      void new RedisTier({ url: redis.url(), bus: false, maxValueBytes }).close();
   });
 
   it('coalesce does not broadcast a value whose message is over the limit, and keeps the connection', async () => {
