@@ -24,7 +24,10 @@ export interface RedisTierOptions {
   /**
    * An existing ioredis client (the tier does not close it). Configure `commandTimeout` and
    * `enableOfflineQueue: false` on it yourself. Not together with `url` or `commandTimeoutMs`
-   * (refused). The tier defines one script command on it (`peaktradeTagAdd_<sha>`, for tags).
+   * (refused). The tier defines three script commands on it (`peaktradeTagAdd_<sha>`, for tags;
+   * `peaktradeLeaseRelease_<sha>` and `peaktradeLeaseDrop_<sha>`, for coalesce). A Cluster client
+   * should have `enableAutoPipelining`, so the per-key commands of multi-key calls share a round
+   * trip per node.
    */
   readonly client?: RedisClient;
   /**
@@ -137,8 +140,16 @@ if ttl == 0 then return redis.call('PERSIST', KEYS[1]) end
 if fresh then return redis.call('PEXPIRE', KEYS[1], ttl) end
 return redis.call('PEXPIRE', KEYS[1], ttl, 'GT')`;
 
+/**
+ * Name of the ioredis command that runs a script: `<base>_<first 12 hex digits of its SHA-1>`, so a
+ * tier of another version, with another body, sharing a user's client defines its own command.
+ */
+function scriptCommand(base: string, lua: string): string {
+  return `${base}_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}`;
+}
+
 /** Name of the ioredis command that runs {@link TAG_ADD} (see the constructor). */
-const TAG_ADD_COMMAND = `peaktradeTagAdd_${createHash('sha1').update(TAG_ADD).digest('hex').slice(0, 12)}`;
+const TAG_ADD_COMMAND = scriptCommand('peaktradeTagAdd', TAG_ADD);
 
 /** Queue {@link TAG_ADD} on a pipeline, through the command the constructor defined. */
 function queueTagAdd(
@@ -151,7 +162,36 @@ function queueTagAdd(
   commands[TAG_ADD_COMMAND]!(tagKey, member, ttlPx);
 }
 
+/** Keep a finished load's lease as `done` for ARGV[2] ms, if this load (token ARGV[1]) still holds it. */
 const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2]) end return 0`;
+/** Give a failed load's lease back (delete it), if this load (token ARGV[1]) still holds it. */
+const DROP_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const RELEASE_LEASE_COMMAND = scriptCommand('peaktradeLeaseRelease', RELEASE_LEASE);
+const DROP_LEASE_COMMAND = scriptCommand('peaktradeLeaseDrop', DROP_LEASE);
+
+/**
+ * The scripts the tier runs, each defined once per client as an ioredis command: EVALSHA, with
+ * the body sent once per connection and again only after NOSCRIPT. Each takes one key.
+ */
+const SCRIPTS: readonly (readonly [name: string, lua: string])[] = [
+  [TAG_ADD_COMMAND, TAG_ADD],
+  [RELEASE_LEASE_COMMAND, RELEASE_LEASE],
+  [DROP_LEASE_COMMAND, DROP_LEASE],
+];
+
+/** Send one of {@link SCRIPTS} on a client, through the command the constructor defined. */
+function runScript(
+  client: RedisClient,
+  command: string,
+  key: string,
+  ...args: (string | number)[]
+): Promise<unknown> {
+  const commands = client as unknown as Record<
+    string,
+    (...args: (string | number)[]) => Promise<unknown>
+  >;
+  return commands[command]!(key, ...args);
+}
 
 /**
  * The L2 cache tier on Redis (ioredis): values as `@peaktrade/serialize` bytes with TTLs in
@@ -166,6 +206,11 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   readonly storage = 'bytes' as const;
   /** The client commands go through. */
   readonly client: RedisClient;
+  /**
+   * The client when it is a Cluster: keys of different slots cannot share a pipeline there, so
+   * multi-key writes send their commands one by one (see #setMany).
+   */
+  readonly #cluster: Cluster | undefined;
   readonly #ownsClient: boolean;
   readonly #prefix: string;
   /** The default TTL as a `PX` value; 0: no expiry. */
@@ -273,11 +318,14 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     this.#pollMs = durationMs('singleFlight.pollMs', sf.pollMs ?? 25, MAX_TIMER_MS);
     this.#ownsClient = options.client === undefined;
     this.client = options.client ?? createClient(url, timeout);
-    // EVALSHA instead of EVAL with the script's body on every tagged write. ioredis sends the body
-    // once per connection (and again after NOSCRIPT: SCRIPT FLUSH, a restart, a failover). Named
-    // by the script's hash, so tiers of another version sharing a user's client keep their own.
-    if (typeof (this.client as unknown as Record<string, unknown>)[TAG_ADD_COMMAND] !== 'function')
-      this.client.defineCommand(TAG_ADD_COMMAND, { numberOfKeys: 1, lua: TAG_ADD });
+    // EVALSHA instead of EVAL with the script's body on every tagged write and every load. ioredis
+    // sends the body once per connection (and again after NOSCRIPT: SCRIPT FLUSH, a restart, a
+    // failover). Named by the script's hash, so tiers of another version sharing a user's client
+    // keep their own.
+    for (const [name, lua] of SCRIPTS)
+      if (typeof (this.client as unknown as Record<string, unknown>)[name] !== 'function')
+        this.client.defineCommand(name, { numberOfKeys: 1, lua });
+    this.#cluster = this.client instanceof Cluster ? this.client : undefined;
     // A client we own reports connection errors here; they are already counted per command.
     if (this.#ownsClient)
       this.client.on('error', (error: unknown) => {
@@ -536,7 +584,10 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     return this.#closed ? this.#closedError('get') : this.#get(key);
   }
 
-  /** Values of many keys in one round trip (MGET; per-node pipelines on Cluster). */
+  /**
+   * Values of many keys in one round trip (MGET). On Cluster, one GET per key, all sent at once
+   * (auto-pipelining batches them per node).
+   */
   getMany(keys: readonly string[]): Promise<unknown[]> {
     return this.#closed ? this.#closedError('getMany') : this.#getMany(keys);
   }
@@ -556,7 +607,9 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
   }
 
   /**
-   * Write many entries and publish their keys, in one pipelined round trip (per node on Cluster).
+   * Write many entries and publish their keys, in one pipelined round trip. On Cluster, one command
+   * per write and tag update, all sent at once (auto-pipelining batches them per node), then the
+   * publish once they have all succeeded: two round trips.
    * Every entry is checked first, as in {@link RedisTier.set}: one bad entry rejects the call
    * (naming it, e.g. `entries[2].ttlMs`) and none is written.
    */
@@ -619,6 +672,11 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
         throw new ValueTooLargeError(this.name, entry.key, bytes.byteLength, this.#maxValueBytes);
       encoded[i] = bytes;
     }
+    const cluster = this.#cluster;
+    if (cluster) {
+      await this.#run('setMany', () => this.#setManyCluster(cluster, entries, ttls, encoded));
+      return;
+    }
     await this.#run('setMany', async () => {
       const pipeline = this.client.pipeline();
       entries.forEach((entry, i) => {
@@ -641,6 +699,40 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
       if (failed?.[0]) throw failed[0];
       if (this.#channel) this.#stats.published++;
     });
+  }
+
+  /**
+   * setMany on a Cluster. A Cluster pipeline must keep to one node's slots, and a value's key,
+   * its tag sets and other entries' keys hash to slots anywhere: so each write and tag update is
+   * its own command, all sent at once (a Cluster client with auto-pipelining, as the tier creates
+   * for `redis-cluster://`, batches them per node), and the invalidation follows once every
+   * command has answered, so no process re-reads an old value after dropping it from L1.
+   */
+  async #setManyCluster(
+    cluster: Cluster,
+    entries: readonly TierEntry[],
+    ttls: readonly number[],
+    encoded: readonly Buffer[],
+  ): Promise<void> {
+    const writes: Promise<unknown>[] = [];
+    entries.forEach((entry, i) => {
+      const redisKey = this.keyOf(entry.key);
+      const ttl = ttls[i]!;
+      writes.push(
+        ttl > 0
+          ? cluster.set(redisKey, encoded[i]!, 'PX', ttl)
+          : cluster.set(redisKey, encoded[i]!),
+      );
+      for (const tag of entry.tags ?? [])
+        writes.push(runScript(cluster, TAG_ADD_COMMAND, this.#tagKey(tag), entry.key, ttl));
+    });
+    await settleAll(writes);
+    if (!this.#channel) return;
+    await cluster.publish(
+      this.#channel,
+      JSON.stringify({ o: this.#origin, k: entries.map((e) => e.key) } satisfies BusMessage),
+    );
+    this.#stats.published++;
   }
 
   async #delete(key: string): Promise<boolean> {
@@ -680,17 +772,26 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     const now = Date.now();
     let affected = 0;
     await this.#run('expireByTag', async () => {
-      const pipeline = this.client.pipeline();
+      const cluster = this.#cluster;
+      // On Cluster the keys' slots may be on several nodes, which one pipeline cannot span.
+      const pipeline = cluster ? undefined : this.client.pipeline();
+      const sent: Promise<unknown>[] = [];
       values.forEach((value, i) => {
         if (value === undefined) return;
         affected++;
         const redisKey = this.keyOf(keys[i]!);
         const next = isCacheEnvelope(value) ? expireEnvelope(value, now) : undefined;
-        if (next === undefined) pipeline.unlink(redisKey);
-        else if (next !== value)
-          pipeline.set(redisKey, Buffer.from(this.#codec.encode(next)), 'KEEPTTL');
+        if (next === undefined) {
+          if (cluster) sent.push(cluster.unlink(redisKey));
+          else pipeline!.unlink(redisKey);
+        } else if (next !== value) {
+          const bytes = Buffer.from(this.#codec.encode(next));
+          if (cluster) sent.push(cluster.set(redisKey, bytes, 'KEEPTTL'));
+          else pipeline!.set(redisKey, bytes, 'KEEPTTL');
+        }
       });
-      const results = (await pipeline.exec()) ?? [];
+      if (cluster) return settleAll(sent);
+      const results = (await pipeline!.exec()) ?? [];
       const failed = results.find(([error]) => error !== null);
       if (failed?.[0]) throw failed[0];
     });
@@ -883,20 +984,17 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
           bytes = this.#codec.encode(value);
         } catch (error) {
           // Give the lease back so another process can try.
-          await this.client
-            .eval(
-              `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
-              1,
-              leaseKey,
-              token,
-            )
-            .catch(() => {});
+          await runScript(this.client, DROP_LEASE_COMMAND, leaseKey, token).catch(() => {});
           throw error;
         }
         // Keep the lease as 'done' briefly, so late arrivals wait for the cache write instead of loading again.
-        await this.client
-          .eval(RELEASE_LEASE, 1, leaseKey, token, Math.min(this.#leaseMs, 2_000))
-          .catch(() => {});
+        await runScript(
+          this.client,
+          RELEASE_LEASE_COMMAND,
+          leaseKey,
+          token,
+          Math.min(this.#leaseMs, 2_000),
+        ).catch(() => {});
         const message: BusMessage = {
           o: this.#origin,
           d: key,
@@ -1067,6 +1165,15 @@ function isBusMessage(m: unknown): m is BusMessage {
     (d === undefined || typeof d === 'string') &&
     (v === undefined || typeof v === 'string')
   );
+}
+
+/**
+ * Wait for every command, then reject with the first failure: like a pipeline's exec, no command
+ * is still in flight when the call settles.
+ */
+async function settleAll(commands: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(commands);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
 }
 
 /** Whether a string is at most `maxBytes` long in UTF-8 (one bulk string Redis takes). */
