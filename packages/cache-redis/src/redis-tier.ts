@@ -649,10 +649,10 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     if (keys.length === 0) return Promise.resolve([]);
     return this.#run('getMany', async () => {
       const redisKeys = keys.map((k) => this.keyOf(k));
-      const values =
-        this.client instanceof Cluster
-          ? await Promise.all(redisKeys.map((k) => this.client.getBuffer(k)))
-          : await this.client.mgetBuffer(...redisKeys);
+      const cluster = this.#cluster;
+      const values = cluster
+        ? await Promise.all(redisKeys.map((k) => cluster.getBuffer(k)))
+        : await this.client.mgetBuffer(...redisKeys);
       return values.map((bytes, i) => this.#decode(keys[i]!, bytes));
     });
   }
@@ -747,8 +747,9 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
 
   async #unlinkAll(redisKeys: readonly string[]): Promise<number> {
     if (redisKeys.length === 0) return 0;
-    if (this.client instanceof Cluster) {
-      const counts = await Promise.all(redisKeys.map((k) => this.client.unlink(k)));
+    const cluster = this.#cluster;
+    if (cluster) {
+      const counts = await Promise.all(redisKeys.map((k) => cluster.unlink(k)));
       return counts.reduce((a, b) => a + b, 0);
     }
     return this.client.unlink(...redisKeys);
@@ -801,7 +802,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
 
   async #clear(): Promise<void> {
     await this.#run('clear', async () => {
-      const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+      const nodes = this.#cluster ? this.#cluster.nodes('master') : [this.client];
       // Only this tier's own keys: values and leases (`<prefix>{…`) and tag sets (`<prefix>tag:…`).
       // `<prefix>*` would also match every namespace nested under this prefix (`<prefix>ns:…`).
       const prefix = escapeGlob(this.#prefix);
