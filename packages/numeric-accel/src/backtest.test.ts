@@ -382,6 +382,36 @@ describe('equityCurve: position × returns → equity curve and drawdown in one 
     expect(Array.from(pos)).toEqual(Array.from(want));
   });
 
+  it('an infinite position throws AccelRangeError naming position, the index and the value', () => {
+    const close = walk(20, 5);
+    for (const bad of [Infinity, -Infinity]) {
+      for (const at of [0, 7, 19]) {
+        const pos = Float64Array.from(close, (_, i) => (i % 3 === 0 ? NaN : 1));
+        pos[at] = bad;
+        expectRangeError(() => na.equityCurve(close, pos, { cost: 0.001 }), 'position');
+        expect(() => na.equityCurve(close, pos)).toThrow(
+          `position must be finite or NaN (flat) at every index, but position[${at}] is not; got ${bad}`,
+        );
+      }
+    }
+  });
+
+  it('an infinite position leaves the position array untouched when it is also out', () => {
+    const close = walk(50, 6);
+    for (const bad of [Infinity, -Infinity]) {
+      const pos = Float64Array.from(close, (_, i) => (i % 5 < 2 ? 1 : -0.5));
+      pos[30] = bad;
+      const before = Array.from(pos);
+      // a separate out is an output buffer: it is rejected all the same, and the positions are kept
+      const out = new Float64Array(close.length).fill(7);
+      expectRangeError(() => na.equityCurve(close, pos, { out }), 'position');
+      expect(Array.from(pos)).toEqual(before);
+      // in place: the positions before index 30 must not have been overwritten with equity
+      expectRangeError(() => na.equityCurve(close, pos, { out: pos, cost: 0.001 }), 'position');
+      expect(Array.from(pos)).toEqual(before);
+    }
+  });
+
   it('an empty series gives an empty curve', () => {
     const r = na.equityCurve(new Float64Array(0), new Float64Array(0), { initial: 3 });
     expect(r.equity.length).toBe(0);
@@ -430,6 +460,27 @@ describe('fused backtest primitives: bad input throws a RangeError naming the pa
     ['position length', () => na.equityCurve(x, new Float64Array(3)), 'position'],
     ['position type', () => na.equityCurve(x, Array.from(x) as never), 'position'],
     ['equityCurve out = close', () => na.equityCurve(x, x.slice(), { out: x }), 'options.out'],
+    [
+      'position +Infinity',
+      () =>
+        na.equityCurve(
+          x,
+          Float64Array.from(x, (_, i) => (i === 10 ? Infinity : 1)),
+        ),
+      'position',
+    ],
+    [
+      'position −Infinity with out',
+      () =>
+        na.equityCurve(
+          x,
+          Float64Array.from(x, (_, i) => (i === 49 ? -Infinity : 0)),
+          {
+            out: new Float64Array(x.length),
+          },
+        ),
+      'position',
+    ],
   ];
   for (const [what, call, param] of cases) {
     it(`${what} → RangeError for ${param}`, () => expectRangeError(call, param));

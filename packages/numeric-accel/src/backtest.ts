@@ -122,7 +122,8 @@ function finish(out: Float64Array, c: Curve, initial: number): EquityCurveResult
 }
 
 /**
- * Equity over bars [from, to) given positions `pos` (NaN = 0): the pandas chain
+ * Equity over bars [from, to) given positions `pos` (NaN = 0; ±Infinity throws `AccelRangeError` after the bars
+ * before it were written): the pandas chain
  * `ret = close.replace([inf, -inf], nan).pct_change().fillna(0)`,
  * `strat = pos.shift(1).fillna(0) * ret − cost * |pos.diff()|`, `equity = initial * (1 + strat).cumprod()`,
  * with `maxDrawdown` of it tracked on the way. `pos` may be `out` itself (position t is read before equity t is
@@ -141,9 +142,15 @@ function curveSpan(
   let { g, held, turnover, peak, peakAt, best, bestPeakAt, troughAt } = c;
   let lim = limit(peak, best);
   let prev = from > 0 ? close[from - 1]! : NaN;
+  let bad = -1;
   for (let t = from; t < to; t++) {
     let p = pos[t]!;
     if (p !== p) p = 0;
+    else if (p - p !== 0) {
+      // ±Infinity: cost · |inf| and inf · 0 would make every later equity value ±inf or NaN
+      bad = t;
+      break;
+    }
     const x = close[t]!;
     let r = x / prev - 1;
     // a missing close (NaN, or ±inf, which the package treats as missing like pandas' rolling/ewm) gives a zero
@@ -177,6 +184,8 @@ function curveSpan(
       }
     }
   }
+  // thrown after the loop, so the loop itself stays free of the error's construction
+  if (bad >= 0) throw infinitePosition(pos, bad);
   c.g = g;
   c.held = held;
   c.turnover = turnover;
@@ -205,6 +214,27 @@ function curveOptions(options: EquityCurveOptions | undefined): { cost: number; 
   return { cost, initial };
 }
 
+/** The error for an infinite position: names `position`, the index and the value. */
+function infinitePosition(position: Float64Array, t: number): AccelRangeError {
+  return new AccelRangeError(
+    'position',
+    position[t],
+    `finite or NaN (flat) at every index, but position[${t}] is not`,
+  );
+}
+
+/**
+ * Throws unless every position is finite or NaN (flat): the pass {@link equityCurve} runs before writing into a
+ * caller's `out`, so a rejected call leaves that array (which may be `position` itself) untouched.
+ */
+function checkPositions(position: Float64Array): void {
+  for (let t = 0; t < position.length; t++) {
+    const p = position[t]!;
+    // p − p is 0 for every finite p, NaN for NaN and ±Infinity; NaN (p !== p) is a flat position
+    if (p - p !== 0 && p === p) throw infinitePosition(position, t);
+  }
+}
+
 /**
  * Fused "position × returns → equity curve + drawdown" for a vectorised backtest: `position[t]` is the
  * exposure (units of equity: 1 long, −1 short, 0.5 half, NaN flat) chosen at close t and held until close t + 1.
@@ -214,6 +244,10 @@ function curveOptions(options: EquityCurveOptions | undefined): { cost: number; 
  * A missing close (NaN, +Infinity or −Infinity: infinities count as missing, as in the rolling kernels) gives a
  * zero return on its bar and the next, so position and equity carry over it; the pandas chain above equals this
  * after `close.replace([inf, -inf], nan)`. `out` may be `position` itself.
+ * An infinite position (+Infinity or −Infinity) throws `AccelRangeError` naming `position`, the index and the
+ * value. When `out` is `position` itself, the positions are checked before anything is written, so they are left
+ * untouched (one extra read of `position`); with a separate `out`, the bars before the infinite position have
+ * been written to it when the error is thrown.
  */
 export function equityCurve(
   close: Float64Array,
@@ -227,6 +261,10 @@ export function equityCurve(
   const out = outArray(options?.out, close.length, close);
   // out may be position itself (position t is read before equity t is written), not a shifted view of it
   outArrayInPlace(out, close.length, position, 'position');
+  // When `out` is `position` itself, a rejected call must not have overwritten the caller's positions, so they
+  // are checked in a pass of their own first. Otherwise curveSpan's in-loop check suffices: a fresh `out` is
+  // dropped on the throw, and a caller's separate `out` is an output buffer (the bars before the bad one are in it).
+  if (out === position) checkPositions(position);
   const c = newCurve();
   curveSpan(close, position, out, 0, close.length, cost, initial, c);
   return finish(out, c, initial);
