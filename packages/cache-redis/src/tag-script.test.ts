@@ -18,18 +18,8 @@ function tierOf(options: RedisTierOptions): Promise<RedisTier> {
   return redis.tier({ bus: false, ...options }).ready();
 }
 
-/**
- * How many times the server ran `command` (or, with `failed_calls`, answered it with an error such
- * as NOSCRIPT) since the last CONFIG RESETSTAT.
- */
-async function calls(
-  command: 'eval' | 'evalsha',
-  field: 'calls' | 'failed_calls' = 'calls',
-): Promise<number> {
-  const info = await admin().info('commandstats');
-  const line = new RegExp(`^cmdstat_${command}:(.*)$`, 'm').exec(info)?.[1] ?? '';
-  return Number(new RegExp(`(?:^|,)${field}=(\\d+)`).exec(line)?.[1] ?? 0);
-}
+const calls = (command: 'eval' | 'evalsha', field?: 'calls' | 'failed_calls'): Promise<number> =>
+  redis.calls(command, field);
 
 async function members(tagKey: string): Promise<string[]> {
   return (await admin().smembers(tagKey)).sort();

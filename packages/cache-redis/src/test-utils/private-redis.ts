@@ -13,6 +13,11 @@ export interface PrivateRedis {
   tier(options: RedisTierOptions): RedisTier;
   /** Close these tiers after the file too. */
   track(...tiers: RedisTier[]): void;
+  /**
+   * How many times the server ran `command` (or, with `failed_calls`, answered it with an error such
+   * as NOSCRIPT) since the last CONFIG RESETSTAT, from INFO commandstats.
+   */
+  calls(command: string, field?: 'calls' | 'failed_calls'): Promise<number>;
 }
 
 /**
@@ -42,5 +47,10 @@ export function usePrivateRedis(args: readonly string[] = []): PrivateRedis {
       return tier;
     },
     track: (...tiers) => void opened.push(...tiers),
+    async calls(command, field = 'calls') {
+      const info = await admin!.info('commandstats');
+      const line = new RegExp(`^cmdstat_${command}:(.*)$`, 'm').exec(info)?.[1] ?? '';
+      return Number(new RegExp(`(?:^|,)${field}=(\\d+)`).exec(line)?.[1] ?? 0);
+    },
   };
 }
