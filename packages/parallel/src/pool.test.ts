@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { threadId, type Worker, type WorkerOptions } from 'node:worker_threads';
 import { accelSettings } from '@peaktrade/numeric-accel';
 import { defaultConfig } from '@peaktrade/config';
@@ -76,6 +77,14 @@ describe('WorkerPool', () => {
     expect(await p.run(task<(x: number) => number>('double'), 21)).toBe(42);
     const tid = await p.run(task('whoAmI'), undefined);
     expect(tid).not.toBe(threadId);
+  });
+
+  it('loads the ES module worker with import(), never through require(esm) (a Node 20 race there aborts the process)', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const files = await p.run(task<() => string[]>('requiredFiles'), undefined);
+    // piscina require()s its worker file: that is the CommonJS entry, which imports the ES module worker
+    expect(files.some((f) => f.endsWith('worker-entry.cjs'))).toBe(true);
+    expect(files).not.toContain(fileURLToPath(new URL('../dist/worker.js', import.meta.url)));
   });
 
   it('rejects a throwing task with TaskFailedError carrying the remote name and code, and the worker survives', async () => {

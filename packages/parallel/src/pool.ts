@@ -190,9 +190,10 @@ const NO_RUN_OPTIONS = Object.freeze({});
 /** @internal Raw dispatch used by mapCpu and parallelBacktest (resolves with the whole reply). */
 export const kDispatch = Symbol('dispatch');
 
+/** The CommonJS file piscina loads (see worker-entry.cts); it imports the ES module worker. */
 const WORKER_ENTRY: URL = import.meta.url.endsWith('.ts')
-  ? new URL('../dist/worker.js', import.meta.url) // running from sources (tests): use the build
-  : new URL('./worker.js', import.meta.url);
+  ? new URL('../dist/worker-entry.cjs', import.meta.url) // running from sources (tests): use the build
+  : new URL('./worker-entry.cjs', import.meta.url);
 
 const inlineViews = new WeakMap<SharedColumnsHandle, Readonly<Record<string, Float64Array>>>();
 function resolveInline(id: string): Readonly<Record<string, Float64Array>> {
