@@ -34,7 +34,12 @@ describe('profileCpu()', () => {
     for (const s of parsed.samples!) expect(ids.has(s)).toBe(true);
     expect(parsed.endTime).toBeGreaterThan(parsed.startTime);
 
-    expect(r.top).toHaveLength(5);
+    // at most topN entries, by self time; a profile of one hot loop on a fast machine can have fewer
+    // than five functions with any self time
+    expect(r.top.length).toBeGreaterThanOrEqual(1);
+    expect(r.top.length).toBeLessThanOrEqual(5);
+    for (let i = 1; i < r.top.length; i++)
+      expect(r.top[i]!.selfShare).toBeLessThanOrEqual(r.top[i - 1]!.selfShare);
     expect(r.top[0]!.functionName).toBe('deliberatelyHotLoop');
     expect(r.top[0]!.selfShare).toBeGreaterThan(0.5);
     expect(r.top[0]!.url).toContain('profile.test.ts');
