@@ -51,6 +51,20 @@ function expectBars(cols: OhlcvColumns | undefined, symbol: string): void {
   expect(cols?.time).toEqual(want.time);
 }
 
+/** Runs `body`, then checks that no promise rejection went unhandled meanwhile (or within 20 ms after). */
+async function withoutUnhandledRejections(body: () => Promise<void>): Promise<void> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await body();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+}
+
 describe('HTTP loading under faults', () => {
   it('reuses receive buffers without ever aliasing returned columns', async () => {
     server.script('POOL1', ['ok-columnar']);
@@ -212,10 +226,7 @@ describe('HTTP loading under faults', () => {
   });
 
   it('a throwing onRetry fails only the load it was called for: RetryCallbackError caused by the throw, no retry, nothing cached, no unhandled rejection', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
       const boom = new Error('onRetry is broken');
       const calls: string[] = [];
       const cache = new LruCache<string, OhlcvColumns>({ max: 100 });
@@ -256,18 +267,11 @@ describe('HTTP loading under faults', () => {
         cause: boom,
       });
       expectBars(await loader.load('CBFAIL', templated()), 'CBFAIL');
-      await new Promise((r) => setTimeout(r, 20));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 
   it('a throwing isRetryable, or a sleep that throws or rejects, fails only that load: RetryCallbackError caused by it, no retry, nothing cached, no unhandled rejection', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
       const judgeBroke = new Error('isRetryable is broken');
       const sleepThrew = new Error('sleep threw');
       const sleepRejected = new Error('sleep rejected');
@@ -331,18 +335,11 @@ describe('HTTP loading under faults', () => {
         callback: 'sleep',
         cause: sleepRejected,
       });
-      await new Promise((r) => setTimeout(r, 20));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 
   it('a sleep that fails while a load waits for a rate-limit token fails only that load: RetryCallbackError naming sleep and the rate limit, no request, nothing cached, and later loads still run at the full concurrency', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
       const sleepBroke = new Error('sleep is broken');
       const cache = new LruCache<string, OhlcvColumns>({ max: 100 });
       // One token a second, and a rate-limit key per symbol group: only a load that shares its
@@ -417,11 +414,7 @@ describe('HTTP loading under faults', () => {
       expect(later.data.size).toBe(8);
       expect(server.inFlight.peak).toBe(2);
       expect(loader.active).toBe(0);
-      await new Promise((r) => setTimeout(r, 20));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 
   it('a sleep that rejects because the signal aborted during a rate-limit wait is an abort, not a callback failure', async () => {
@@ -494,10 +487,7 @@ describe('HTTP loading under faults', () => {
 
   it('keeps a load that succeeded when the cache write fails, with no unhandled rejection', async () => {
     // A MultiLevelCache closed while a load is in flight rejects the write.
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
       const cache = new MultiLevelCache();
       server.okDelayMs = 30;
       const loader = new DataLoader({ cache });
@@ -505,11 +495,7 @@ describe('HTTP loading under faults', () => {
       await new Promise((r) => setTimeout(r, 5));
       await cache.close();
       expectBars(await loading, 'CLOSED');
-      await new Promise((r) => setTimeout(r, 20));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 
   it('de-duplicates concurrent loads of one symbol from one source into one request', async () => {
