@@ -689,16 +689,17 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
           queueTagAdd(pipeline, this.#tagKey(tag), entry.key, ttl);
       });
       // The invalidation rides in the same round trip.
-      if (this.#channel)
-        pipeline.publish(
-          this.#channel,
-          JSON.stringify({ o: this.#origin, k: entries.map((e) => e.key) } satisfies BusMessage),
-        );
+      if (this.#channel) pipeline.publish(this.#channel, this.#invalidation(entries));
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error !== null);
       if (failed?.[0]) throw failed[0];
       if (this.#channel) this.#stats.published++;
     });
+  }
+
+  /** The bus message that invalidates the keys of `entries` in other processes. */
+  #invalidation(entries: readonly TierEntry[]): string {
+    return JSON.stringify({ o: this.#origin, k: entries.map((e) => e.key) } satisfies BusMessage);
   }
 
   /**
@@ -728,10 +729,7 @@ export class RedisTier extends EventEmitter<RedisTierEvents> implements CacheTie
     });
     await settleAll(writes);
     if (!this.#channel) return;
-    await cluster.publish(
-      this.#channel,
-      JSON.stringify({ o: this.#origin, k: entries.map((e) => e.key) } satisfies BusMessage),
-    );
+    await cluster.publish(this.#channel, this.#invalidation(entries));
     this.#stats.published++;
   }
 
