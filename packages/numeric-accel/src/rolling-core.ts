@@ -1,4 +1,12 @@
-import { stage, unstage, useWasm, wasmKernels } from './wasm/backend.js';
+import {
+  isWasmResident,
+  scratchArea,
+  stage,
+  unstage,
+  useWasm,
+  wantWasm,
+  wasmKernels,
+} from './wasm/backend.js';
 
 // Fast O(n) rolling moments. The output range is cut into blocks; each block starts from a freshly computed
 // window (so rounding drift never spans more than one block) and, when it holds no NaN or infinity, slides
@@ -371,7 +379,14 @@ function wasmRolling(
 ): boolean {
   const total = x.length - lo;
   const h = total >> 1;
-  if (h === 0 || !useWasm(mode === 1 ? 'rollingMean' : 'rollingVar', x, out)) return false;
+  if (h === 0) return false;
+  const kernel = mode === 1 ? 'rollingMean' : 'rollingVar';
+  if (!isWasmResident(x) && !isWasmResident(out)) {
+    return (
+      wantWasm(kernel, x, out) && streamedRolling(x, w, minp, ddof, out, lo, mode, invW, invDen)
+    );
+  }
+  if (!useWasm(kernel, x, out)) return false;
   const k = wasmKernels()!;
   const { xp, op, copyOut } = stage(k, x, out);
   const l0 = lo + (total & 1);
@@ -385,6 +400,74 @@ function wasmRolling(
     if (mode === 1) sumBlockGeneral(x, w, minp, out, l0 + 2 * done, l0 + 2 * end, true);
     else varBlockGeneral(x, w, minp, ddof, out, l0 + 2 * done, l0 + 2 * end, mode);
     start = end;
+  }
+  return true;
+}
+
+/** Output pairs per chunk of {@link streamedRolling}: 4096 outputs (32 KiB), a multiple of the kernel's block. */
+const CHUNK_PAIRS = 4 * (BLOCK >> 1);
+
+/**
+ * {@link wasmRolling} for ordinary arrays: instead of copying all of `x` into wasm memory and all of the result
+ * out (two full passes over memory, which cost about what the SIMD loop saves), the range is streamed through a
+ * small scratch area a chunk at a time: the chunk's inputs (with the w − 1 values before them) are copied in,
+ * the kernel runs on them while they sit in cache, and the chunk's outputs are copied out. The kernel addresses
+ * arrays by absolute index from a base pointer, so the bases passed are the scratch offsets minus the chunk's
+ * first index (wrapping i32 arithmetic lands on the scratch). Chunks start on the kernel's block boundaries, so
+ * the results are bit for bit those of the whole-array call. Returns false when the scratch does not fit.
+ */
+function streamedRolling(
+  x: Float64Array,
+  w: number,
+  minp: number,
+  ddof: number,
+  out: Float64Array,
+  lo: number,
+  mode: 1 | 2 | 3,
+  invW: number,
+  invDen: number,
+): boolean {
+  const total = x.length - lo;
+  const h = total >> 1;
+  const l0 = lo + (total & 1);
+  // inputs of one chunk: its outputs, the w − 1 values before them, and the one after (read, never used)
+  const xValues = 2 * CHUNK_PAIRS + w + 1;
+  const xArea = xValues + (xValues & 1); // keeps the output area 16-byte aligned
+  const area = scratchArea(xArea + 2 * CHUNK_PAIRS);
+  if (area === undefined) return false;
+  const { k, at } = area;
+  const xs = new Float64Array(k.memory.buffer, at, xValues);
+  const os = new Float64Array(k.memory.buffer, at + xArea * 8, 2 * CHUNK_PAIRS);
+  const osAt = at + xArea * 8;
+  const pairs = BLOCK >> 1;
+  const tiny = NOISE * w * invDen;
+  for (let cs = 0; cs < h; cs += CHUNK_PAIRS) {
+    const ce = Math.min(h, cs + CHUNK_PAIRS);
+    const first = l0 + 2 * cs;
+    const from = first - w + 1;
+    xs.set(x.subarray(from, Math.min(x.length, l0 + 2 * ce + 1)));
+    for (let start = cs; start < ce;) {
+      // `| 0`: the kernel takes i32 addresses; scratch − 8·index wraps to the same 32-bit pattern it adds back
+      const done = k.rolling_moments(
+        (at - from * 8) | 0,
+        (osAt - first * 8) | 0,
+        l0,
+        ce,
+        start,
+        w,
+        mode,
+        invW,
+        invDen,
+        pairs,
+        tiny,
+      );
+      if (done > start) out.set(os.subarray(2 * (start - cs), 2 * (done - cs)), l0 + 2 * start);
+      if (done >= ce) break;
+      const end = Math.min(ce, done + pairs);
+      if (mode === 1) sumBlockGeneral(x, w, minp, out, l0 + 2 * done, l0 + 2 * end, true);
+      else varBlockGeneral(x, w, minp, ddof, out, l0 + 2 * done, l0 + 2 * end, mode);
+      start = end;
+    }
   }
   return true;
 }

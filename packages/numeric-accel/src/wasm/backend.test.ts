@@ -81,14 +81,19 @@ describe('wasmArray: zero-copy arrays in the WASM backend memory', () => {
     expect(wasmCallCount() - before).toBe(3);
   });
 
-  it('auto keeps ordinary arrays on JS (copying into wasm memory does not pay)', () => {
+  it('auto keeps ordinary arrays on JS where copying into wasm memory does not pay, and streams rollingVar/Std', () => {
     na.configureAccel({ backend: 'auto' });
     const x = walk(50_000);
-    const before = wasmCallCount();
+    let before = wasmCallCount();
     na.sum(x);
-    na.rollingStd(x, { window: 20 });
+    na.rollingMean(x, { window: 20 });
     na.ema(x, { span: 20 });
+    na.rollingStd(x.subarray(0, 4095), { window: 20 }); // under the length where auto considers WASM
     expect(wasmCallCount()).toBe(before);
+    before = wasmCallCount();
+    na.rollingStd(x, { window: 20 });
+    na.rollingVar(x, { window: 20 });
+    expect(wasmCallCount()).toBe(before + 2);
   });
 
   it('a resident input with an ordinary out still gives the same values (results copied back)', () => {
@@ -139,16 +144,12 @@ describe('WASM memory limit: arrays too large to stage run on JS, a full arena t
     const x = walk(100_000); // 800 kB: input + out copies need 1.6 MB
     na.configureAccel({ backend: 'js' });
     const want = {
-      mean: na.rollingMean(x, { window: 20 }),
-      std: na.rollingStd(x, { window: 20 }),
       ema: na.ema(x, { span: 20 }),
       cross: na.smaCrossover(x, { fast: 5, slow: 20, allowShort: true }).equity,
       sum: na.sum(walk(200_000)),
     };
     na.configureAccel({ backend: 'wasm' });
     const before = wasmCallCount();
-    expect(firstDifference(na.rollingMean(x, { window: 20 }), want.mean)).toBe(-1);
-    expect(firstDifference(na.rollingStd(x, { window: 20 }), want.std)).toBe(-1);
     expect(firstDifference(na.ema(x, { span: 20 }), want.ema)).toBe(-1);
     const cross = na.smaCrossover(x, { fast: 5, slow: 20, allowShort: true }).equity;
     expect(firstDifference(cross, want.cross)).toBe(-1);
@@ -157,6 +158,46 @@ describe('WASM memory limit: arrays too large to stage run on JS, a full arena t
     // what fits still runs on WASM: the sum of x copies 800 kB
     na.sum(x);
     expect(wasmCallCount()).toBe(before + 1);
+  });
+
+  it('rolling kernels stream ordinary arrays through a small scratch area: far above the limit they still run on WASM, bit for bit as on resident arrays', () => {
+    // 300k values (2.4 MB each for input and out), NaN gaps on and around the 4096-output chunk edges and a flat
+    // stretch (both make the kernel stop and hand a block to the JS path)
+    const x = walk(300_001);
+    for (const i of [0, 19, 4095, 4096, 4097, 8191, 8192, 100_000, 299_999]) x[i] = NaN;
+    x.fill(7, 150_000, 153_000);
+    const kernels = {
+      mean: (a: Float64Array, w: number, out?: Float64Array) =>
+        na.rollingMean(a, out ? { window: w, out } : { window: w }),
+      var: (a: Float64Array, w: number, out?: Float64Array) =>
+        na.rollingVar(a, out ? { window: w, out } : { window: w }),
+      std: (a: Float64Array, w: number, out?: Float64Array) =>
+        na.rollingStd(a, out ? { window: w, out } : { window: w }),
+    };
+    na.configureAccel({ backend: 'wasm' });
+    for (const w of [2, 3, 20, 5000]) {
+      for (const [name, run] of Object.entries(kernels)) {
+        releaseWasmArrays();
+        setWasmMemoryLimit(undefined);
+        const rx = wasmArray(x.length);
+        rx.set(x);
+        const want = run(rx, w, wasmArray(x.length)).slice();
+        releaseWasmArrays();
+        setWasmMemoryLimit(1 << 20); // 1 MiB: whole copies of input and out would need 4.8 MB
+        const before = wasmCallCount();
+        const got = run(x, w);
+        expect(wasmCallCount(), `${name} w=${w} ran on WASM`).toBe(before + 1);
+        expect(firstDifference(got, want), `${name} w=${w}`).toBe(-1);
+      }
+    }
+    // a window whose chunk of inputs alone does not fit the limit runs on JS, with JS's results
+    const w = 200_000; // 1.6 MB of inputs per chunk
+    setWasmMemoryLimit(1 << 20);
+    const before = wasmCallCount();
+    const got = na.rollingStd(x, { window: w });
+    expect(wasmCallCount()).toBe(before);
+    na.configureAccel({ backend: 'js' });
+    expect(firstDifference(got, na.rollingStd(x, { window: w }))).toBe(-1);
   });
 
   it('a resident input with an ordinary out falls back to JS when the out copy does not fit', () => {

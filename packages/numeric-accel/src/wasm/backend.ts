@@ -53,16 +53,19 @@ export interface WasmKernels {
 export type WasmKernel = 'sum' | 'rollingMean' | 'rollingVar' | 'ema' | 'smaCrossover';
 
 /**
- * Where `auto` uses WASM for ordinary arrays (input copied into wasm memory and the result copied back): only
- * kernels whose benchmark (bench/numeric-accel.bench.ts, `numeric-accel.wasm.<kernel>.speedup`) showed WASM at
- * least 1.3× faster than the best JS kernel. None did reliably: the copies cost about as much as the SIMD loop
- * saves (rollingVar 1.1–2.1×, rollingStd 1.1–2.0×, smaCrossover 0.6–1.3× across three noisy full runs; rollingVar
- * and rollingStd share the switch).
+ * Where `auto` uses WASM for ordinary arrays (their values copied into wasm memory and the results copied back):
+ * only kernels whose benchmark (bench/numeric-accel.bench.ts, `numeric-accel.wasm.<kernel>.speedup`) showed WASM
+ * at least 1.3× faster than the best JS kernel. The rolling kernels stream the arrays through a small scratch
+ * area a chunk at a time (rolling-core.ts, `streamedRolling`); the others copy whole arrays, which costs about
+ * as much as their SIMD loop saves (ema 0.45×, smaCrossover 0.6–1.3×).
  */
 export const WASM_AUTO: Readonly<Record<WasmKernel, boolean>> = {
   sum: false,
+  // streamed: 0.74–0.81× of JS (1M points, Intel Xeon family 6 model 167 VM, 2026-11-27): JS's mean is as fast
   rollingMean: false,
-  rollingVar: false,
+  // streamed: rollingStd 1.43–1.56× over JS in the same runs (whole copies gave 1.1–2.0× before); rollingVar and
+  // rollingStd share the switch
+  rollingVar: true,
   ema: false,
   smaCrossover: false,
 };
@@ -120,17 +123,48 @@ export function wasmFailure(): string {
  * kernel then runs on JS, as wherever WASM cannot run.
  */
 export function useWasm(kernel: WasmKernel, x: Float64Array, out?: Float64Array): boolean {
+  if (!wantWasm(kernel, x, out)) return false;
+  const end = stagingEnd(
+    top,
+    x.length,
+    isResident(x),
+    out !== undefined,
+    out !== undefined && isResident(out),
+  );
+  return end <= memoryLimit && wasmKernels() !== undefined;
+}
+
+/**
+ * Whether the current backend setting asks for WASM for `kernel` on `x` (and `out`), before any check that the
+ * arrays fit in wasm memory: `js` never, `wasm` always, `auto` by {@link WASM_AUTO_RESIDENT} when every array
+ * is resident, else by {@link WASM_AUTO} for inputs of at least {@link AUTO_MIN_LENGTH} values.
+ */
+export function wantWasm(kernel: WasmKernel, x: Float64Array, out?: Float64Array): boolean {
   const backend = currentBackend();
   if (backend === 'js') return false;
-  const xResident = isResident(x);
-  const outResident = out !== undefined && isResident(out);
   if (backend === 'auto') {
-    const resident = xResident && (out === undefined || outResident);
+    const resident = isResident(x) && (out === undefined || isResident(out));
     if (resident ? !WASM_AUTO_RESIDENT[kernel] : !WASM_AUTO[kernel] || x.length < AUTO_MIN_LENGTH)
       return false;
   }
-  const end = stagingEnd(top, x.length, xResident, out !== undefined, outResident);
-  return end <= memoryLimit && wasmKernels() !== undefined;
+  return true;
+}
+
+/**
+ * @internal Byte offset of a scratch area of `values` Float64 values (plus the 64-byte tail a kernel may read
+ * past it) just above the {@link wasmArray} arena, for kernels that stream ordinary arrays through wasm memory a
+ * block at a time instead of staging whole copies. Valid until the next kernel call on this thread; undefined
+ * when WebAssembly is unavailable or the area would pass the memory limit (the caller then runs on JS).
+ */
+export function scratchArea(values: number): { k: WasmKernels; at: number } | undefined {
+  const k = wasmKernels();
+  if (k === undefined) return undefined;
+  const at = align(top);
+  const end = at + values * 8 + 64;
+  if (end > memoryLimit) return undefined;
+  ensure(k, end);
+  calls++;
+  return { k, at };
 }
 
 /** Below this length `auto` never pays the copy into wasm memory. */
