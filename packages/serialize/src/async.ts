@@ -3,7 +3,7 @@
  * {@link SLICE_MS} of CPU before yielding to the event loop with `setImmediate`.
  * @module
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc.js';
 import binding from 'zstd-napi/binding.js';
 import type { CodecCore } from './codec.js';
 import {

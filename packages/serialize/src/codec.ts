@@ -1,5 +1,5 @@
 import { TooLargeError } from './errors.js';
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc.js';
 import { CODEC_RAW, HEADER_BYTES } from './format.js';
 import { Zstd, bodyOf, checkCrc, parseHeader, seal } from './frame.js';
 import { packTransient, uninitializedBuffer, unpackValue } from './msgpack.js';

@@ -3,7 +3,7 @@
  * raw MessagePack or one zstd frame; plus single-shot and incremental zstd with size limits.
  * @module
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc.js';
 import binding from 'zstd-napi/binding.js';
 import {
   BadMagicError,

@@ -25,6 +25,7 @@ export {
   HEADER_BYTES,
 } from './format.js';
 export { MAX_DEPTH } from './msgpack.js';
+export { crc32Implementation } from './crc.js';
 export {
   PeakTradeError,
   SerializeError,

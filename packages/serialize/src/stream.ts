@@ -4,7 +4,7 @@
  * @module
  */
 import { Readable } from 'node:stream';
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc.js';
 import type { ByteSource, CodecCore } from './codec.js';
 import { CorruptError, DictionaryError, InvalidInputError, TruncatedError } from './errors.js';
 import { CODEC_RAW, HEADER_BYTES } from './format.js';
