@@ -520,6 +520,28 @@ describe('WorkerPool', () => {
       /onQueueFull: got "drop"/,
     );
     expect(() => new WorkerPool({ maxWorkers: 2, minWorkers: 3 })).toThrow(/minWorkers/);
+    expect(() => new WorkerPool({ spinMicros: -1 })).toThrow(
+      /spinMicros: got -1; expected an integer from 0 to 10000/,
+    );
+    expect(() => new WorkerPool({ spinMicros: 1.5 })).toThrow(/spinMicros/);
+    expect(() => new WorkerPool({ spinMicros: 10_001 })).toThrow(/spinMicros/);
+  });
+
+  it('spinMicros: 100 by default; a worker polling for its next task stops as soon as the pool posts one', async () => {
+    expect(new WorkerPool({ inline: true }).spinMicros).toBe(100);
+    expect(new WorkerPool({ inline: true, spinMicros: 0 }).spinMicros).toBe(0);
+    // Each worker polls for up to 10 ms after sending a result. A poll that missed the pool's
+    // doorbell would hold every next task back for those 10 ms (300 ms over 30 tasks).
+    const p = pool({ maxWorkers: 1, minWorkers: 1, spinMicros: 10_000 });
+    expect(await p.run(task('double'), 1)).toBe(2);
+    const t0 = performance.now();
+    for (let i = 0; i < 30; i++) expect(await p.run(task('double'), i)).toBe(2 * i);
+    expect(performance.now() - t0).toBeLessThan(150);
+    // and tasks that fail (the worker counts itself busy while one runs) leave it polling as before
+    await expect(p.run(task('failOn'), 13)).rejects.toThrow(/bad item 13/);
+    const t1 = performance.now();
+    for (let i = 0; i < 30; i++) expect(await p.run(task('double'), i)).toBe(2 * i);
+    expect(performance.now() - t1).toBeLessThan(150);
   });
 
   it('rejects task references that a worker could not resolve', () => {

@@ -16,6 +16,26 @@ export interface TaskContext {
   readonly options: unknown;
 }
 
+/** What each pool worker receives as `workerData` (see `WorkerPoolOptions.spinMicros`). */
+export interface WorkerSetup {
+  /**
+   * Shared counters of the pool: [{@link DOORBELL}] is incremented by the pool right after it hands
+   * a task to piscina; [{@link BUSY}] counts workers running a task; [{@link SPINNING}] counts
+   * workers polling the doorbell.
+   */
+  readonly state: Int32Array;
+  /** How long a worker polls the doorbell after sending a result, in µs (0: not at all). */
+  readonly spinMicros: number;
+  /** CPUs this process may use (a worker polls only while one is left for the pool's thread). */
+  readonly cpus: number;
+}
+/** Index of the doorbell in {@link WorkerSetup.state}. */
+export const DOORBELL = 0;
+/** Index of the busy-worker count in {@link WorkerSetup.state}. */
+export const BUSY = 1;
+/** Index of the polling-worker count in {@link WorkerSetup.state}. */
+export const SPINNING = 2;
+
 /** @internal A message from the pool to a worker. */
 export type TaskMessage =
   | {

@@ -3,7 +3,7 @@
  * in each message, calls the named export and resolves shared-columns ids through a
  * per-worker cache, so a dataset crosses to each worker once.
  */
-import { BroadcastChannel, MessagePort } from 'node:worker_threads';
+import { BroadcastChannel, MessagePort, workerData } from 'node:worker_threads';
 import {
   execute,
   recoverUnsentReply,
@@ -11,6 +11,10 @@ import {
   unsentReply,
   type TaskMessage,
   type TaskReply,
+  BUSY,
+  DOORBELL,
+  SPINNING,
+  type WorkerSetup,
 } from './runtime.js';
 import { CHANNEL_NAME, viewColumns, type SharedChannelMessage } from './shared-columns.js';
 
@@ -95,6 +99,37 @@ function resolveShared(id: string): Views | Promise<Views> {
   });
 }
 
+// Polling for the next task. A worker that has sent its result would go back to its event loop and
+// sleep until the next task's message wakes it; on a VM that wake-up costs tens of µs per task (the
+// idle vCPU has halted). So for up to `spinMicros` it polls the pool's doorbell instead, which the
+// pool rings right after handing piscina a task: the message is then already in this worker's port,
+// and the event loop picks it up without sleeping. Any task of the pool rings it, so a worker that
+// is not getting the next task stops polling as soon as another one does. It polls only while
+// running and polling workers leave a CPU for the pool's thread, which has to wake up to take the
+// result and post the next task: a poll that kept it off a CPU would delay exactly that.
+const setup = workerData as Partial<WorkerSetup> | null | undefined;
+const state =
+  setup?.state instanceof Int32Array && (setup.spinMicros ?? 0) > 0 ? setup.state : undefined;
+const spinMs = (setup?.spinMicros ?? 0) / 1000;
+const cpus = setup?.cpus ?? 1;
+
+function isResponse(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'taskId' in value && 'result' in value;
+}
+
+function pollForNextTask(shared: Int32Array, seen: number): void {
+  if (Atomics.load(shared, BUSY) + Atomics.load(shared, SPINNING) + 1 >= cpus) return;
+  Atomics.add(shared, SPINNING, 1);
+  const until = performance.now() + spinMs;
+  try {
+    do {
+      for (let i = 0; i < 64; i++) if (Atomics.load(shared, DOORBELL) !== seen) return;
+    } while (performance.now() < until);
+  } finally {
+    Atomics.sub(shared, SPINNING, 1);
+  }
+}
+
 /** The message each reply answers, until piscina has posted the reply. */
 const replyMessages = new WeakMap<TaskReply, TaskMessage>();
 
@@ -117,7 +152,13 @@ MessagePort.prototype.postMessage = function (
   ...rest: unknown[]
 ): unknown {
   try {
-    return post.call(this, value, ...rest);
+    if (state === undefined || !isResponse(value)) return post.call(this, value, ...rest);
+    // Read before posting: a task posted after the result went out always rings it later.
+    const seen = Atomics.load(state, DOORBELL);
+    const sent = post.call(this, value, ...rest);
+    // After this callback and its microtasks (piscina's own bookkeeping) have run.
+    setImmediate(pollForNextTask, state, seen);
+    return sent;
   } catch (error) {
     // Piscina's response: { taskId, result, error, time }, `result` being our reply.
     const response =
@@ -151,8 +192,21 @@ process.on('uncaughtException', (error) => {
 
 /** Piscina task handler: run one message. */
 export default function handle(message: TaskMessage): Promise<TaskReply> {
-  return execute(message, resolveShared).then((reply) => {
+  if (state === undefined) return execute(message, resolveShared).then(keep(message));
+  Atomics.add(state, BUSY, 1);
+  return execute(message, resolveShared).then(
+    (reply) => (Atomics.sub(state, BUSY, 1), keep(message)(reply)),
+    (error: unknown) => {
+      Atomics.sub(state, BUSY, 1);
+      throw error;
+    },
+  );
+}
+
+/** Records which message a reply answers (for the post wrapper above) and passes the reply on. */
+function keep(message: TaskMessage): (reply: TaskReply) => TaskReply {
+  return (reply) => {
     replyMessages.set(reply, message);
     return reply;
-  });
+  };
 }
