@@ -2,7 +2,7 @@ import { TooLargeError } from './errors.js';
 import { crc32 } from './crc.js';
 import { CODEC_RAW, HEADER_BYTES } from './format.js';
 import { Zstd, bodyOf, checkCrc, parseHeader, seal } from './frame.js';
-import { packTransient, uninitializedBuffer, unpackValue } from './msgpack.js';
+import { packTransient, uninitializedBuffer, unpackValue, wholeTypedArrayView } from './msgpack.js';
 import { resolveOptions } from './options.js';
 import type { ResolvedSerializeOptions, SerializeOptions } from './options.js';
 import { decodeAsyncImpl, encodeAsyncImpl } from './async.js';
@@ -71,9 +71,11 @@ export function createCodec(opts?: SerializeOptions): Codec {
     const header = parseHeader(bytes, maxBytes);
     const body = bodyOf(bytes, header);
     checkCrc(crc32(body), header.crc);
-    return unpackValue(
-      header.codec === CODEC_RAW ? body : zstd.decompress(body, header.dictionary, maxBytes),
-    );
+    if (header.codec === CODEC_RAW) return unpackValue(body);
+    const payload = zstd.decompress(body, header.dictionary, maxBytes);
+    // A value that is one large typed array is handed out in place: the decompressed buffer is
+    // ours alone, so copying its elements out would only cost a pass over them.
+    return wholeTypedArrayView(payload) ?? unpackValue(payload);
   };
 
   const core: CodecCore = { options, zstd, encode, decode };

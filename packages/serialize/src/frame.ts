@@ -184,6 +184,9 @@ export function zstdError(cause: unknown, what: string): SerializeError {
   return new CorruptError(`${what}: ${message}`, { cause });
 }
 
+/** Where {@link Zstd.decompress} puts the payload in its buffer (see there). */
+export const PAYLOAD_SKEW = 2;
+
 /** Single-shot zstd compression/decompression with contexts reused across calls. */
 export class Zstd {
   readonly #cctx = new binding.CCtx();
@@ -229,16 +232,20 @@ export class Zstd {
     if (this.#scratch.byteLength < bound)
       this.#scratch = new Uint8Array(Math.max(bound, 64 * 1024));
     const written = this.#cctx.compress2(this.#scratch.subarray(HEADER_BYTES), src);
-    const out = seal(
-      this.#scratch.slice(0, HEADER_BYTES + written),
-      CODEC_ZSTD | (this.#ddict !== undefined ? FLAG_DICTIONARY : 0),
-    );
+    // An exact-size copy into memory that is not zero-filled first (slice() would zero it).
+    const exact = new Uint8Array(Buffer.allocUnsafeSlow(HEADER_BYTES + written).buffer);
+    exact.set(this.#scratch.subarray(0, HEADER_BYTES + written));
+    const out = seal(exact, CODEC_ZSTD | (this.#ddict !== undefined ? FLAG_DICTIONARY : 0));
     // Drop a scratch buffer that grew for one huge payload rather than keep it alive forever.
     if (this.#scratch.byteLength > 8 * 1024 * 1024) this.#scratch = new Uint8Array(0);
     return out;
   }
 
-  /** Decompresses one complete zstd frame whose header says `dictionary`, bounded by `maxBytes`. */
+  /**
+   * Decompresses one complete zstd frame whose header says `dictionary`, bounded by `maxBytes`.
+   * The result is a fresh buffer nobody else holds; with a known content size it starts
+   * {@link PAYLOAD_SKEW} bytes into it.
+   */
   decompress(frame: Uint8Array, dictionary: boolean, maxBytes: number): Uint8Array {
     if (dictionary && this.#ddict === undefined) {
       throw new DictionaryError(
@@ -258,7 +265,13 @@ export class Zstd {
       );
     }
     if (size === null) return this.#decompressUnknownSize(frame, dictionary, maxBytes);
-    const out = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+    // Two bytes into its own buffer: a payload that is one typed array (ext 32: 6 header bytes)
+    // then has its elements 8-byte aligned, and decode can hand them out in place.
+    const out = new Uint8Array(
+      Buffer.allocUnsafeSlow(size + PAYLOAD_SKEW).buffer,
+      PAYLOAD_SKEW,
+      size,
+    );
     let written: number;
     try {
       written =

@@ -577,6 +577,25 @@ export function typedArrayOfExt(type: number): TypedArrayConstructor | undefined
   return undefined;
 }
 
+/**
+ * When `payload` is exactly one typed array written as ext 32 (a value that is one typed array of
+ * 64 KiB or more), its elements as a view in place, else undefined (also when they are not aligned
+ * for their type: the ordinary path then copies them). Only for payloads nobody else holds (a buffer
+ * decode has just decompressed into): the view shares its memory.
+ */
+export function wholeTypedArrayView(payload: Uint8Array): ArrayBufferView | undefined {
+  if (payload.byteLength < 6 || payload[0] !== 0xc9) return undefined;
+  const length =
+    ((payload[1]! << 24) | (payload[2]! << 16) | (payload[3]! << 8) | payload[4]!) >>> 0;
+  if (length + 6 !== payload.byteLength) return undefined;
+  const Ctor = typedArrayOfExt(payload[5]!);
+  if (Ctor === undefined) return undefined;
+  const size = Ctor.BYTES_PER_ELEMENT;
+  const offset = payload.byteOffset + 6;
+  if (length % size !== 0 || offset % size !== 0) return undefined;
+  return new Ctor(payload.buffer as ArrayBuffer, offset, length / size);
+}
+
 /** Decodes a run of consecutive MessagePack values spanning all of `bytes`. */
 export function unpackSequence(bytes: Uint8Array): unknown[] {
   sawMarker = false;
