@@ -390,18 +390,47 @@ function wasmRolling(
   const k = wasmKernels()!;
   const { xp, op, copyOut } = stage(k, x, out);
   const l0 = lo + (total & 1);
+  const copied = copyOut
+    ? (a: number, b: number) => unstage(k, op, out, l0 + 2 * a, l0 + 2 * b)
+    : undefined;
+  runRollingKernel(k, xp, op, x, w, minp, ddof, out, l0, 0, h, mode, invW, invDen, copied);
+  return true;
+}
+
+/**
+ * Runs the rolling kernel over output pairs [start, end) (pair p: outputs l0 + 2p and l0 + 2p + 1) with the
+ * input and output at wasm addresses `xp` and `op`. After each stretch the kernel ran, `copied(from, to)` (pairs)
+ * moves its outputs to `out` where they are not there already; each block the kernel stopped at is redone on the
+ * NaN-aware JS path, straight into `out`.
+ */
+function runRollingKernel(
+  k: NonNullable<ReturnType<typeof wasmKernels>>,
+  xp: number,
+  op: number,
+  x: Float64Array,
+  w: number,
+  minp: number,
+  ddof: number,
+  out: Float64Array,
+  l0: number,
+  start: number,
+  end: number,
+  mode: 1 | 2 | 3,
+  invW: number,
+  invDen: number,
+  copied: ((from: number, to: number) => void) | undefined,
+): void {
   const pairs = BLOCK >> 1;
   const tiny = NOISE * w * invDen;
-  for (let start = 0; start < h;) {
-    const done = k.rolling_moments(xp, op, l0, h, start, w, mode, invW, invDen, pairs, tiny);
-    if (copyOut) unstage(k, op, out, l0 + 2 * start, l0 + 2 * done);
-    if (done >= h) break;
-    const end = Math.min(h, done + pairs);
-    if (mode === 1) sumBlockGeneral(x, w, minp, out, l0 + 2 * done, l0 + 2 * end, true);
-    else varBlockGeneral(x, w, minp, ddof, out, l0 + 2 * done, l0 + 2 * end, mode);
-    start = end;
+  while (start < end) {
+    const done = k.rolling_moments(xp, op, l0, end, start, w, mode, invW, invDen, pairs, tiny);
+    if (copied !== undefined && done > start) copied(start, done);
+    if (done >= end) return;
+    const stop = Math.min(end, done + pairs);
+    if (mode === 1) sumBlockGeneral(x, w, minp, out, l0 + 2 * done, l0 + 2 * stop, true);
+    else varBlockGeneral(x, w, minp, ddof, out, l0 + 2 * done, l0 + 2 * stop, mode);
+    start = stop;
   }
-  return true;
 }
 
 /** Output pairs per chunk of {@link streamedRolling}: 4096 outputs (32 KiB), a multiple of the kernel's block. */
@@ -439,35 +468,29 @@ function streamedRolling(
   const xs = new Float64Array(k.memory.buffer, at, xValues);
   const os = new Float64Array(k.memory.buffer, at + xArea * 8, 2 * CHUNK_PAIRS);
   const osAt = at + xArea * 8;
-  const pairs = BLOCK >> 1;
-  const tiny = NOISE * w * invDen;
   for (let cs = 0; cs < h; cs += CHUNK_PAIRS) {
     const ce = Math.min(h, cs + CHUNK_PAIRS);
     const first = l0 + 2 * cs;
     const from = first - w + 1;
     xs.set(x.subarray(from, Math.min(x.length, l0 + 2 * ce + 1)));
-    for (let start = cs; start < ce;) {
-      // `| 0`: the kernel takes i32 addresses; scratch − 8·index wraps to the same 32-bit pattern it adds back
-      const done = k.rolling_moments(
-        (at - from * 8) | 0,
-        (osAt - first * 8) | 0,
-        l0,
-        ce,
-        start,
-        w,
-        mode,
-        invW,
-        invDen,
-        pairs,
-        tiny,
-      );
-      if (done > start) out.set(os.subarray(2 * (start - cs), 2 * (done - cs)), l0 + 2 * start);
-      if (done >= ce) break;
-      const end = Math.min(ce, done + pairs);
-      if (mode === 1) sumBlockGeneral(x, w, minp, out, l0 + 2 * done, l0 + 2 * end, true);
-      else varBlockGeneral(x, w, minp, ddof, out, l0 + 2 * done, l0 + 2 * end, mode);
-      start = end;
-    }
+    // `| 0`: the kernel takes i32 addresses; scratch − 8·index wraps to the same 32-bit pattern it adds back
+    runRollingKernel(
+      k,
+      (at - from * 8) | 0,
+      (osAt - first * 8) | 0,
+      x,
+      w,
+      minp,
+      ddof,
+      out,
+      l0,
+      cs,
+      ce,
+      mode,
+      invW,
+      invDen,
+      (a, b) => out.set(os.subarray(2 * (a - cs), 2 * (b - cs)), l0 + 2 * a),
+    );
   }
   return true;
 }
