@@ -361,7 +361,7 @@ function copyWire(wire: WireList, options: unknown): [WireList, unknown] {
     const [items, copied] = structuredClone([wire.items, options]);
     return [{ form: 'plain', items }, copied];
   }
-  if (wire.form === 'f64' || !wire.columns.some((c) => c.t === 'any'))
+  if (wire.form === 'f64' || wire.form === 'i32' || !wire.columns.some((c) => c.t === 'any'))
     return [wire, needsClone(options) ? structuredClone(options) : options];
   const anyColumns = wire.columns.filter((c) => c.t === 'any').map((c) => c.v);
   const [values, copied] = structuredClone([anyColumns, options]);

@@ -75,12 +75,36 @@ describe('packList / unpackList', () => {
     const packed = packList(specs);
     expect(packed.form).toBe('objects');
     if (packed.form !== 'objects') return;
-    expect(packed.columns.map((c) => c.t)).toEqual(['str', 'f64', 'f64', 'any', 'any', 'any']);
+    // fast: all 32-bit integers (they cross as an Int32Array); slow has -0 and fractions
+    expect(packed.columns.map((c) => c.t)).toEqual(['str', 'i32', 'f64', 'any', 'any', 'any']);
     const got = cross(specs);
     expect(got).toEqual(structuredClone(specs));
     expect(got.map((o) => Object.keys(o as object))).toEqual(specs.map((o) => Object.keys(o)));
     expect(Object.is((got[0] as { slow: number }).slow, -0)).toBe(true);
     expect(Object.getPrototypeOf(got[3])).toBe(Object.prototype);
+  });
+
+  it('sends 32-bit integers as Int32Array (columns and number lists) and anything else as Float64Array', () => {
+    const ints = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 7, 8, 9, 10];
+    const form = (xs: number[]): string => packList(xs).form;
+    expect(form(ints)).toBe('i32');
+    expect(cross(ints)).toEqual(ints);
+    for (const odd of [-0, 2 ** 31, -(2 ** 31) - 1, 0.5, Number.NaN, Infinity]) {
+      const xs = [...ints, odd];
+      expect(form(xs), String(odd)).toBe('f64');
+      expect(
+        cross(xs).every((x, i) => Object.is(x, xs[i])),
+        String(odd),
+      ).toBe(true);
+    }
+    const rows = (x: number) => Array.from({ length: 10 }, (_, i) => ({ x: i === 9 ? x : i }));
+    const kind = (x: number): string => {
+      const p = packList(rows(x));
+      return p.form === 'objects' ? p.columns[0]!.t : p.form;
+    };
+    expect(kind(2 ** 31 - 1)).toBe('i32');
+    expect(kind(-0)).toBe('f64');
+    expect(Object.is((cross(rows(-0))[9] as { x: number }).x, -0)).toBe(true);
   });
 
   it('keeps NaN and the infinities in number columns, and strings exactly', () => {

@@ -18,6 +18,7 @@ import { types } from 'node:util';
 
 /** One key's values. */
 type Column =
+  | { readonly t: 'i32'; readonly v: Int32Array }
   | { readonly t: 'f64'; readonly v: Float64Array }
   | { readonly t: 'str'; readonly dict: readonly string[]; readonly idx: Uint32Array }
   | { readonly t: 'any'; readonly v: readonly unknown[] };
@@ -25,6 +26,7 @@ type Column =
 /** @internal A list in its thread-crossing form. */
 export type WireList =
   | { readonly form: 'plain'; readonly items: readonly unknown[] }
+  | { readonly form: 'i32'; readonly values: Int32Array }
   | { readonly form: 'f64'; readonly values: Float64Array }
   | {
       readonly form: 'objects';
@@ -125,7 +127,7 @@ function column(items: readonly Record<string, unknown>[], key: string): Column 
       if (typeof x !== 'number') return anyColumn(items, key);
       v[i] = x;
     }
-    return { t: 'f64', v };
+    return allInt32(v) ? { t: 'i32', v: Int32Array.from(v) } : { t: 'f64', v };
   }
   if (typeof first === 'string') {
     const ids = new Map<string, number>();
@@ -147,6 +149,22 @@ function column(items: readonly Record<string, unknown>[], key: string): Column 
   return anyColumn(items, key);
 }
 
+/**
+ * Whether every value is an integer that fits 32 bits (and none is -0). Such numbers cross as an
+ * Int32Array and arrive as small integers, as structured clone delivers them; read back from a
+ * Float64Array they would arrive as doubles, and code working on them (a strategy's window
+ * lengths, say) gets compiled for doubles: a backtest ran about 17 % slower with its specs rebuilt
+ * from a Float64Array (200 sma-cross strategies over 100k bars, 118 vs 101 ms), and code that had
+ * seen both kinds stayed at the slower speed.
+ */
+function allInt32(v: Float64Array): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if ((x | 0) !== x || (x === 0 && 1 / x < 0)) return false;
+  }
+  return true;
+}
+
 function anyColumn(items: readonly Record<string, unknown>[], key: string): Column {
   return { t: 'any', v: items.map((item) => item[key]) };
 }
@@ -163,7 +181,9 @@ export function packList(items: readonly unknown[]): WireList {
       if (typeof x !== 'number') return { form: 'plain', items };
       values[i] = x;
     }
-    return { form: 'f64', values };
+    return allInt32(values)
+      ? { form: 'i32', values: Int32Array.from(values) }
+      : { form: 'f64', values };
   }
   if (!isPlainObject(head)) return { form: 'plain', items };
   const keys = Object.keys(head);
@@ -194,7 +214,7 @@ export function packList(items: readonly unknown[]): WireList {
 /** @internal The list `packList` was given (after the crossing: clones of its items). */
 export function unpackList(wire: WireList): unknown[] {
   if (wire.form === 'plain') return wire.items as unknown[];
-  if (wire.form === 'f64') return Array.from(wire.values);
+  if (wire.form === 'f64' || wire.form === 'i32') return Array.from(wire.values);
   const { length, keys, columns } = wire;
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
