@@ -30,7 +30,8 @@ export interface ChunkPlan {
  * @internal Dispatch `[0, total)` in chunks over the pool. With automatic sizing the first chunks
  * are small probes; each finished chunk updates a per-item cost estimate (worker-measured run
  * time), and later chunks are sized to take `targetChunkMs`, capped so every worker gets at least
- * {@link MIN_CHUNKS_PER_WORKER} chunks. At most 2 × maxWorkers chunks are in flight (fewer with a smaller
+ * {@link MIN_CHUNKS_PER_WORKER} chunks, and near the end to 1 / (2 × maxWorkers) of the items left
+ * (guided scheduling, so the workers finish together). At most 2 × maxWorkers chunks are in flight (fewer with a smaller
  * `maxQueue`), so a worker always has its next chunk queued. The first failure, or the signal, cancels in-flight chunks
  * (running ones have their worker terminated) and rejects.
  */
@@ -93,7 +94,12 @@ export function runChunks(plan: ChunkPlan): Promise<void> {
     const dispatch = (): void => {
       while (!settled && inFlight < inFlightMax && next < total) {
         const start = next;
-        const end = Math.min(total, start + size);
+        let end = Math.min(total, start + size);
+        // Guided tail: once sizes come from timings, no chunk takes more than 1 / (2 × workers) of
+        // what is left, so chunks shrink near the end and the workers finish together instead of
+        // one idling through the other's last full-size chunk.
+        if (plan.chunkSize === undefined && perItemNs >= 0)
+          end = Math.min(end, start + Math.ceil((total - start) / (2 * workers)));
         next = end;
         const message = plan.makeMessage(start, end);
         inFlight++;

@@ -36,11 +36,13 @@ describe('mapCpu', () => {
     const items = Array.from({ length: 20_000 }, (_, i) => i);
     let largest = 0;
     let last = 0;
+    const sizes: number[] = [];
     const out = await mapCpu(items, task<(x: number) => number>('double'), {
       pool: p,
       // Chunks finish one at a time, so each progress step is one chunk's size.
       onProgress: (done) => {
         largest = Math.max(largest, done - last);
+        sizes.push(done - last);
         last = done;
       },
     });
@@ -53,6 +55,11 @@ describe('mapCpu', () => {
     // 2500-item chunk runs in well under the 5 ms target, so the size still reaches the cap.
     expect(largest).toBe(2500);
     expect(p.metrics().completed).toBeLessThan(100);
+    // Guided tail: no chunk cut from the timings takes more than 1 / (2 × workers) of the items
+    // left, so with 4 or fewer left (2 workers) every chunk is a single item: at least 4 of them.
+    // Cut at the full size instead, the last chunks would be 2500 items or the remainder.
+    expect(p.maxWorkers).toBe(2);
+    expect(sizes.filter((n) => n === 1).length).toBeGreaterThanOrEqual(4);
   });
 
   it('dispatches ceil(n / chunkSize) chunks with a fixed chunkSize', async () => {
