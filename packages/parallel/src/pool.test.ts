@@ -436,6 +436,23 @@ describe('WorkerPool', () => {
     expect(p.metrics().idleCrashes).toBe(0); // terminated on purpose, not a crash
   });
 
+  it('keeps its busy count right through crashes and aborts: a running task sees only itself', async () => {
+    const p = pool({ maxWorkers: 1 });
+    const counters = async (): Promise<number[]> =>
+      (await p.run(task('poolCounters'), 0)) as number[];
+    expect((await counters())[1]).toBe(1);
+    const running = new AbortController();
+    const a = p.run(task('spin'), 1e9, { signal: running.signal });
+    await until(() => p.metrics().running === 1);
+    running.abort();
+    await expect(a).rejects.toBeInstanceOf(AbortError);
+    await expect(p.run(task('exitWorker'), 3)).rejects.toBeInstanceOf(WorkerCrashedError);
+    await expect(p.run(task('failOn'), 13)).rejects.toThrow(/bad item 13/);
+    const [, busy, polling] = await counters();
+    expect(busy).toBe(1);
+    expect(polling).toBe(0);
+  });
+
   it("rejects with QueueFullError beyond maxQueue when onQueueFull is 'reject'", async () => {
     const p = pool({ maxWorkers: 1, maxQueue: 2, onQueueFull: 'reject' });
     const accepted = [p.run(task('spin'), 30), p.run(task('double'), 1), p.run(task('double'), 2)];

@@ -18,7 +18,7 @@ import {
   type SerializedError,
 } from './errors.js';
 import { RingQueue } from './ring-queue.js';
-import { DOORBELL, type WorkerSetup } from './runtime.js';
+import { BUSY, DOORBELL, SPINNING, type WorkerSetup } from './runtime.js';
 import {
   cloneMessage,
   cloneReply,
@@ -591,6 +591,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const startNs = process.hrtime.bigint();
     this.#wait.record(Math.max(1, Number(startNs - job.submittedNs)));
     const settle = (reply: TaskReply | undefined, crash: unknown): void => {
+      if (this.#piscina !== undefined) Atomics.sub(this.#state, BUSY, 1);
       const endNs = process.hrtime.bigint();
       const ran = endNs - startNs;
       this.#busyNs += ran;
@@ -643,6 +644,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         );
       return;
     }
+    // Counted here and uncounted when the task settles, whatever ends it (a reply, a crash, an
+    // abort that terminates the worker): the workers read it to decide whether to poll.
+    Atomics.add(this.#state, BUSY, 1);
     const runOptions = job.signal === undefined ? NO_RUN_OPTIONS : { signal: job.signal };
     this.#piscina.run(job.message, runOptions).then(
       (reply: TaskReply) => settle(reply, undefined),
@@ -800,6 +804,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       worker.prependOnceListener('exit', (code: number) => this.#onExit(piscina, tracked, code));
       worker.once('exit', () => {
         this.#workers.delete(id);
+        // A worker terminated while it polled for a next task never took itself off the count.
+        // Clearing it may undercount another poller for a moment (at worst one extra poller).
+        Atomics.store(this.#state, SPINNING, 0);
         exited();
       });
     }

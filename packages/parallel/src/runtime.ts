@@ -20,8 +20,9 @@ export interface TaskContext {
 export interface WorkerSetup {
   /**
    * Shared counters of the pool: [{@link DOORBELL}] is incremented by the pool right after it hands
-   * a task to piscina; [{@link BUSY}] counts workers running a task; [{@link SPINNING}] counts
-   * workers polling the doorbell.
+   * a task to piscina; [{@link BUSY}] counts the pool's tasks handed to piscina and not yet
+   * settled (kept by the pool, so a crash or an abort cannot leave it off); [{@link SPINNING}]
+   * counts workers polling the doorbell (cleared by the pool when a worker exits).
    */
   readonly state: Int32Array;
   /** How long a worker polls the doorbell after sending a result, in µs (0: not at all). */

@@ -118,7 +118,9 @@ function isResponse(value: unknown): boolean {
 }
 
 function pollForNextTask(shared: Int32Array, seen: number): void {
-  if (Atomics.load(shared, BUSY) + Atomics.load(shared, SPINNING) + 1 >= cpus) return;
+  // BUSY still counts this worker's own task (the pool uncounts it when it takes the result): with
+  // the pool's thread, this worker and the other running and polling ones must fit the CPUs.
+  if (Atomics.load(shared, BUSY) + Math.max(0, Atomics.load(shared, SPINNING)) >= cpus) return;
   Atomics.add(shared, SPINNING, 1);
   const until = performance.now() + spinMs;
   try {
@@ -192,21 +194,8 @@ process.on('uncaughtException', (error) => {
 
 /** Piscina task handler: run one message. */
 export default function handle(message: TaskMessage): Promise<TaskReply> {
-  if (state === undefined) return execute(message, resolveShared).then(keep(message));
-  Atomics.add(state, BUSY, 1);
-  return execute(message, resolveShared).then(
-    (reply) => (Atomics.sub(state, BUSY, 1), keep(message)(reply)),
-    (error: unknown) => {
-      Atomics.sub(state, BUSY, 1);
-      throw error;
-    },
-  );
-}
-
-/** Records which message a reply answers (for the post wrapper above) and passes the reply on. */
-function keep(message: TaskMessage): (reply: TaskReply) => TaskReply {
-  return (reply) => {
+  return execute(message, resolveShared).then((reply) => {
     replyMessages.set(reply, message);
     return reply;
-  };
+  });
 }
