@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SerializeError } from '@peaktrade/serialize';
+import { SerializeError, createCodec, encode, encodedLength } from '@peaktrade/serialize';
 import { afterAll, describe, expect, it } from 'vitest';
 import { barsFor } from '../test/fault-server.js';
 import {
@@ -341,6 +341,98 @@ describe('columnar files', () => {
     const notBars = encodeColumnar(barsFor('C', 3));
     const wrong = thrown(() => decodeColumnar('C', notBars.subarray(0, 0)));
     expect(wrong).toBeInstanceOf(SerializeError);
+  });
+
+  it('columnar layout 2: one value per column after a header, each column decompressed into the array returned', () => {
+    const cols = barsFor('L', 10_000);
+    const bytes = encodeColumnar(cols);
+    const headLength = encodedLength(bytes);
+    const head = createCodec({ level: 1 }).decode(bytes.subarray(0, headLength)) as {
+      version: number;
+      columns: string[];
+      length: number;
+      checksums: number[];
+    };
+    expect(head.version).toBe(2);
+    expect(head.columns).toEqual(['time', 'open', 'high', 'low', 'close', 'volume']);
+    expect(head.length).toBe(10_000);
+    expect(head.checksums).toHaveLength(6);
+    const back = decodeColumnar('L', bytes);
+    expect(back).toEqual(cols);
+    // 80 KB zstd-coded columns come back as views of the buffer each was decompressed into (8 bytes
+    // longer than the column), not as copies
+    for (const f of ['time', 'open', 'high', 'low', 'close', 'volume'] as const) {
+      expect(back[f].buffer.byteLength).toBe(back[f].byteLength + 8);
+    }
+  });
+
+  it('columnar layout 2: refuses missing, swapped, extra, repeated and mis-sized columns with DataValidationError', () => {
+    const cols = barsFor('V', 100);
+    const bytes = encodeColumnar(cols);
+    // split into the header and the six column values
+    const parts: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const n = encodedLength(bytes.subarray(at));
+      parts.push(bytes.subarray(at, at + n));
+      at += n;
+    }
+    expect(parts).toHaveLength(7);
+    const concat = (...ps: Uint8Array[]): Uint8Array => {
+      const out = new Uint8Array(ps.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of ps) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out;
+    };
+    const [head, time, open, high, low, close, volume] = parts as [
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+    ];
+    const fail = (b: Uint8Array): DataValidationError => {
+      const e = thrown(() => decodeColumnar('V', b));
+      expect(e).toBeInstanceOf(DataValidationError);
+      return e as DataValidationError;
+    };
+    expect(fail(concat(head, time, open, high, low, close)).message).toMatch(/truncated/);
+    expect(fail(concat(head, time, open, high, low, close)).field).toBe('volume');
+    const swapped = fail(concat(head, time, close, high, low, open, volume));
+    expect(swapped.message).toMatch(/does not match the header/);
+    expect(swapped.field).toBe('open');
+    expect(fail(concat(head, time, open, high, low, close, volume, volume)).message).toMatch(
+      /unexpected bytes after the last column/,
+    );
+    // a header that lists a column twice, or claims another length
+    const codec = createCodec({ level: 1, thresholdBytes: 1024 });
+    const headValue = codec.decode(head) as Record<string, unknown>;
+    const twice = codec.encode({
+      ...headValue,
+      columns: ['time', 'time', 'high', 'low', 'close', 'volume'],
+    });
+    expect(fail(concat(twice, time, open, high, low, close, volume)).message).toMatch(/repeated/);
+    const longer = codec.encode({ ...headValue, length: 101 });
+    expect(fail(concat(longer, time, open, high, low, close, volume)).message).toMatch(
+      /length mismatch/,
+    );
+    const future = codec.encode({ ...headValue, version: 3 });
+    expect(fail(concat(future, time, open, high, low, close, volume)).message).toMatch(
+      /unsupported columnar version 3/,
+    );
+  });
+
+  it('still reads columnar layout 1 (one value holding every column)', () => {
+    const cols = barsFor('O', 500);
+    const v1 = encode({ format: 'peaktrade.ohlcv', version: 1, symbol: 'O', columns: cols });
+    expect(decodeColumnar('O', v1)).toEqual(cols);
+    const extra = new Uint8Array(v1.length + 3);
+    extra.set(v1);
+    expect(thrown(() => decodeColumnar('O', extra))).toBeInstanceOf(DataValidationError);
   });
 
   it('read small files in one synchronous read and large ones asynchronously, with the same result', async () => {

