@@ -260,7 +260,18 @@ describe('compareSuiteVariant', () => {
     // abstaining ('unchanged') is then the answer the harness is designed to give.
     if (resolvable(s.results.slow!, s.results.base!, 0.2)) expect(slow.verdict).toBe('slower');
     else expect(['slower', 'unchanged']).toContain(slow.verdict);
-    expect(same.verdict).toBe('unchanged');
+    // Identical source in two closures is not always identical machine code. On a 2-vCPU Intel Xeon
+    // VM (family 6 model 167, 2026-11-27) such closures ran up to about 5% apart for a whole process:
+    // per-process medians of one loop split into 20.0 and 21.1 µs, meta-benchmark trials were flagged
+    // at ratios of exactly 1.052 and 0.974–0.979, and this test once got 'faster' in a CI run. Reporting
+    // that is right (the code differs); identical code must never read as a larger change when other
+    // processes left the rounds alone (on disturbed rounds any verdict may come, as for 'slow').
+    if (same.verdict !== 'unchanged' && resolvable(s.results.same!, s.results.base!, 0.1)) {
+      expect(
+        Math.abs(Math.log(same.ratio)),
+        `identical code read as ${same.verdict} at ratio ${same.ratio} (floor ${same.noiseFloor})`,
+      ).toBeLessThan(Math.log(1.06));
+    }
     expect(() => compareSuiteVariant(s, 'nope')).toThrow(/variant = "nope"/);
   });
 });
