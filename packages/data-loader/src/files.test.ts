@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SerializeError, createCodec, encode, encodedLength } from '@peaktrade/serialize';
+import { SerializeError, createCodec, encode, encodedHeader } from '@peaktrade/serialize';
 import { afterAll, describe, expect, it } from 'vitest';
 import { barsFor } from '../test/fault-server.js';
 import {
@@ -346,7 +346,7 @@ describe('columnar files', () => {
   it('columnar layout 2: one value per column after a header, each column decompressed into the array returned', () => {
     const cols = barsFor('L', 10_000);
     const bytes = encodeColumnar(cols);
-    const headLength = encodedLength(bytes);
+    const headLength = encodedHeader(bytes).byteLength;
     const head = createCodec({ level: 1 }).decode(bytes.subarray(0, headLength)) as {
       version: number;
       columns: string[];
@@ -372,7 +372,7 @@ describe('columnar files', () => {
     // split into the header and the six column values
     const parts: Uint8Array[] = [];
     for (let at = 0; at < bytes.length;) {
-      const n = encodedLength(bytes.subarray(at));
+      const n = encodedHeader(bytes.subarray(at)).byteLength;
       parts.push(bytes.subarray(at, at + n));
       at += n;
     }

@@ -118,13 +118,18 @@ export function decode(bytes: Uint8Array, opts?: SerializeOptions): unknown {
 }
 
 /**
- * The length in bytes of the encoded value that starts `bytes` (its header plus the body length the
- * header gives), to split values written one after another. Only the header is checked
- * (magic, version, flags, body length against `opts.maxBytes`); decoding the value checks the rest.
+ * What the header of the encoded value that starts `bytes` says, to split values written one after
+ * another: `byteLength` (the header plus the body length it gives) and `crc32` (the body's CRC-32
+ * it carries). Only the header is checked (magic, version, flags, body length against
+ * `opts.maxBytes`); decoding the value checks the rest.
  * @throws {SerializeError} for a bad or truncated header
  */
-export function encodedLength(bytes: Uint8Array, opts?: SerializeOptions): number {
-  return HEADER_BYTES + parseHeader(bytes, codecFor(opts).options.maxBytes).bodyLength;
+export function encodedHeader(
+  bytes: Uint8Array,
+  opts?: SerializeOptions,
+): { readonly byteLength: number; readonly crc32: number } {
+  const header = parseHeader(bytes, codecFor(opts).options.maxBytes);
+  return { byteLength: HEADER_BYTES + header.bodyLength, crc32: header.crc };
 }
 
 /** {@link encode} in slices that keep the event loop responsive (for payloads over about 1 MiB). */

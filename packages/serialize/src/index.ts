@@ -6,7 +6,7 @@ export {
   decodeAsync,
   encodeStream,
   decodeStream,
-  encodedLength,
+  encodedHeader,
 } from './codec.js';
 export type { Codec, ByteSource } from './codec.js';
 export {

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import binding from 'zstd-napi/binding.js';
-import { SerializeError, decode, encode, encodedLength } from './index.js';
+import { SerializeError, decode, encode, encodedHeader } from './index.js';
 
 /** A valid zstd-coded frame around arbitrary MessagePack payload bytes (level 3, checksum, content size). */
 function sealZstd(payload: Uint8Array): Uint8Array {
@@ -97,26 +97,28 @@ describe('a value that is one large typed array decodes in place', () => {
   });
 });
 
-describe('encodedLength', () => {
-  it('gives the byte length of the value at the start of concatenated values, from its header', () => {
+describe('encodedHeader', () => {
+  it('gives the byte length and body CRC-32 of the value at the start of concatenated values, from its header', () => {
     const a = encode({ a: 1 });
     const b = encode(new Float64Array(20_000));
     const both = new Uint8Array(a.length + b.length);
     both.set(a);
     both.set(b, a.length);
-    expect(encodedLength(both)).toBe(a.length);
-    expect(encodedLength(both.subarray(a.length))).toBe(b.length);
+    expect(encodedHeader(both).byteLength).toBe(a.length);
+    expect(encodedHeader(both.subarray(a.length)).byteLength).toBe(b.length);
+    expect(encodedHeader(both).crc32).toBe(crc32(a.subarray(12)));
+    expect(encodedHeader(both.subarray(a.length)).crc32).toBe(crc32(b.subarray(12)));
     expect(
-      decode(both.subarray(a.length, a.length + encodedLength(both.subarray(a.length)))),
+      decode(both.subarray(a.length, a.length + encodedHeader(both.subarray(a.length)).byteLength)),
     ).toStrictEqual(new Float64Array(20_000));
   });
 
   it('rejects a bad or truncated header with SerializeError', () => {
-    expect(() => encodedLength(new Uint8Array(5))).toThrow(SerializeError);
-    expect(() => encodedLength(Uint8Array.from([0x50, 0x54, 2]))).toThrow(
+    expect(() => encodedHeader(new Uint8Array(5))).toThrow(SerializeError);
+    expect(() => encodedHeader(Uint8Array.from([0x50, 0x54, 2]))).toThrow(
       /shorter than the 12-byte header/,
     );
-    expect(() => encodedLength(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]))).toThrow(
+    expect(() => encodedHeader(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]))).toThrow(
       /magic/,
     );
   });

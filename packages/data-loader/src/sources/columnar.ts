@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
-import { createCodec, encodedLength, type SerializeOptions } from '@peaktrade/serialize';
+import { createCodec, decode, encodedHeader, type SerializeOptions } from '@peaktrade/serialize';
 import { OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
 import { DataValidationError } from '../errors.js';
 import { nameOption, pathOption } from './naming.js';
@@ -50,7 +50,7 @@ export function encodeColumnar(
     symbol: options.symbol ?? null,
     length: columns.time.length,
     columns: [...OHLCV_FIELDS],
-    checksums: frames.map(bodyChecksum),
+    checksums: frames.map((f) => encodedHeader(f).crc32),
   });
   const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, head.byteLength));
   out.set(head);
@@ -60,11 +60,6 @@ export function encodeColumnar(
     at += f.byteLength;
   }
   return out;
-}
-
-/** The body CRC-32 a `@peaktrade/serialize` header carries (bytes 8–11, little-endian). */
-function bodyChecksum(value: Uint8Array): number {
-  return new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(8, true);
 }
 
 /**
@@ -77,11 +72,10 @@ export function decodeColumnar(
   bytes: Uint8Array,
   options?: SerializeOptions,
 ): OhlcvColumns {
-  const codec = options ? createCodec(options) : defaultCodec;
-  const headLength = encodedLength(bytes, options);
-  const value = codec.decode(
-    headLength >= bytes.byteLength ? bytes : bytes.subarray(0, headLength),
-  ) as {
+  // serialize's decode keeps one codec per options object: only maxBytes and the dictionary
+  // matter for reading, so no codec is built per call.
+  const headLength = encodedHeader(bytes, options).byteLength;
+  const value = decode(bytes.subarray(0, headLength), options) as {
     format?: unknown;
     version?: unknown;
     columns?: unknown;
@@ -124,17 +118,15 @@ export function decodeColumnar(
     if (at >= bytes.byteLength) {
       throw new DataValidationError(symbol, 'truncated: the column is missing', { field });
     }
-    const rest = bytes.subarray(at);
-    const size = encodedLength(rest, options);
-    const frame = size >= rest.byteLength ? rest : rest.subarray(0, size);
+    const { byteLength: size, crc32 } = encodedHeader(bytes.subarray(at), options);
     // Each column's own CRC-32 must be the one the header recorded for that place: columns out of
     // order, or taken from another file, are refused instead of being read as the wrong field.
-    if (frame.byteLength >= 12 && bodyChecksum(frame) !== checksums[i]) {
+    if (crc32 !== checksums[i]) {
       throw new DataValidationError(symbol, 'column does not match the header (out of place?)', {
         field,
       });
     }
-    const column = codec.decode(frame);
+    const column = decode(bytes.subarray(at, at + size), options);
     if (column instanceof Float64Array && column.length !== length) {
       throw new DataValidationError(
         symbol,
