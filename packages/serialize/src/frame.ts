@@ -4,6 +4,7 @@
  * @module
  */
 import { crc32 } from './crc.js';
+import { uninitializedBuffer } from './msgpack.js';
 import binding from 'zstd-napi/binding.js';
 import {
   BadMagicError,
@@ -233,7 +234,7 @@ export class Zstd {
       this.#scratch = new Uint8Array(Math.max(bound, 64 * 1024));
     const written = this.#cctx.compress2(this.#scratch.subarray(HEADER_BYTES), src);
     // An exact-size copy into memory that is not zero-filled first (slice() would zero it).
-    const exact = new Uint8Array(Buffer.allocUnsafeSlow(HEADER_BYTES + written).buffer);
+    const exact = new Uint8Array(uninitializedBuffer(HEADER_BYTES + written));
     exact.set(this.#scratch.subarray(0, HEADER_BYTES + written));
     const out = seal(exact, CODEC_ZSTD | (this.#ddict !== undefined ? FLAG_DICTIONARY : 0));
     // Drop a scratch buffer that grew for one huge payload rather than keep it alive forever.
@@ -267,11 +268,7 @@ export class Zstd {
     if (size === null) return this.#decompressUnknownSize(frame, dictionary, maxBytes);
     // Two bytes into its own buffer: a payload that is one typed array (ext 32: 6 header bytes)
     // then has its elements 8-byte aligned, and decode can hand them out in place.
-    const out = new Uint8Array(
-      Buffer.allocUnsafeSlow(size + PAYLOAD_SKEW).buffer,
-      PAYLOAD_SKEW,
-      size,
-    );
+    const out = new Uint8Array(uninitializedBuffer(size + PAYLOAD_SKEW), PAYLOAD_SKEW, size);
     let written: number;
     try {
       written =
