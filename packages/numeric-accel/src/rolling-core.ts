@@ -380,16 +380,16 @@ function wasmRolling(
   const total = x.length - lo;
   const h = total >> 1;
   if (h === 0) return false;
+  const l0 = lo + (total & 1);
   const kernel = mode === 1 ? 'rollingMean' : 'rollingVar';
   if (!isWasmResident(x) && !isWasmResident(out)) {
     return (
-      wantWasm(kernel, x, out) && streamedRolling(x, w, minp, ddof, out, lo, mode, invW, invDen)
+      wantWasm(kernel, x, out) && streamedRolling(x, w, minp, ddof, out, l0, h, mode, invW, invDen)
     );
   }
   if (!useWasm(kernel, x, out)) return false;
   const k = wasmKernels()!;
   const { xp, op, copyOut } = stage(k, x, out);
-  const l0 = lo + (total & 1);
   const copied = copyOut
     ? (a: number, b: number) => unstage(k, op, out, l0 + 2 * a, l0 + 2 * b)
     : undefined;
@@ -437,7 +437,7 @@ function runRollingKernel(
 const CHUNK_PAIRS = 4 * (BLOCK >> 1);
 
 /**
- * {@link wasmRolling} for ordinary arrays: instead of copying all of `x` into wasm memory and all of the result
+ * {@link wasmRolling} for ordinary arrays, over its output pairs [0, h) from l0: instead of copying all of `x` into wasm memory and all of the result
  * out (two full passes over memory, which cost about what the SIMD loop saves), the range is streamed through a
  * small scratch area a chunk at a time: the chunk's inputs (with the w − 1 values before them) are copied in,
  * the kernel runs on them while they sit in cache, and the chunk's outputs are copied out. The kernel addresses
@@ -451,23 +451,21 @@ function streamedRolling(
   minp: number,
   ddof: number,
   out: Float64Array,
-  lo: number,
+  l0: number,
+  h: number,
   mode: 1 | 2 | 3,
   invW: number,
   invDen: number,
 ): boolean {
-  const total = x.length - lo;
-  const h = total >> 1;
-  const l0 = lo + (total & 1);
   // inputs of one chunk: its outputs, the w − 1 values before them, and the one after (read, never used)
   const xValues = 2 * CHUNK_PAIRS + w + 1;
   const xArea = xValues + (xValues & 1); // keeps the output area 16-byte aligned
   const area = scratchArea(xArea + 2 * CHUNK_PAIRS);
   if (area === undefined) return false;
   const { k, at } = area;
-  const xs = new Float64Array(k.memory.buffer, at, xValues);
-  const os = new Float64Array(k.memory.buffer, at + xArea * 8, 2 * CHUNK_PAIRS);
   const osAt = at + xArea * 8;
+  const xs = new Float64Array(k.memory.buffer, at, xValues);
+  const os = new Float64Array(k.memory.buffer, osAt, 2 * CHUNK_PAIRS);
   for (let cs = 0; cs < h; cs += CHUNK_PAIRS) {
     const ce = Math.min(h, cs + CHUNK_PAIRS);
     const first = l0 + 2 * cs;
