@@ -57,7 +57,8 @@ export type WasmKernel = 'sum' | 'rollingMean' | 'rollingVar' | 'ema' | 'smaCros
  * only kernels whose benchmark (bench/numeric-accel.bench.ts, `numeric-accel.wasm.<kernel>.speedup`) showed WASM
  * at least 1.3× faster than the best JS kernel. The rolling kernels stream the arrays through a small scratch
  * area a chunk at a time (rolling-core.ts, `streamedRolling`); the others copy whole arrays, which costs about
- * as much as their SIMD loop saves (ema 0.45×, smaCrossover 0.6–1.3×).
+ * as much as their SIMD loop saves (in eight full runs on a 2-vCPU Intel Xeon VM, family 6 model 167, 2026-11-27:
+ * ema 0.41–0.47×, smaCrossover 0.97–1.08×).
  */
 export const WASM_AUTO: Readonly<Record<WasmKernel, boolean>> = {
   sum: false,
