@@ -448,6 +448,86 @@ describe('columnar files', () => {
     }
   });
 
+  it('read a large uncompressed file column by column: each column a view of its own buffer, not a copy', async () => {
+    const fields = ['time', 'open', 'high', 'low', 'close', 'volume'] as const;
+    // 30k bars: a 1.44 MB file (over the 1 MiB read whole), 240 KB columns
+    const n = 30_000;
+    const cols = barsFor(`V${n}`, n);
+    const path = join(dir, `V${n}.ptc`);
+    await writeColumnarFile(path, cols, { serialize: { thresholdBytes: Infinity } });
+    const back = await readColumnarFile(path);
+    expect(back).toEqual(cols);
+    const buffers = new Set(fields.map((f) => back[f].buffer));
+    expect(buffers.size).toBe(6);
+    for (const f of fields) {
+      // the buffer holds 6 bytes of skew, the 12-byte header and the 6-byte ext 32 header
+      expect(back[f].buffer.byteLength).toBe(back[f].byteLength + 24);
+      expect(back[f].byteOffset).toBe(24);
+    }
+    // bytes in memory are the caller's: decodeColumnar copies out of them
+    const bytes = readFileSync(path);
+    const copied = decodeColumnar('V', bytes);
+    expect(copied).toEqual(cols);
+    for (const f of fields) expect(copied[f].buffer).not.toBe(bytes.buffer);
+  });
+
+  it('read a damaged file with the same errors as its bytes in memory (a corrupt length, garbage, a flipped bit, bytes after the end)', async () => {
+    const cols = barsFor('D', 40_000); // 320 KB columns: a 1.92 MB file, read value by value
+    const good = encodeColumnar(cols, { serialize: { thresholdBytes: Infinity } });
+    const path = join(dir, 'D.ptc');
+    const errorOf = async (bytes: Uint8Array): Promise<[unknown, unknown]> => {
+      writeFileSync(path, bytes);
+      const fromFile = await readColumnarFile(path, 'D').catch((e: unknown) => e);
+      const fromBytes = thrown(() => decodeColumnar('D', bytes));
+      return [fromFile, fromBytes];
+    };
+    const sameError = async (bytes: Uint8Array): Promise<Error> => {
+      const [fromFile, fromBytes] = await errorOf(bytes);
+      expect(fromFile).toBeInstanceOf(Error);
+      expect((fromFile as Error).constructor).toBe((fromBytes as Error).constructor);
+      expect((fromFile as Error).message).toBe((fromBytes as Error).message);
+      return fromFile as Error;
+    };
+    const withTail = (tail: number[]): Uint8Array => {
+      const out = new Uint8Array(good.length + tail.length);
+      out.set(good);
+      out.set(tail, good.length);
+      return out;
+    };
+    // bytes after the last column, whether or not they look like a value
+    expect((await sameError(withTail([1, 2, 3]))).message).toMatch(/3 unexpected bytes/);
+    expect(await sameError(withTail([0x50, 0x54, 2, 0]))).toBeInstanceOf(DataValidationError);
+    const twice = new Uint8Array(good.length * 2);
+    twice.set(good);
+    twice.set(good, good.length);
+    expect(await sameError(twice)).toBeInstanceOf(DataValidationError);
+    // a column's body length raised to 256 MiB (under maxBytes): truncated, not a 256 MiB buffer
+    const headLength = encodedHeader(good).byteLength;
+    const huge = good.slice();
+    new DataView(huge.buffer).setUint32(headLength + 4, 256 * 1024 * 1024, true);
+    expect(await sameError(huge)).toBeInstanceOf(SerializeError);
+    // garbage where the second column should start
+    const firstColumn = encodedHeader(good.subarray(headLength)).byteLength;
+    const garbage = good.slice();
+    garbage.set([0xde, 0xad], headLength + firstColumn);
+    expect(await sameError(garbage)).toBeInstanceOf(SerializeError);
+    // a flipped bit in an element
+    const flipped = good.slice();
+    flipped[headLength + 100]! ^= 0x04;
+    expect(await sameError(flipped)).toBeInstanceOf(SerializeError);
+  });
+
+  it('read a file of more values than a columnar file has (over 16) whole, and refuse it', async () => {
+    const small = encodeColumnar(barsFor('M', 10));
+    const many = new Uint8Array(small.length * 3); // 21 values
+    for (let i = 0; i < 3; i++) many.set(small, i * small.length);
+    const path = join(dir, 'M.ptc');
+    writeFileSync(path, many);
+    const error = await readColumnarFile(path, 'M').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataValidationError);
+    expect((error as Error).message).toMatch(new RegExp(`${2 * small.length} unexpected bytes`));
+  });
+
   it('report a missing file, a truncated file and an aborted read', async () => {
     const missing = await readColumnarFile(join(dir, 'nope.ptc')).catch((e: unknown) => e);
     expect((missing as NodeJS.ErrnoException).code).toBe('ENOENT');

@@ -2,7 +2,13 @@ import { TooLargeError } from './errors.js';
 import { crc32 } from './crc.js';
 import { CODEC_RAW, HEADER_BYTES } from './format.js';
 import { Zstd, bodyOf, checkCrc, parseHeader, seal } from './frame.js';
-import { packTransient, uninitializedBuffer, unpackValue, wholeTypedArrayView } from './msgpack.js';
+import {
+  packTransient,
+  typedArrayExtAt,
+  uninitializedBuffer,
+  unpackValue,
+  wholeTypedArrayView,
+} from './msgpack.js';
 import { resolveOptions } from './options.js';
 import type { ResolvedSerializeOptions, SerializeOptions } from './options.js';
 import { decodeAsyncImpl, encodeAsyncImpl } from './async.js';
@@ -23,6 +29,13 @@ export interface Codec {
   encode(value: unknown): Uint8Array;
   /** Decodes bytes made by `encode`. Throws {@link SerializeError} for anything malformed. */
   decode(bytes: Uint8Array): unknown;
+  /**
+   * {@link Codec.decode}, except that a value that is one uncompressed typed array whose elements sit aligned
+   * in `bytes` comes back as a view of `bytes` instead of a copy. Only for bytes the caller owns and will
+   * not change or reuse: the view shares their memory and keeps all of them alive. Checked exactly as
+   * `decode` checks; anything else decodes exactly as `decode` does.
+   */
+  decodeInPlace(bytes: Uint8Array): unknown;
   /** Same bytes as `encode`, produced in slices that each block the event loop for about 5 ms at most. */
   encodeAsync(value: unknown): Promise<Uint8Array>;
   /**
@@ -67,22 +80,26 @@ export function createCodec(opts?: SerializeOptions): Codec {
     return zstd.compressFramed(packed.subarray(HEADER_BYTES));
   };
 
-  const decode = (bytes: Uint8Array): unknown => {
+  const decodeWith = (bytes: Uint8Array, inPlace: boolean): unknown => {
     const header = parseHeader(bytes, maxBytes);
     const body = bodyOf(bytes, header);
     checkCrc(crc32(body), header.crc);
-    if (header.codec === CODEC_RAW) return unpackValue(body);
+    if (header.codec === CODEC_RAW) {
+      return (inPlace ? wholeTypedArrayView(body) : undefined) ?? unpackValue(body);
+    }
     const payload = zstd.decompress(body, header.dictionary, maxBytes);
     // A value that is one large typed array is handed out in place: the decompressed buffer is
     // ours alone, so copying its elements out would only cost a pass over them.
     return wholeTypedArrayView(payload) ?? unpackValue(payload);
   };
+  const decode = (bytes: Uint8Array): unknown => decodeWith(bytes, false);
 
   const core: CodecCore = { options, zstd, encode, decode };
   return Object.freeze({
     options,
     encode,
     decode,
+    decodeInPlace: (bytes: Uint8Array) => decodeWith(bytes, true),
     encodeAsync: (value: unknown) => encodeAsyncImpl(core, value),
     decodeAsync: (bytes: Uint8Array) => decodeAsyncImpl(core, bytes),
     encodeStream: (value: unknown) => encodeStreamImpl(core, value),
@@ -115,6 +132,26 @@ export function encode(value: unknown, opts?: SerializeOptions): Uint8Array {
 /** Decodes bytes made by {@link encode}. `opts` supplies `maxBytes` and `dictionary`. */
 export function decode(bytes: Uint8Array, opts?: SerializeOptions): unknown {
   return codecFor(opts).decode(bytes);
+}
+
+/** {@link Codec.decodeInPlace} with default options, or with `opts` (for `maxBytes` and `dictionary`). */
+export function decodeInPlace(bytes: Uint8Array, opts?: SerializeOptions): unknown {
+  return codecFor(opts).decodeInPlace(bytes);
+}
+
+/**
+ * Where {@link decodeInPlace} would find the elements of the encoded value that starts `bytes`: their
+ * offset from the start of `bytes` when the value is one uncompressed typed array of 64 KiB or more, else
+ * undefined (a compressed value, or any other value, is not read in place from `bytes`). A writer that
+ * places such values so that this offset lands on a multiple of the element size lets readers skip the
+ * copy. Reads the header and the first 6 bytes of the body only (give it at least 18 bytes); nothing is
+ * checksummed.
+ * @throws {SerializeError} for a bad or truncated header
+ */
+export function inPlaceOffset(bytes: Uint8Array, opts?: SerializeOptions): number | undefined {
+  const header = parseHeader(bytes, codecFor(opts).options.maxBytes);
+  if (header.codec !== CODEC_RAW) return undefined;
+  return typedArrayExtAt(bytes, HEADER_BYTES, header.bodyLength) ? HEADER_BYTES + 6 : undefined;
 }
 
 /**

@@ -2,6 +2,8 @@ export {
   createCodec,
   encode,
   decode,
+  decodeInPlace,
+  inPlaceOffset,
   encodeAsync,
   decodeAsync,
   encodeStream,

@@ -578,22 +578,31 @@ export function typedArrayOfExt(type: number): TypedArrayConstructor | undefined
 }
 
 /**
+ * True when a MessagePack payload of `length` bytes starting at `b[at]` is exactly one typed array
+ * written as ext 32 (a value that is one typed array of 64 KiB or more, whose elements then start 6
+ * bytes in). Reads only the 6 bytes of the ext header, which `b` must hold.
+ */
+export function typedArrayExtAt(b: Uint8Array, at: number, length: number): boolean {
+  if (length < 6 || at + 6 > b.byteLength || b[at] !== 0xc9) return false;
+  const n = ((b[at + 1]! << 24) | (b[at + 2]! << 16) | (b[at + 3]! << 8) | b[at + 4]!) >>> 0;
+  const Ctor = typedArrayOfExt(b[at + 5]!);
+  return n + 6 === length && Ctor !== undefined && n % Ctor.BYTES_PER_ELEMENT === 0;
+}
+
+/**
  * When `payload` is exactly one typed array written as ext 32 (a value that is one typed array of
  * 64 KiB or more), its elements as a view in place, else undefined (also when they are not aligned
  * for their type: the ordinary path then copies them). Only for payloads nobody else holds (a buffer
- * decode has just decompressed into): the view shares its memory.
+ * decode has just decompressed into, or bytes the caller of `decodeInPlace` owns): the view shares
+ * their memory.
  */
 export function wholeTypedArrayView(payload: Uint8Array): ArrayBufferView | undefined {
-  if (payload.byteLength < 6 || payload[0] !== 0xc9) return undefined;
-  const length =
-    ((payload[1]! << 24) | (payload[2]! << 16) | (payload[3]! << 8) | payload[4]!) >>> 0;
-  if (length + 6 !== payload.byteLength) return undefined;
-  const Ctor = typedArrayOfExt(payload[5]!);
-  if (Ctor === undefined) return undefined;
+  if (!typedArrayExtAt(payload, 0, payload.byteLength)) return undefined;
+  const Ctor = typedArrayOfExt(payload[5]!)!;
   const size = Ctor.BYTES_PER_ELEMENT;
   const offset = payload.byteOffset + 6;
-  if (length % size !== 0 || offset % size !== 0) return undefined;
-  return new Ctor(payload.buffer as ArrayBuffer, offset, length / size);
+  if (offset % size !== 0) return undefined;
+  return new Ctor(payload.buffer as ArrayBuffer, offset, (payload.byteLength - 6) / size);
 }
 
 /** Decodes a run of consecutive MessagePack values spanning all of `bytes`. */

@@ -1,7 +1,14 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import binding from 'zstd-napi/binding.js';
-import { SerializeError, decode, encode, encodedHeader } from './index.js';
+import {
+  SerializeError,
+  decode,
+  decodeInPlace,
+  encode,
+  encodedHeader,
+  inPlaceOffset,
+} from './index.js';
 
 /** A valid zstd-coded frame around arbitrary MessagePack payload bytes (level 3, checksum, content size). */
 function sealZstd(payload: Uint8Array): Uint8Array {
@@ -120,6 +127,84 @@ describe('encodedHeader', () => {
     );
     expect(() => encodedHeader(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]))).toThrow(
       /magic/,
+    );
+  });
+});
+
+describe('decodeInPlace: an uncompressed typed array read as a view of the input', () => {
+  const raw = { thresholdBytes: Infinity };
+  const value = filled(new Float64Array(10_000));
+
+  /** `encoded` copied into a fresh buffer at byte offset `skew`. */
+  function placed(encoded: Uint8Array, skew: number): Uint8Array {
+    const out = new Uint8Array(new ArrayBuffer(encoded.byteLength + skew), skew);
+    out.set(encoded);
+    return out;
+  }
+
+  it('finds the elements 18 bytes in (12-byte header, 6-byte ext 32 header)', () => {
+    const encoded = encode(value, raw);
+    expect(encoded[3]).toBe(0); // raw
+    expect(inPlaceOffset(encoded, raw)).toBe(18);
+  });
+
+  it('is a view of the bytes when the elements are aligned: equal values, shared memory', () => {
+    const bytes = placed(encode(value, raw), 6); // 6 + 18 = 24, a multiple of 8
+    const got = decodeInPlace(bytes, raw) as Float64Array;
+    expect(got).toBeInstanceOf(Float64Array);
+    expect(got).toStrictEqual(value);
+    expect(got.buffer).toBe(bytes.buffer);
+    expect(got.byteOffset).toBe(24);
+    // shared: a change to the input shows through (which is why it is only for bytes the caller owns)
+    new DataView(bytes.buffer).setFloat64(24, 42.5, true);
+    expect(got[0]).toBe(42.5);
+  });
+
+  it('copies when the elements are not aligned, and decode always copies', () => {
+    const encoded = encode(value, raw);
+    for (const skew of [0, 1, 2, 5, 7]) {
+      const bytes = placed(encoded, skew);
+      const got = decodeInPlace(bytes, raw) as Float64Array;
+      expect(got).toStrictEqual(value);
+      expect(got.buffer).not.toBe(bytes.buffer);
+    }
+    const aligned = placed(encoded, 6);
+    expect((decode(aligned, raw) as Float64Array).buffer).not.toBe(aligned.buffer);
+  });
+
+  it('checks the CRC-32 before handing out a view: a flipped element bit is refused', () => {
+    const bytes = placed(encode(value, raw), 6);
+    bytes[24 + 8 * 123 + 3]! ^= 0x10;
+    expect(() => decodeInPlace(bytes, raw)).toThrow(
+      expect.objectContaining({ code: 'E_SERIALIZE_CHECKSUM' }),
+    );
+  });
+
+  it('decodes every other value exactly as decode does, and says undefined for them', () => {
+    const others: unknown[] = [
+      { close: value }, // a typed array inside an object: copied
+      [value],
+      filled(new Float64Array(100)), // under 64 KiB: ext 16, copied
+      'text',
+      12,
+    ];
+    for (const v of others) {
+      const encoded = encode(v, raw);
+      expect(inPlaceOffset(encoded, raw)).toBeUndefined();
+      expect(decodeInPlace(placed(encoded, 6), raw)).toStrictEqual(decode(encoded, raw));
+    }
+    const compressed = encode(value);
+    expect(compressed[3]).toBe(1);
+    expect(inPlaceOffset(compressed)).toBeUndefined();
+    expect(decodeInPlace(compressed)).toStrictEqual(value);
+  });
+
+  it('refuses a bad header in inPlaceOffset with the same error as decode', () => {
+    const bytes = encode(value, raw);
+    bytes[0] = 0x51;
+    expect(() => inPlaceOffset(bytes)).toThrow(SerializeError);
+    expect(() => inPlaceOffset(bytes)).toThrow(
+      expect.objectContaining({ code: 'E_SERIALIZE_BAD_MAGIC' }),
     );
   });
 });
