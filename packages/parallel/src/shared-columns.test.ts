@@ -2,7 +2,12 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeColumns, task } from '../test/helpers.js';
 import { InvalidOptionError, SharedColumns, SharedDataMutatedError, WorkerPool } from './index.js';
-import { CHANNEL_NAME, type SharedChannelMessage } from './shared-columns.js';
+import {
+  CHANNEL_NAME,
+  checksumBuffer,
+  laneHash,
+  type SharedChannelMessage,
+} from './shared-columns.js';
 
 const pools: WorkerPool[] = [];
 afterEach(async () => {
@@ -63,26 +68,36 @@ describe('SharedColumns', () => {
     shared.release();
   });
 
-  it('changes its checksum for any single changed word and for swapped neighbours', () => {
+  it.each([
+    ['checksum (CRC-32 where @node-rs/crc32 loads)', (b: SharedArrayBuffer) => checksumBuffer(b)],
+    ['the lane hash it falls back to', (b: SharedArrayBuffer) => laneHash(b)],
+  ])('%s changes for any single changed word and for swapped neighbours', (_name, sum) => {
     const shared = SharedColumns.from(makeColumns(5)); // 30 float64 = 60 words
     const words = new Int32Array(shared.buffer);
-    const seen = new Set([shared.checksum()]);
+    const seen = new Set([sum(shared.buffer)]);
     for (let i = 0; i < words.length; i++) {
       const old = words[i] as number;
       words[i] = old ^ 1;
-      seen.add(shared.checksum());
+      seen.add(sum(shared.buffer));
       words[i] = old;
     }
     expect(seen.size).toBe(words.length + 1);
     for (let i = 0; i + 1 < words.length; i++) {
       const [x, y] = [words[i] as number, words[i + 1] as number];
       if (x === y) continue;
-      const before = shared.checksum();
+      const before = sum(shared.buffer);
       [words[i], words[i + 1]] = [y, x];
-      expect(shared.checksum()).not.toBe(before);
+      expect(sum(shared.buffer)).not.toBe(before);
       [words[i], words[i + 1]] = [x, y];
     }
+    expect(shared.checksum()).toBe(checksumBuffer(shared.buffer));
     shared.release();
+  });
+
+  it('uses the native CRC-32 here (the check value of "123456789")', () => {
+    const buffer = new ArrayBuffer(9);
+    new Uint8Array(buffer).set(new TextEncoder().encode('123456789'));
+    expect(checksumBuffer(buffer)).toBe('cbf43926');
   });
 
   it('fails a task that names a released dataset with a clear error', async () => {
