@@ -591,3 +591,87 @@ describe('window and count options', () => {
     expect(() => na.diff(new Float64Array(5), { periods: -1e300 })).toThrow(/2\^53/);
   });
 });
+
+// Outputs are allocated without zero-filling (validate.ts outArray), which is only sound if every
+// kernel writes every element of its output. An `out` full of garbage must give exactly the result
+// of a fresh zeroed array: an element left unwritten would keep the garbage in one and 0 in the other.
+describe('every kernel writes every element of its output', () => {
+  const GARBAGE = 7.77e77;
+  type Call = (x: Float64Array, out: Float64Array | undefined) => Float64Array;
+  const calls: [string, Call][] = [
+    ['shift', (x, out) => na.shift(x, { periods: 3, ...(out && { out }) })],
+    ['shift back', (x, out) => na.shift(x, { periods: -2, ...(out && { out }) })],
+    ['diff', (x, out) => na.diff(x, { periods: 2, ...(out && { out }) })],
+    ['pctChange', (x, out) => na.pctChange(x, { ...(out && { out }) })],
+    ['logReturns', (x, out) => na.logReturns(x, { ...(out && { out }) })],
+    ['cumsum', (x, out) => na.cumsum(x, { ...(out && { out }) })],
+    ['cumprod', (x, out) => na.cumprod(x, { ...(out && { out }) })],
+    ['cummax', (x, out) => na.cummax(x, { ...(out && { out }) })],
+    ['cummin', (x, out) => na.cummin(x, { ...(out && { out }) })],
+    ['ema', (x, out) => na.ema(x, { span: 7, ...(out && { out }) })],
+    ['rsi', (x, out) => na.rsi(x, { period: 5, ...(out && { out }) })],
+    ['zscore', (x, out) => na.zscore(x, { ...(out && { out }) })],
+    ['zscore window', (x, out) => na.zscore(x, { window: 6, minPeriods: 3, ...(out && { out }) })],
+    ['drawdown', (x, out) => na.drawdown(x, { ...(out && { out }) })],
+    ['rollingSum', (x, out) => na.rollingSum(x, { window: 5, ...(out && { out }) })],
+    ['rollingMean', (x, out) => na.rollingMean(x, { window: 20, ...(out && { out }) })],
+    [
+      'rollingMean minPeriods',
+      (x, out) => na.rollingMean(x, { window: 9, minPeriods: 2, ...(out && { out }) }),
+    ],
+    ['rollingVar', (x, out) => na.rollingVar(x, { window: 4, ...(out && { out }) })],
+    ['rollingStd', (x, out) => na.rollingStd(x, { window: 20, ...(out && { out }) })],
+    [
+      'rollingStd ddof 0',
+      (x, out) => na.rollingStd(x, { window: 3, ddof: 0, minPeriods: 1, ...(out && { out }) }),
+    ],
+    ['rollingMin', (x, out) => na.rollingMin(x, { window: 6, ...(out && { out }) })],
+    ['rollingMax', (x, out) => na.rollingMax(x, { window: 6, ...(out && { out }) })],
+    [
+      'rollingCorr',
+      (x, out) =>
+        na.rollingCorr(
+          x,
+          x.map((v, i) => v * 0.5 + (i % 7)),
+          { window: 8, ...(out && { out }) },
+        ),
+    ],
+    [
+      'equityCurve',
+      (x, out) =>
+        na.equityCurve(
+          x.map(Math.abs),
+          x.map((v) => (v > 0 ? 1 : 0)),
+          { ...(out && { out }) },
+        ).equity,
+    ],
+    [
+      'smaCrossover',
+      (x, out) =>
+        na.smaCrossover(
+          x.map((v) => Math.abs(v) + 1),
+          { fast: 3, slow: 8, ...(out && { out }) },
+        ).equity,
+    ],
+  ];
+  /** Elements that differ, by Object.is (NaN equals NaN, -0 differs from 0). */
+  const differing = (a: Float64Array, b: Float64Array): number[] =>
+    Array.from(a.keys()).filter((i) => !Object.is(a[i], b[i]));
+
+  describe.each(['js', 'wasm'] as const)('backend %s', (backend) => {
+    beforeEach(() => na.configureAccel({ backend }));
+    afterEach(() => na.configureAccel({}));
+
+    it.each(calls)('%s', (_name, call) => {
+      const lengths = [0, 1, 2, 5, 19, 20, 21, 64, 4097, 20_000];
+      for (const n of lengths) {
+        for (const gaps of [false, true]) {
+          const x = series(n, n + 11, gaps);
+          const fresh = call(x, undefined);
+          const dirty = call(x, new Float64Array(n).fill(GARBAGE));
+          expect(differing(fresh, dirty), `n ${n}, gaps ${gaps}`).toEqual([]);
+        }
+      }
+    });
+  });
+});

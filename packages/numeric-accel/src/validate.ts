@@ -1,3 +1,4 @@
+import { constants as bufferConstants } from 'node:buffer';
 import { AccelRangeError } from './errors.js';
 
 /** Throws unless `x` is a Float64Array. */
@@ -23,10 +24,11 @@ export function checkSameLength(
 
 /**
  * Returns the output array: `out` when given (checked: Float64Array of length `n`, and when
- * `noAlias` is set, not overlapping `x`), else a fresh `Float64Array(n)`.
+ * `noAlias` is set, not overlapping `x`), else a fresh `Float64Array(n)`, not zero-filled when it
+ * is large (see {@link freshOutput}).
  */
 export function outArray(out: Float64Array | undefined, n: number, x?: Float64Array): Float64Array {
-  if (out === undefined) return new Float64Array(n);
+  if (out === undefined) return freshOutput(n);
   if (!(out instanceof Float64Array))
     throw new AccelRangeError('options.out', out, 'a Float64Array');
   if (out.length !== n)
@@ -39,6 +41,22 @@ export function outArray(out: Float64Array | undefined, n: number, x?: Float64Ar
     );
   }
   return out;
+}
+
+/** From this many elements (64 KiB) on, {@link freshOutput} skips the zero fill. */
+const UNFILLED_FROM = 8192;
+
+/**
+ * A new Float64Array of `n` elements for a kernel to write. From {@link UNFILLED_FROM} elements on
+ * its memory is not zero-filled: every kernel writes every element of its output (a test runs each
+ * one on an output full of garbage and compares), and the fill was a pass over memory of its own.
+ * For 1M elements it took 0.9–1.0 ms, about one JS sum over the same length (2-vCPU AMD EPYC VM,
+ * family 25, Node 20.20.2, 2026-11-27, medians of 300). Smaller arrays stay ordinary allocations,
+ * which V8 makes faster than a separate backing store.
+ */
+export function freshOutput(n: number): Float64Array {
+  if (n < UNFILLED_FROM || n * 8 > bufferConstants.MAX_LENGTH) return new Float64Array(n);
+  return new Float64Array(Buffer.allocUnsafeSlow(n * 8).buffer, 0, n);
 }
 
 /**
