@@ -52,7 +52,7 @@ describe('mapCpu', () => {
     // n / (workers × 4) = 2500. The first timings include each worker's module import and any
     // preemption, which shrink the next few chunks until the estimate recovers: 20–40 dispatches
     // on a loaded 2-vCPU VM. Per-item or stuck-at-probe-size dispatch would be 20,000 or 5,000. A
-    // 2500-item chunk runs in well under the 5 ms target, so the size still reaches the cap.
+    // 2500-item chunk runs in well under the 10 ms target, so the size still reaches the cap.
     expect(largest).toBe(2500);
     expect(p.metrics().completed).toBeLessThan(100);
     // Guided tail: no chunk cut from the timings takes more than 1 / (2 × workers) of the items
