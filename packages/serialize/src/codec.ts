@@ -3,6 +3,7 @@ import { crc32 } from './crc.js';
 import { CODEC_RAW, HEADER_BYTES } from './format.js';
 import { Zstd, bodyOf, checkCrc, parseHeader, seal } from './frame.js';
 import {
+  EXT32_HEADER_BYTES,
   packTransient,
   typedArrayExtAt,
   uninitializedBuffer,
@@ -140,18 +141,26 @@ export function decodeInPlace(bytes: Uint8Array, opts?: SerializeOptions): unkno
 }
 
 /**
+ * Bytes of an encoded value that {@link inPlaceOffset} reads (the 12-byte header and the 6-byte ext 32
+ * header after it); where the elements of a value read in place start.
+ */
+export const IN_PLACE_PROBE_BYTES = HEADER_BYTES + EXT32_HEADER_BYTES;
+
+/**
  * Where {@link decodeInPlace} would find the elements of the encoded value that starts `bytes`: their
- * offset from the start of `bytes` when the value is one uncompressed typed array of 64 KiB or more, else
- * undefined (a compressed value, or any other value, is not read in place from `bytes`). A writer that
- * places such values so that this offset lands on a multiple of the element size lets readers skip the
- * copy. Reads the header and the first 6 bytes of the body only (give it at least 18 bytes); nothing is
- * checksummed.
+ * offset from the start of `bytes` ({@link IN_PLACE_PROBE_BYTES}) when the value is one uncompressed typed
+ * array of 64 KiB or more, else undefined (a compressed value, or any other value, is not read in place
+ * from `bytes`). A writer or reader that places such values so that this offset lands on a multiple of the
+ * element size lets `decodeInPlace` skip the copy. Reads only the first {@link IN_PLACE_PROBE_BYTES} bytes
+ * (give it at least those); nothing is checksummed.
  * @throws {SerializeError} for a bad or truncated header
  */
 export function inPlaceOffset(bytes: Uint8Array, opts?: SerializeOptions): number | undefined {
   const header = parseHeader(bytes, codecFor(opts).options.maxBytes);
   if (header.codec !== CODEC_RAW) return undefined;
-  return typedArrayExtAt(bytes, HEADER_BYTES, header.bodyLength) ? HEADER_BYTES + 6 : undefined;
+  return typedArrayExtAt(bytes, HEADER_BYTES, header.bodyLength) === undefined
+    ? undefined
+    : IN_PLACE_PROBE_BYTES;
 }
 
 /**

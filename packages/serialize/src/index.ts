@@ -4,6 +4,7 @@ export {
   decode,
   decodeInPlace,
   inPlaceOffset,
+  IN_PLACE_PROBE_BYTES,
   encodeAsync,
   decodeAsync,
   encodeStream,

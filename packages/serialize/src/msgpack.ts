@@ -577,16 +577,27 @@ export function typedArrayOfExt(type: number): TypedArrayConstructor | undefined
   return undefined;
 }
 
+/** Bytes of an ext 32 header (`0xc9`, a 4-byte length, the type): a large typed array's elements follow it. */
+export const EXT32_HEADER_BYTES = 6;
+
 /**
- * True when a MessagePack payload of `length` bytes starting at `b[at]` is exactly one typed array
- * written as ext 32 (a value that is one typed array of 64 KiB or more, whose elements then start 6
- * bytes in). Reads only the 6 bytes of the ext header, which `b` must hold.
+ * The typed array class when a MessagePack payload of `length` bytes starting at `b[at]` is exactly
+ * one typed array written as ext 32 (a value that is one typed array of 64 KiB or more, whose
+ * elements then start {@link EXT32_HEADER_BYTES} in), else undefined. Reads only the ext header,
+ * which `b` must hold.
  */
-export function typedArrayExtAt(b: Uint8Array, at: number, length: number): boolean {
-  if (length < 6 || at + 6 > b.byteLength || b[at] !== 0xc9) return false;
+export function typedArrayExtAt(
+  b: Uint8Array,
+  at: number,
+  length: number,
+): TypedArrayConstructor | undefined {
+  if (length < EXT32_HEADER_BYTES || at + EXT32_HEADER_BYTES > b.byteLength || b[at] !== 0xc9)
+    return undefined;
   const n = ((b[at + 1]! << 24) | (b[at + 2]! << 16) | (b[at + 3]! << 8) | b[at + 4]!) >>> 0;
   const Ctor = typedArrayOfExt(b[at + 5]!);
-  return n + 6 === length && Ctor !== undefined && n % Ctor.BYTES_PER_ELEMENT === 0;
+  return Ctor !== undefined && n + EXT32_HEADER_BYTES === length && n % Ctor.BYTES_PER_ELEMENT === 0
+    ? Ctor
+    : undefined;
 }
 
 /**
@@ -597,12 +608,13 @@ export function typedArrayExtAt(b: Uint8Array, at: number, length: number): bool
  * their memory.
  */
 export function wholeTypedArrayView(payload: Uint8Array): ArrayBufferView | undefined {
-  if (!typedArrayExtAt(payload, 0, payload.byteLength)) return undefined;
-  const Ctor = typedArrayOfExt(payload[5]!)!;
+  const Ctor = typedArrayExtAt(payload, 0, payload.byteLength);
+  if (Ctor === undefined) return undefined;
   const size = Ctor.BYTES_PER_ELEMENT;
-  const offset = payload.byteOffset + 6;
+  const offset = payload.byteOffset + EXT32_HEADER_BYTES;
   if (offset % size !== 0) return undefined;
-  return new Ctor(payload.buffer as ArrayBuffer, offset, (payload.byteLength - 6) / size);
+  const elements = (payload.byteLength - EXT32_HEADER_BYTES) / size;
+  return new Ctor(payload.buffer as ArrayBuffer, offset, elements);
 }
 
 /** Decodes a run of consecutive MessagePack values spanning all of `bytes`. */

@@ -2,6 +2,7 @@ import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import binding from 'zstd-napi/binding.js';
 import {
+  IN_PLACE_PROBE_BYTES,
   SerializeError,
   decode,
   decodeInPlace,
@@ -146,6 +147,7 @@ describe('decodeInPlace: an uncompressed typed array read as a view of the input
     const encoded = encode(value, raw);
     expect(encoded[3]).toBe(0); // raw
     expect(inPlaceOffset(encoded, raw)).toBe(18);
+    expect(IN_PLACE_PROBE_BYTES).toBe(18);
   });
 
   it('is a view of the bytes when the elements are aligned: equal values, shared memory', () => {

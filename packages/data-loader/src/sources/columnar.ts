@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
 import {
-  HEADER_BYTES,
+  IN_PLACE_PROBE_BYTES,
   createCodec,
   decode,
   decodeInPlace,
@@ -225,9 +225,9 @@ const MAX_FRAMES = 16;
  *
  * Each value gets its own buffer, placed so that an uncompressed column's elements are aligned and
  * can be handed out in place (no copy). Column-sized buffers also cost less than one buffer for the
- * whole file: on a 2-vCPU AMD EPYC VM (2026-11-27) reading 48 MB into one fresh buffer took 64–76 ms
- * (the allocator maps new memory for blocks over 32 MiB and every page faults in), against 16–19 ms
- * into six 8 MB buffers, which the allocator recycles from earlier reads. Each value takes one asynchronous
+ * whole file: on a 2-vCPU AMD EPYC VM (family 25, 2026-11-27) reading 48 MB into one fresh buffer took
+ * 64–77 ms (the allocator maps new memory for blocks over 32 MiB and every page faults in), against
+ * 16–22 ms into six 8 MB buffers, which the allocator recycles from earlier reads (medians of 15). Each value takes one asynchronous
  * `read` (`fs.promises.readFile` reads 512 KiB per thread-pool round trip).
  */
 async function readColumnarFrames(
@@ -253,16 +253,18 @@ async function readColumnarFrames(
       }
       return got;
     };
-    if (sync) {
-      // one read of the whole file; copying its columns out costs less than a read per value
+    // awaited where it is returned: the file stays open (finally) until its reads are done
+    const decodeWhole = async (): Promise<OhlcvColumns> => {
       const whole = Buffer.allocUnsafeSlow(size);
       return decodeColumnar(symbol, whole.subarray(0, await readInto(whole, 0)), options);
-    }
+    };
+    // one read of the whole file; copying its columns out costs less than a read per value
+    if (sync) return await decodeWhole();
     const byOffset = new Map<number, Uint8Array>();
     let at = 0;
     while (at < size && byOffset.size < MAX_FRAMES) {
-      // the value's header and the start of its body: enough for inPlaceOffset
-      const header = new Uint8Array(Math.min(HEADER_BYTES + 6, size - at));
+      // the value's header and the start of its body: what inPlaceOffset reads
+      const header = new Uint8Array(Math.min(IN_PLACE_PROBE_BYTES, size - at));
       await readInto(header, at);
       let length: number;
       let elements: number | undefined;
@@ -283,11 +285,8 @@ async function readColumnarFrames(
       byOffset.set(at, frame.subarray(0, await readInto(frame, at)));
       at += length;
     }
-    if (at < size && byOffset.size === MAX_FRAMES) {
-      // not a columnar layout this reader knows value by value: read it whole
-      const whole = new Uint8Array(size);
-      return decodeColumnar(symbol, whole.subarray(0, await readInto(whole, 0)), options);
-    }
+    // not a columnar layout this reader knows value by value: read it whole
+    if (at < size && byOffset.size === MAX_FRAMES) return await decodeWhole();
     const frames: Frames = {
       byteLength: size,
       at: (offset) => byOffset.get(offset) ?? new Uint8Array(0),
