@@ -6,11 +6,12 @@ import type { TaskMessage } from './runtime.js';
 /**
  * Default target duration of one chunk (ms). Every chunk boundary leaves its worker idle for two
  * cross-thread wake-ups (its reply, then its next chunk), and on some VMs those cost far more than
- * a warm dispatch: 0.34–0.45 ms a boundary on an Intel Xeon VM, and a task to a worker that had
- * slept 2 ms took 260 µs on an AMD EPYC VM (family 25, 2026-11-27). There, 200 sma-cross
- * strategies over 100k bars took 356–374 ms on 1 worker and 175–195 ms on 2 with 5 ms chunks,
- * against 310–333 and 150–168 ms with 10–40 ms chunks, and 270–313 ms serially (medians of 6,
- * interleaved, in four runs of one script). 10 ms keeps abort and progress fine-grained.
+ * a warm dispatch: 0.34–0.45 ms a boundary on a 2-vCPU AMD EPYC family 26 VM (2026-11-27, 06:30
+ * UTC), and on an AMD EPYC family 25 VM (2026-11-27, 10:40–11:40 UTC) a task to a worker that had
+ * slept 2 ms took 228–302 µs. On the latter, 200 sma-cross strategies over 100k bars took 318–374
+ * ms on 1 worker and 175–195 ms on 2 with 5 ms chunks, 305–312 and 156–167 ms with 10 ms chunks
+ * (no better at 20 or 40 ms), and 270–313 ms serially (medians of 6, interleaved, five runs of one
+ * script). 10 ms keeps abort and progress fine-grained.
  */
 export const DEFAULT_TARGET_CHUNK_MS = 10;
 /** Items in the first chunks, before any timing is known. */
