@@ -1,5 +1,5 @@
 // Benchmarks of @peaktrade/data-loader: columnar files, CSV, real HTTP on loopback, limiter overhead.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
@@ -144,7 +144,7 @@ export default defineBenchSuite({
             variant === 'raw'
               ? timeMeasurement(
                   'data-loader.http.100x10k',
-                  `Load 100 symbols × 10k bars over loopback HTTP, concurrency 16 (uncompressed columnar, ${kb} KiB each; after ${WARMUP_MS / 1000} s of warm-up loads)`,
+                  `Load 100 symbols × 10k bars over loopback HTTP, concurrency 16 (default columnar layout, uncompressed, ${kb} KiB each; after ${WARMUP_MS / 1000} s of warm-up loads)`,
                   http,
                   'ms',
                 )
@@ -161,71 +161,91 @@ export default defineBenchSuite({
         }
       }
 
-      // Columnar files, 10k and 1M bars.
+      // Columnar files, 10k and 1M bars, as written by default (layout 3: the whole-number and
+      // two-decimal columns of these bars are stored as integer differences).
       const small = join(dir, 'small.ptc');
       const big = join(dir, 'big.ptc');
       const bigBars = makeBars(1_000_000, 7);
       const smallBars = makeBars(10_000, 3);
       await writeColumnarFile(small, smallBars);
       await writeColumnarFile(big, bigBars);
+      const size = (path: string): string => `${(statSync(path).size / 1e6).toFixed(2)} MB file`;
       ctx.log('columnar 10k');
       const col10k = await benchmark(() => readColumnarFile(small), {
         name: 'columnar 10k',
         timeMs: ctx.timeMs,
       });
-      out.push(
-        timeMeasurement(
+      out.push({
+        ...timeMeasurement(
           'data-loader.columnar.10k',
           'Read 10k bars from a columnar file',
           col10k,
           'ms',
         ),
-      );
+        detail: `default layout 3, ${size(small)}`,
+      });
       ctx.log('columnar 1M');
       const col1m = await benchmark(() => readColumnarFile(big), {
         name: 'columnar 1M',
         timeMs: Math.max(ctx.timeMs, 400),
       });
-      out.push(
-        timeMeasurement(
+      out.push({
+        ...timeMeasurement(
           'data-loader.columnar.1m',
           'Read 1M bars from a columnar file',
           col1m,
           'ms',
         ),
-      );
+        detail: `default layout 3, ${size(big)}`,
+      });
 
-      // The same files stored uncompressed (`thresholdBytes: Infinity`): 3.3x the bytes, no
-      // zstd to undo. Reported beside the default so the trade-off shows in every run.
-      const smallRaw = join(dir, 'small-raw.ptc');
-      const bigRaw = join(dir, 'big-raw.ptc');
-      const raw = { serialize: { thresholdBytes: Infinity } };
-      await writeColumnarFile(smallRaw, smallBars, raw);
-      await writeColumnarFile(bigRaw, bigBars, raw);
-      ctx.log('columnar 10k and 1M, uncompressed files');
-      const raw10k = await benchmark(() => readColumnarFile(smallRaw), {
-        name: 'columnar 10k raw',
-        timeMs: ctx.timeMs,
-      });
-      const raw1m = await benchmark(() => readColumnarFile(bigRaw), {
-        name: 'columnar 1M raw',
-        timeMs: Math.max(ctx.timeMs, 400),
-      });
-      out.push(
-        timeMeasurement(
-          'data-loader.columnar.10k.raw',
-          'Read 10k bars from an uncompressed columnar file (480 KB)',
-          raw10k,
-          'ms',
-        ),
-        timeMeasurement(
-          'data-loader.columnar.1m.raw',
-          'Read 1M bars from an uncompressed columnar file (48 MB)',
-          raw1m,
-          'ms',
-        ),
-      );
-      rmSync(bigRaw, { force: true });
+      // The same bars with every column stored as float 64 values (layout 2): zstd level 1 (the
+      // default before layout 3) and uncompressed. Reported beside the default so the trade-off
+      // shows in every run.
+      const variants = [
+        ['zstd1', 'float 64 columns, zstd level 1', { encoding: 'plain', serialize: { level: 1 } }],
+        [
+          'raw',
+          'float 64 columns, uncompressed',
+          { encoding: 'plain', serialize: { thresholdBytes: Infinity } },
+        ],
+      ] as const;
+      for (const [key, what, options] of variants) {
+        const smallPath = join(dir, `small-${key}.ptc`);
+        const bigPath = join(dir, `big-${key}.ptc`);
+        await writeColumnarFile(smallPath, smallBars, options);
+        await writeColumnarFile(bigPath, bigBars, options);
+        ctx.log(`columnar 10k and 1M, ${what}`);
+        const r10k = await benchmark(() => readColumnarFile(smallPath), {
+          name: `columnar 10k ${key}`,
+          timeMs: ctx.timeMs,
+        });
+        const r1m = await benchmark(() => readColumnarFile(bigPath), {
+          name: `columnar 1M ${key}`,
+          timeMs: Math.max(ctx.timeMs, 400),
+        });
+        out.push(
+          {
+            ...timeMeasurement(
+              `data-loader.columnar.10k.${key}`,
+              `Read 10k bars from a columnar file, ${what}`,
+              r10k,
+              'ms',
+            ),
+            detail: `layout 2, ${size(smallPath)}`,
+          },
+          {
+            ...timeMeasurement(
+              `data-loader.columnar.1m.${key}`,
+              `Read 1M bars from a columnar file, ${what}`,
+              r1m,
+              'ms',
+            ),
+            detail: `layout 2, ${size(bigPath)}`,
+          },
+        );
+        rmSync(bigPath, { force: true });
+      }
 
       // The same 1M bars as CSV.
       ctx.log('writing 1M-row CSV');

@@ -75,6 +75,26 @@ export class ColumnBuilder {
  * @throws {DataValidationError}
  */
 export function validateColumns(symbol: string, data: unknown): OhlcvColumns {
+  return validateKnowing(symbol, data, NOTHING_KNOWN);
+}
+
+/** What a decoder established about columns while it built them (see {@link validateKnowing}). */
+export interface KnownFacts {
+  /** Fields whose values cannot be NaN or ±Infinity (the decoder's arithmetic rules them out). */
+  readonly finite: ReadonlySet<string>;
+  /** The time column is strictly increasing (for example, a positive step between exact integers). */
+  readonly timeIncreasing: boolean;
+}
+
+const NOTHING_KNOWN: KnownFacts = { finite: new Set(), timeIncreasing: false };
+
+/**
+ * {@link validateColumns} without the scans whose answer `known` already gives: the finiteness
+ * scan of the `known.finite` fields, and the time-order scan when `known.timeIncreasing`. Types
+ * and lengths are always checked. For decoders only: `known` must be true of `data`.
+ * @throws {DataValidationError}
+ */
+export function validateKnowing(symbol: string, data: unknown, known: KnownFacts): OhlcvColumns {
   if (justValidated.has(data as object)) return data as OhlcvColumns;
   if (typeof data !== 'object' || data === null)
     throw new DataValidationError(symbol, 'expected an object of OHLCV columns');
@@ -97,6 +117,7 @@ export function validateColumns(symbol: string, data: unknown): OhlcvColumns {
     }
   }
   for (const field of OHLCV_FIELDS) {
+    if (known.finite.has(field)) continue;
     const col = record[field] as Float64Array;
     // Fast scan: x * 0 is NaN exactly when x is NaN or ±Infinity, so one sum answers "all finite?".
     // Only when it says no do we look for the first bad row, to name it.
@@ -107,16 +128,18 @@ export function validateColumns(symbol: string, data: unknown): OhlcvColumns {
       }
     }
   }
-  const time = record.time as Float64Array;
-  let prev = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < time.length; i++) {
-    const t = time[i]!;
-    if (!(t > prev))
-      throw new DataValidationError(symbol, `unsorted time: ${t} does not follow ${prev}`, {
-        row: i,
-        field: 'time',
-      });
-    prev = t;
+  if (!known.timeIncreasing) {
+    const time = record.time as Float64Array;
+    let prev = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < time.length; i++) {
+      const t = time[i]!;
+      if (!(t > prev))
+        throw new DataValidationError(symbol, `unsorted time: ${t} does not follow ${prev}`, {
+          row: i,
+          field: 'time',
+        });
+      prev = t;
+    }
   }
   justValidated.add(data);
   return data as OhlcvColumns;

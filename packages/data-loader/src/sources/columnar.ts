@@ -10,51 +10,75 @@ import {
   inPlaceOffset,
   type SerializeOptions,
 } from '@peaktrade/serialize';
-import { OHLCV_FIELDS, validateColumns, type OhlcvColumns } from '../columns.js';
-import { DataValidationError } from '../errors.js';
+import { OHLCV_FIELDS, validateColumns, validateKnowing, type OhlcvColumns } from '../columns.js';
+import { DataValidationError, LoaderOptionError } from '../errors.js';
+import { decodeColumn, encodeColumn } from './column-encoding.js';
 import { nameOption, pathOption } from './naming.js';
 import type { Source } from './types.js';
 
 /** The `format` field of a columnar file. */
 export const COLUMNAR_FORMAT = 'peaktrade.ohlcv';
 /**
- * The columnar layout version this build writes. Version 2 is a header value followed by one
- * `@peaktrade/serialize` value per column (see {@link encodeColumnar}); this build also reads
- * version 1, one value holding every column.
+ * The columnar layout version this build writes by default. Version 3 is a header value followed by
+ * one `@peaktrade/serialize` value per column, each a `Float64Array` or an integer-delta column (see
+ * {@link encodeColumnar}); version 2 is the same with every column a `Float64Array` (written with
+ * `encoding: 'plain'`); version 1 is one value holding every column. This build reads all three.
  */
-export const COLUMNAR_VERSION = 2;
+export const COLUMNAR_VERSION = 3;
 
 /** Options of {@link writeColumnarFile}. */
 export interface ColumnarWriteOptions {
   /** Symbol stored in the file (informational). */
   readonly symbol?: string;
   /**
-   * Serialization options. Default: zstd level 1 (prices compress a little, and level 1
-   * decompresses at memory speed).
+   * How columns are stored.
+   * - `'auto'` (the default, layout version 3): a column whose values are all whole numbers, or
+   *   all exact to 1–8 decimal places (epoch milliseconds, volumes, prices in cents), is stored as
+   *   the differences between neighbouring values, in 1, 2 or 4 bytes each, and comes back bit for
+   *   bit; any other column is stored as float 64 values.
+   * - `'plain'` (layout version 2, which earlier builds read): every column as float 64 values.
+   */
+  readonly encoding?: 'auto' | 'plain';
+  /**
+   * Serialization options. Default: zstd level 1 for the header and float 64 columns, and no
+   * compression for integer-delta columns (they are already 2–8 times smaller than float 64, and
+   * undoing zstd took longer than reading the bytes it saved). When given, they apply to every value.
    */
   readonly serialize?: SerializeOptions;
 }
 
 const defaultCodec = createCodec({ level: 1, thresholdBytes: 1024 });
+const uncompressedCodec = createCodec({ thresholdBytes: Infinity });
 
 /**
- * Encode columns as a columnar payload (layout version 2): `@peaktrade/serialize` values one after
- * another, first `{ format: 'peaktrade.ohlcv', version: 2, symbol, length, columns, checksums }`
- * (`columns`: the field names in the order their values follow; `checksums`: the body CRC-32 each
- * of their headers carries), then each column as a `Float64Array` value of its own (raw
- * little-endian float 64 bytes). One value per column lets a reader decompress each column
- * straight into the array it returns: 1M bars decoded in about 55 ms against 86–93 ms as one value
- * (zstd level 1, on the Intel Xeon VM of 2026-11-27).
+ * Encode columns as a columnar payload (layout version 3, or 2 with `encoding: 'plain'`):
+ * `@peaktrade/serialize` values one after another, first
+ * `{ format: 'peaktrade.ohlcv', version, symbol, length, columns, checksums }` (`columns`: the
+ * field names in the order their values follow; `checksums`: the body CRC-32 each of their headers
+ * carries), then each column as a value of its own: a `Float64Array` (raw little-endian float 64
+ * bytes), or in version 3 an integer-delta column `{ encoding: 'delta', scale, first, deltas }` or
+ * `{ encoding: 'delta', scale, first, step }`. One value per column lets a reader decompress each
+ * column straight into the array it returns: 1M bars decoded in about 55 ms against 86–93 ms as one
+ * value (zstd level 1 float 64 columns, on the Intel Xeon VM of 2026-11-27).
  */
 export function encodeColumnar(
   columns: OhlcvColumns,
   options: ColumnarWriteOptions = {},
 ): Uint8Array {
+  const encoding = options.encoding ?? 'auto';
+  if (encoding !== 'auto' && encoding !== 'plain') {
+    throw new LoaderOptionError('encoding', encoding, "'auto' or 'plain'");
+  }
   const codec = options.serialize ? createCodec(options.serialize) : defaultCodec;
-  const frames = OHLCV_FIELDS.map((f) => codec.encode(columns[f]));
+  const deltaCodec = options.serialize ? codec : uncompressedCodec;
+  const frames = OHLCV_FIELDS.map((f) => {
+    if (encoding === 'plain') return codec.encode(columns[f]);
+    const stored = encodeColumn(columns[f]);
+    return stored instanceof Float64Array ? codec.encode(stored) : deltaCodec.encode(stored);
+  });
   const head = codec.encode({
     format: COLUMNAR_FORMAT,
-    version: COLUMNAR_VERSION,
+    version: encoding === 'plain' ? 2 : COLUMNAR_VERSION,
     symbol: options.symbol ?? null,
     length: columns.time.length,
     columns: [...OHLCV_FIELDS],
@@ -125,12 +149,13 @@ function decodeFrames(
     if (headLength !== frames.byteLength) throw trailing(symbol, frames.byteLength - headLength);
     return validateColumns(symbol, value.columns);
   }
-  if (value.version !== COLUMNAR_VERSION) {
+  if (value.version !== 2 && value.version !== COLUMNAR_VERSION) {
     throw new DataValidationError(
       symbol,
-      `unsupported columnar version ${String(value.version)} (this build reads 1 and ${COLUMNAR_VERSION})`,
+      `unsupported columnar version ${String(value.version)} (this build reads 1 to ${COLUMNAR_VERSION})`,
     );
   }
+  const encoded = value.version === 3;
   const { length, checksums } = value;
   const names = value.columns;
   if (
@@ -143,6 +168,9 @@ function decodeFrames(
     throw new DataValidationError(symbol, 'malformed columnar header');
   }
   const columns: Record<string, unknown> = {};
+  // what decoding the delta columns established, so validation does not scan for it again
+  const finite = new Set<string>();
+  let timeIncreasing = false;
   let at = headLength;
   for (let i = 0; i < names.length; i++) {
     const field = String(names[i]);
@@ -163,7 +191,15 @@ function decodeFrames(
         field,
       });
     }
-    const column = inPlace ? decodeInPlace(frame, options) : decode(frame, options);
+    const stored = inPlace ? decodeInPlace(frame, options) : decode(frame, options);
+    // version 2 columns are float 64 values only (validateColumns names anything else)
+    let column = stored;
+    if (encoded) {
+      const decoded = decodeColumn(symbol, field, stored, length as number);
+      column = decoded.values;
+      if (decoded.finite) finite.add(field);
+      if (field === 'time') timeIncreasing = decoded.increasing;
+    }
     if (column instanceof Float64Array && column.length !== length) {
       throw new DataValidationError(
         symbol,
@@ -175,7 +211,7 @@ function decodeFrames(
     at += size;
   }
   if (at !== frames.byteLength) throw trailing(symbol, frames.byteLength - at);
-  return validateColumns(symbol, columns);
+  return validateKnowing(symbol, columns, { finite, timeIncreasing });
 }
 
 function trailing(symbol: string, extra: number): DataValidationError {
