@@ -67,6 +67,8 @@ export interface CsvOptions {
 export class CsvParser {
   readonly #symbol: string;
   readonly #delimiter: number;
+  /** Whether {@link plainNumber} can read fields: not with a digit, `.` or `-` as the delimiter. */
+  readonly #fastFields: boolean;
   readonly #headerMode: 'auto' | boolean;
   readonly #names: Partial<Record<OhlcvField, string>>;
   readonly #builder = new ColumnBuilder(4096);
@@ -91,6 +93,8 @@ export class CsvParser {
     }
     this.#symbol = symbol;
     this.#delimiter = delimiter.charCodeAt(0);
+    const code = this.#delimiter;
+    this.#fastFields = !((code >= ZERO && code <= NINE) || code === DOT || code === MINUS);
     this.#headerMode = options.header ?? 'auto';
     this.#names = options.columns ?? {};
   }
@@ -98,7 +102,13 @@ export class CsvParser {
   /** Parse the next chunk of bytes. A record split across chunks is carried over. */
   push(chunk: Uint8Array): void {
     if (this.#done) throw new Error('CsvParser: push() after finish()');
-    let buf = chunk;
+    // A plain Uint8Array view of a Buffer: with one kind of array the parsing loops stay
+    // monomorphic (stream chunks are Buffers, joined carries Uint8Arrays; given both, V8
+    // deoptimised the loop for the "wrong map" and ran it on polymorphic loads).
+    let buf =
+      chunk.constructor === Uint8Array
+        ? chunk
+        : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.#carry) {
       buf = new Uint8Array(this.#carry.length + chunk.length);
       buf.set(this.#carry);
@@ -212,6 +222,21 @@ export class CsvParser {
           value = Number.NaN;
           fieldEnd = closed + 1;
           emptyLine = false;
+        } else if (this.#fastFields && (value = plainNumber(b, p, len, d)) === value) {
+          // The common field: a plain number that ends at the delimiter or the line end.
+          const q = plainNumberEnd;
+          this.#store(field, value, undefined);
+          field++;
+          emptyLine = false;
+          if (b[q] === d) {
+            p = q + 1;
+            continue;
+          }
+          // CR or LF, as after any other field
+          p = b[q] === CR ? q + 1 : q;
+          if (p < len && b[p] === LF) p++;
+          endOfRecord = true;
+          continue;
         } else {
           let q = p;
           while (q < len && b[q] !== d && b[q] !== LF && b[q] !== CR) q++;
@@ -260,8 +285,10 @@ export class CsvParser {
 
   #store(field: number, value: number, stringValue: string | undefined): void {
     if (!this.#sawFirstLine) {
-      // NaN with no text is an empty field; String(NaN) would report it as "NaN".
-      this.#pendingStrings[field] = stringValue ?? (value !== value ? '' : String(value));
+      // NaN with no text is an empty field; String(NaN) would report it as "NaN". String() gives
+      // back every other number exactly when it is read again, except -0, which it writes as "0".
+      this.#pendingStrings[field] =
+        stringValue ?? (value !== value ? '' : Object.is(value, -0) ? '-0' : String(value));
       return;
     }
     const map = this.#fieldMap!;
@@ -501,6 +528,53 @@ export function parseNumber(b: Uint8Array, start: number, end: number): number {
     return Number.isFinite(value) ? value : Number.NaN;
   }
   const value = scale >= 0 ? mantissa * POW10[scale]! : mantissa / POW10[-scale]!;
+  return negative ? -value : value;
+}
+
+/** Where the field read by the last successful {@link plainNumber} ended (its terminator's index). */
+let plainNumberEnd = 0;
+
+/**
+ * The fast path of field parsing: `-`? digits, with at most one `.` among them, 1 to 15 digits in
+ * all, followed at once by the delimiter `d`, CR or LF inside `b[..len]`. Returns the value,
+ * exactly as {@link parseNumber} gives it (one correctly rounded division of an exact integer by
+ * an exact power of ten), and sets {@link plainNumberEnd}; returns NaN for any other field, which
+ * the general path then reads. Digits are gathered nine at a time in an int32, then joined.
+ */
+function plainNumber(b: Uint8Array, p: number, len: number, d: number): number {
+  let q = p;
+  const negative = b[q] === MINUS;
+  if (negative) q++;
+  let high = 0;
+  let low = 0;
+  let lowDigits = 0;
+  let digits = 0;
+  let fraction = 0;
+  let dot = false;
+  while (q < len) {
+    const c = b[q]! - ZERO;
+    if (c >= 0 && c <= 9) {
+      low = low * 10 + c;
+      digits++;
+      if (dot) fraction++;
+      if (++lowDigits === 9) {
+        high = high * 1e9 + low;
+        low = 0;
+        lowDigits = 0;
+      }
+    } else if (c === DOT - ZERO && !dot) {
+      dot = true;
+    } else {
+      break;
+    }
+    q++;
+  }
+  if (q >= len || digits === 0 || digits > 15) return Number.NaN;
+  const t = b[q];
+  if (t !== d && t !== LF && t !== CR) return Number.NaN;
+  plainNumberEnd = q;
+  const mantissa = high * POW10[lowDigits]! + low;
+  const value = fraction === 0 ? mantissa : mantissa / POW10[fraction]!;
   return negative ? -value : value;
 }
 

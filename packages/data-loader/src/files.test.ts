@@ -272,6 +272,56 @@ describe('CSV', () => {
     expect(parseNumber(Buffer.from(''), 0, 0)).toBeNaN();
   });
 
+  it('reads every field exactly as Number() does, on the fast path and off it, whatever the delimiter', () => {
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    // '-0' first: the first line is read twice (header detection, then data), and came back +0
+    const samples = ['-0', '0', '5.', '.5', '-.5', '007', '0.000000000000001', '1e5', '+7'];
+    samples.push(
+      '123456789012345',
+      '1234567890123456',
+      '-99999999999999.9',
+      '0.1',
+      '1600000000000',
+    );
+    for (let i = 0; i < 3000; i++) {
+      const digits = Math.floor(rand() * 17) + 1;
+      const v = (rand() - 0.5) * 10 ** Math.floor(rand() * 14);
+      samples.push(v.toFixed(Math.min(digits, 12)), v.toPrecision(digits), String(v));
+    }
+    const cases: [string, (s: string) => boolean][] = [
+      [',', () => true],
+      [';', () => true],
+      ['\t', () => true],
+      [' ', () => true],
+      ['|', () => true],
+      // delimiters that can be part of a number: the fast path is off, the result the same
+      ['-', (s) => !s.includes('-')],
+      ['.', (s) => !s.includes('.')],
+      ['7', (s) => !s.includes('7')],
+    ];
+    for (const [delimiter, fits] of cases) {
+      const values = samples.filter(fits);
+      // increasing times that do not hold the delimiter either
+      const times: string[] = [];
+      for (let t = 1; times.length < values.length; t++)
+        if (!String(t).includes(delimiter)) times.push(String(t));
+      const rows = values.map((v, i) =>
+        [times[i], v, values[(i + 1) % values.length], v, v, v].join(delimiter),
+      );
+      for (const eol of ['\n', '\r\n']) {
+        const cols = parseCsv('N', rows.join(eol) + eol, { header: false, delimiter });
+        values.forEach((v, i) => {
+          expect(Object.is(cols.open[i], Number(v)), `${JSON.stringify(delimiter)} ${v}`).toBe(
+            true,
+          );
+          expect(Object.is(cols.volume[i], Number(v))).toBe(true);
+          expect(Object.is(cols.high[i], Number(values[(i + 1) % values.length]))).toBe(true);
+        });
+      }
+    }
+  });
+
   it('streams a CSV file through csvFileSource', async () => {
     const cols = barsFor('FILE', 5000);
     const lines = [
