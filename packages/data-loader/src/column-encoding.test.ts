@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCodec, encodedHeader } from '@peaktrade/serialize';
+import { SerializeError, createCodec, encodedHeader } from '@peaktrade/serialize';
 import { afterAll, describe, expect, it } from 'vitest';
 import { barsFor } from '../test/fault-server.js';
 import { thrown } from '../test/thrown.js';
@@ -214,6 +214,35 @@ describe('columnar layout 3: integer-delta columns', () => {
     // the same columns stored well are read
     const volume = { encoding: 'delta', scale: 1, first: 7, deltas: Int8Array.of(1, -2, 3) };
     expect([...decodeColumnar('M', layout3({ ...base, volume }, n)).volume]).toEqual([7, 8, 6, 9]);
+    // a step column of 2^40 values is a few bytes on disk: refused by maxBytes, not allocated
+    const huge = 2 ** 40;
+    const bomb = layout3(
+      {
+        ...Object.fromEntries(
+          OHLCV_FIELDS.map((f) => [f, { encoding: 'delta', scale: 1, first: 1, step: 1 }]),
+        ),
+      },
+      huge,
+    );
+    const tooLarge = thrown(() => decodeColumnar('B', bomb)) as SerializeError;
+    expect(tooLarge).toBeInstanceOf(SerializeError);
+    expect(tooLarge.code).toBe('E_SERIALIZE_TOO_LARGE');
+    expect(tooLarge.message).toMatch(
+      /delta column "time" of B expands to 8796093022208 bytes, over maxBytes 536870912/,
+    );
+    // and by a smaller maxBytes of the caller's: 100 values are 800 bytes
+    const hundred = layout3(
+      {
+        ...Object.fromEntries(
+          OHLCV_FIELDS.map((f) => [f, { encoding: 'delta', scale: 1, first: 1, step: 1 }]),
+        ),
+      },
+      100,
+    );
+    expect(decodeColumnar('B', hundred).close).toHaveLength(100);
+    expect(thrown(() => decodeColumnar('B', hundred, { maxBytes: 799 }))).toBeInstanceOf(
+      SerializeError,
+    );
     // no bars: a delta column has nothing to describe
     const empty = { ...barsFor('E', 0) } as Record<string, unknown>;
     const error = thrown(() =>

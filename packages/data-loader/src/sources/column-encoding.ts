@@ -11,6 +11,7 @@
  * 32 bits) is stored as plain float 64 values.
  * @module
  */
+import { TooLargeError } from '@peaktrade/serialize';
 import { uninitialisedFloat64 } from '../columns.js';
 import { DataValidationError } from '../errors.js';
 
@@ -108,6 +109,7 @@ export function decodeColumn(
   field: string,
   value: unknown,
   length: number,
+  maxBytes: number,
 ): DecodedColumn {
   if (value instanceof Float64Array) return { values: value, finite: false, increasing: false };
   const bad = (reason: string): DataValidationError =>
@@ -123,6 +125,13 @@ export function decodeColumn(
     throw bad(`delta column: first must be a safe integer, got ${String(first)}`);
   }
   if (length < 1) throw bad('delta column in a file of no bars');
+  // A step column is a few bytes however long it says it is: its values count against maxBytes
+  // like any decoded payload, so a small file cannot make the reader allocate gigabytes.
+  if (length * 8 > maxBytes) {
+    throw new TooLargeError(
+      `delta column "${field}" of ${symbol} expands to ${length * 8} bytes, over maxBytes ${maxBytes}`,
+    );
+  }
   const out = uninitialisedFloat64(length);
   if (deltas === undefined) {
     if (!Number.isSafeInteger(step)) {

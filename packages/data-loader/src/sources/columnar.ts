@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
 import {
+  DEFAULT_MAX_BYTES,
   IN_PLACE_PROBE_BYTES,
   createCodec,
   decode,
@@ -156,6 +157,7 @@ function decodeFrames(
     );
   }
   const encoded = value.version === 3;
+  const maxBytes = options?.maxBytes ?? DEFAULT_MAX_BYTES;
   const { length, checksums } = value;
   const names = value.columns;
   if (
@@ -195,7 +197,7 @@ function decodeFrames(
     // version 2 columns are float 64 values only (validateColumns names anything else)
     let column = stored;
     if (encoded) {
-      const decoded = decodeColumn(symbol, field, stored, length as number);
+      const decoded = decodeColumn(symbol, field, stored, length as number, maxBytes);
       column = decoded.values;
       if (decoded.finite) finite.add(field);
       if (field === 'time') timeIncreasing = decoded.increasing;
