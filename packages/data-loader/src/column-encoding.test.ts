@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { barsFor } from '../test/fault-server.js';
 import { thrown } from '../test/thrown.js';
 import { encodeColumn, type DeltaColumn } from './sources/column-encoding.js';
+import { assembleColumnar } from './sources/columnar.js';
 import {
   DataValidationError,
   LoaderOptionError,
@@ -40,22 +41,7 @@ function expectSameColumns(back: OhlcvColumns, cols: OhlcvColumns): void {
 /** A layout-3 payload holding `values` as the stored columns, with a header that matches them. */
 function layout3(values: Record<string, unknown>, length: number): Uint8Array {
   const frames = OHLCV_FIELDS.map((f) => codec.encode(values[f]));
-  const head = codec.encode({
-    format: 'peaktrade.ohlcv',
-    version: 3,
-    symbol: null,
-    length,
-    columns: [...OHLCV_FIELDS],
-    checksums: frames.map((f) => encodedHeader(f).crc32),
-  });
-  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, head.length));
-  out.set(head);
-  let at = head.length;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.length;
-  }
-  return out;
+  return assembleColumnar(codec, frames, { version: 3, symbol: null, length });
 }
 
 describe('columnar layout 3: integer-delta columns', () => {

@@ -9,6 +9,7 @@ import {
   decodeInPlace,
   encodedHeader,
   inPlaceOffset,
+  type Codec,
   type SerializeOptions,
 } from '@peaktrade/serialize';
 import { OHLCV_FIELDS, validateColumns, validateKnowing, type OhlcvColumns } from '../columns.js';
@@ -77,17 +78,33 @@ export function encodeColumnar(
     const stored = encodeColumn(columns[f]);
     return stored instanceof Float64Array ? codec.encode(stored) : deltaCodec.encode(stored);
   });
-  const head = codec.encode({
-    format: COLUMNAR_FORMAT,
+  return assembleColumnar(codec, frames, {
     version: encoding === 'plain' ? 2 : COLUMNAR_VERSION,
     symbol: options.symbol ?? null,
     length: columns.time.length,
+  });
+}
+
+/**
+ * A columnar payload from its column values already encoded (`frames`, one per field of
+ * `OHLCV_FIELDS`, in that order): the header value, encoded with `codec`, then the frames.
+ */
+export function assembleColumnar(
+  codec: Codec,
+  frames: readonly Uint8Array[],
+  head: { readonly version: number; readonly symbol: string | null; readonly length: number },
+): Uint8Array {
+  const headBytes = codec.encode({
+    format: COLUMNAR_FORMAT,
+    version: head.version,
+    symbol: head.symbol,
+    length: head.length,
     columns: [...OHLCV_FIELDS],
     checksums: frames.map((f) => encodedHeader(f).crc32),
   });
-  const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, head.byteLength));
-  out.set(head);
-  let at = head.byteLength;
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, headBytes.byteLength));
+  out.set(headBytes);
+  let at = headBytes.byteLength;
   for (const f of frames) {
     out.set(f, at);
     at += f.byteLength;
