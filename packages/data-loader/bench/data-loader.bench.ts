@@ -170,8 +170,9 @@ export default defineBenchSuite({
       await writeColumnarFile(small, smallBars);
       await writeColumnarFile(big, bigBars);
       const size = (path: string): string => `${(statSync(path).size / 1e6).toFixed(2)} MB file`;
-      // A 1M-bar read takes 20–150 ms: a 400 ms budget gave five samples, the first of them still
-      // warming up. Three warm-up reads and 1.5 s give 15–60 samples to take the median of.
+      // A 1M-bar read takes 20–180 ms here. With 400 ms the harness took five samples of the layout
+      // 3 file; with three warm-up reads and 1.5 s it took 19 of that file, 12 of the uncompressed
+      // one and 5 of the zstd-1 one (one run, 2-vCPU AMD EPYC VM, family 25, 2026-11-27).
       const read1m = { timeMs: ctx.quick ? 400 : Math.max(ctx.timeMs, 1500), warmup: 3 };
       ctx.log('columnar 10k');
       const col10k = await benchmark(() => readColumnarFile(small), {

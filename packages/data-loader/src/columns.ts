@@ -17,7 +17,8 @@ export type OhlcvField = (typeof OHLCV_FIELDS)[number];
 
 /**
  * A new array of `length` values, not zero-filled: for callers that write every element before
- * anyone reads it. Fresh zeroed memory costs about 1 ms per 8 MB on our VMs.
+ * anyone reads it. Zero-filling 8 MB took 0.9–1.0 ms on a 2-vCPU AMD EPYC VM (family 25,
+ * 2026-11-27).
  */
 export function uninitialisedFloat64(length: number): Float64Array {
   return new Float64Array(Buffer.allocUnsafeSlow(length * 8).buffer, 0, length);
@@ -34,11 +35,12 @@ const MAX_CHUNK = 1 << 16;
 export class ColumnBuilder {
   /** Filled chunks of each column, oldest first. */
   readonly #filled: Float64Array[][] = OHLCV_FIELDS.map(() => []);
+  /** Values in the filled chunks of one column. */
+  #filledLength = 0;
   /** The chunk being filled, per column. */
   #cols: Float64Array[];
   /** Values in the chunk being filled. */
   #at = 0;
-  #length = 0;
 
   constructor(initialCapacity = 1024) {
     const size = Math.min(MAX_CHUNK, Math.max(16, initialCapacity));
@@ -47,14 +49,13 @@ export class ColumnBuilder {
 
   /** Bars appended so far. */
   get length(): number {
-    return this.#length;
+    return this.#filledLength + this.#at;
   }
 
   /** Append one bar. */
   push(time: number, open: number, high: number, low: number, close: number, volume: number): void {
     if (this.#at === this.#cols[0]!.length) this.#next();
     const i = this.#at++;
-    this.#length++;
     const c = this.#cols;
     c[0]![i] = time;
     c[1]![i] = open;
@@ -66,7 +67,7 @@ export class ColumnBuilder {
 
   /** The bars so far as exact-length columns (new arrays; the builder can go on appending). */
   finish(): OhlcvColumns {
-    const n = this.#length;
+    const n = this.length;
     const [time, open, high, low, close, volume] = this.#cols.map((current, f) => {
       const out = uninitialisedFloat64(n);
       let at = 0;
@@ -82,6 +83,7 @@ export class ColumnBuilder {
 
   #next(): void {
     const size = Math.min(MAX_CHUNK, this.#cols[0]!.length * 2);
+    this.#filledLength += this.#at;
     this.#cols = this.#cols.map((full, f) => {
       this.#filled[f]!.push(full);
       return uninitialisedFloat64(size);

@@ -160,8 +160,10 @@ export function decodeColumn(
   return { values: out, finite: true, increasing: false };
 }
 
-// One loop per element type keeps each monomorphic. `k` holds integers below 2^53, so the sums are
-// exact; scale 1 skips the division (k / 1 is k).
+// One loop per element type keeps each monomorphic: one shared loop over Int8, Int16 and Int32
+// deltas took 8.0–13.2 ms for the three 1M-value columns against 7.2–11.2 ms for three loops (medians
+// of 30, three rounds, 2-vCPU AMD EPYC VM, family 25, 2026-11-27). `k` holds integers below 2^53, so
+// the sums are exact; scale 1 skips the division (k / 1 is k).
 
 function expandStep(out: Float64Array, first: number, step: number, scale: number): void {
   let k = first;
