@@ -267,13 +267,14 @@ export default defineBenchSuite({
       // the full per-task cost of dispatching to a worker that is already running. (Timed one per
       // sample, the worker idles between samples and the figure includes its wake-up from sleep:
       // that is `idle_task_us` below.)
-      // On an otherwise idle VM much of that round trip is not dispatch work but the two thread
-      // wake-ups (worker, then main thread) that any cross-thread round trip needs: an idle vCPU
-      // halts, and waking it goes through the hypervisor. Their cost swings with what the other
-      // vCPU is doing (20 µs per round trip when the machine is busy, 50-80 µs when it is idle).
-      // So a bare worker_threads postMessage ping-pong (no piscina, no pool), alternated with the
-      // pool's loop in the same conditions, is reported as this machine's floor at that moment,
-      // and the pool's loop is also timed as CPU time of all threads.
+      // A cross-thread round trip whose threads sleep between messages pays two wake-ups (worker,
+      // then main thread); on a VM an idle vCPU halts and waking it goes through the hypervisor,
+      // 20 µs per round trip when the machine is busy, 50-80 µs when it is idle. The pool avoids
+      // both while tasks are short (`spinMicros`: the worker polls for its next task, this thread
+      // for the result). Alternated in the same conditions: the same pool with `spinMicros: 0`
+      // (both threads sleep) and a bare worker_threads postMessage ping-pong (no piscina, no pool;
+      // both threads sleep): what sleeping costs on this machine at that moment. The pool's loop
+      // is also timed as CPU time of all threads (polling trades CPU time for the wake-ups).
       const ROUND_TRIPS = 50;
       const ping = new Worker(
         "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));",
@@ -285,11 +286,14 @@ export default defineBenchSuite({
           ping.postMessage(i);
         });
       const taskMedians: number[] = [];
+      const sleepingMedians: number[] = [];
       const pingMedians: number[] = [];
+      const sleeping = new WorkerPool({ maxWorkers: 1, minWorkers: 1, spinMicros: 0 });
       let cpuUsTotal = 0;
       let cpuTrips = 0;
       try {
         await pool1.run(NOOP, 0);
+        await sleeping.run(NOOP, 0);
         await pingOnce(0);
         for (let r = 0; r < 3; r++) {
           const trips = await benchmark(
@@ -302,6 +306,12 @@ export default defineBenchSuite({
             },
             { name: 'warm round trips ×50', timeMs },
           );
+          const slept = await benchmark(
+            async () => {
+              for (let i = 0; i < ROUND_TRIPS; i++) await sleeping.run(NOOP, i);
+            },
+            { name: 'warm round trips ×50, spinMicros 0', timeMs },
+          );
           const floor = await benchmark(
             async () => {
               for (let i = 0; i < ROUND_TRIPS; i++) await pingOnce(i);
@@ -309,10 +319,11 @@ export default defineBenchSuite({
             { name: 'bare postMessage ping-pong ×50', timeMs },
           );
           taskMedians.push(trips.stats.median);
+          sleepingMedians.push(slept.stats.median);
           pingMedians.push(floor.stats.median);
         }
       } finally {
-        await ping.terminate();
+        await Promise.all([ping.terminate(), sleeping.close()]);
       }
       out.push(
         perItem(
@@ -320,7 +331,7 @@ export default defineBenchSuite({
           'Warm dispatch, one task at a time (goal ≤ 50 µs)',
           median(taskMedians),
           ROUND_TRIPS,
-          'full round trip (submit → no-op on the worker → result on the main thread), 50 sequential per sample to one warm worker; median of 3 benchmark medians (alternated with the ping-pong floor) / 50',
+          'full round trip (submit → no-op on the worker → result on the main thread), 50 sequential per sample to one warm worker, default spinMicros (100); median of 3 benchmark medians (alternated with the two below) / 50',
         ),
       );
       out.push({
@@ -328,15 +339,24 @@ export default defineBenchSuite({
         label: 'Warm dispatch, CPU time per round trip, all threads',
         value: cpuUsTotal / cpuTrips,
         unit: 'us',
-        detail: `process.cpuUsage (main + worker) over the task_us loop, mean of ${cpuTrips} round trips incl. warm-up; on a VM whose vCPUs idle this includes system time spent waking threads`,
+        detail: `process.cpuUsage (main + worker) over the task_us loop, mean of ${cpuTrips} round trips incl. warm-up; includes both threads' polling and any system time spent waking threads`,
       });
       out.push(
         perItem(
+          'parallel.dispatch.task_sleeping_us',
+          'Warm dispatch, one task at a time, spinMicros 0 (both threads sleep)',
+          median(sleepingMedians),
+          ROUND_TRIPS,
+          'as task_us, on a second 1-worker pool that never polls; alternated with task_us',
+        ),
+      );
+      out.push(
+        perItem(
           'parallel.dispatch.pingpong_us',
-          'Floor: bare worker_threads postMessage ping-pong round trip',
+          'Bare worker_threads postMessage ping-pong round trip (both threads sleep)',
           median(pingMedians),
           ROUND_TRIPS,
-          'an echo worker without piscina or the pool, alternated with task_us; what any thread round trip costs on this machine at that moment',
+          'an echo worker without piscina or the pool, alternated with task_us; what a round trip between sleeping threads costs on this machine at that moment',
         ),
       );
       // A task to a worker that has gone to sleep: each sample waits 2 ms first, longer than the

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { threadId, type Worker, type WorkerOptions } from 'node:worker_threads';
-import { accelSettings } from '@peaktrade/numeric-accel';
+import { accelSettings, cpuTopology } from '@peaktrade/numeric-accel';
 import { defaultConfig } from '@peaktrade/config';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TASKS, task, until } from '../test/helpers.js';
@@ -560,6 +560,42 @@ describe('WorkerPool', () => {
     for (let i = 0; i < 30; i++) expect(await p.run(task('double'), i)).toBe(2 * i);
     expect(performance.now() - t1).toBeLessThan(150);
   });
+
+  // The pool's thread polls only while a CPU is free besides the running worker.
+  it.skipIf(cpuTopology().effectiveParallelism < 2)(
+    "the pool's thread polls for a short task's result and stops as soon as it is posted",
+    async () => {
+      // Each poll may last 10 ms: one that missed the result would hold every task for that long.
+      const p = pool({ maxWorkers: 1, minWorkers: 1, spinMicros: 10_000 });
+      expect(await p.run(task('double'), 1)).toBe(2);
+      const before = p.metrics().resultPolls;
+      const t0 = performance.now();
+      for (let i = 0; i < 30; i++) expect(await p.run(task('double'), i)).toBe(2 * i);
+      expect(performance.now() - t0).toBeLessThan(150);
+      const after = p.metrics().resultPolls;
+      // A busy machine may leave no CPU free for a poll now and then, so not every task has one.
+      expect(after.count - before.count).toBeGreaterThan(10);
+      expect(after.hits - before.hits).toBe(after.count - before.count);
+    },
+  );
+
+  it.skipIf(cpuTopology().effectiveParallelism < 2)(
+    'polls that time out (tasks longer than spinMicros) make the pool poll ever less often',
+    async () => {
+      const p = pool({ maxWorkers: 1, minWorkers: 1, spinMicros: 100 });
+      for (let i = 0; i < 40; i++) expect(await p.run(task('spin'), 3)).toBe(3);
+      // Polls at the starts 1, 2, 4, 7, 12, 21 and 38 at most: after two timeouts in a row the next
+      // 1, 2, 4, 8 and 16 starts skip theirs. Without the back-off there would be one per start.
+      const { count, hits } = p.metrics().resultPolls;
+      expect(count).toBeGreaterThan(0);
+      expect(count).toBeLessThanOrEqual(7);
+      expect(hits).toBe(0);
+      // spinMicros: 0 turns the polls off on this side too.
+      const off = pool({ maxWorkers: 1, minWorkers: 1, spinMicros: 0 });
+      for (let i = 0; i < 20; i++) expect(await off.run(task('double'), i)).toBe(2 * i);
+      expect(off.metrics().resultPolls).toEqual({ count: 0, hits: 0 });
+    },
+  );
 
   it('rejects task references that a worker could not resolve', () => {
     expect(() => taskRef('./tasks.js', 'x')).toThrow(

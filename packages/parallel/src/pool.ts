@@ -18,7 +18,7 @@ import {
   type SerializedError,
 } from './errors.js';
 import { RingQueue } from './ring-queue.js';
-import { BUSY, DOORBELL, SPINNING, type WorkerSetup } from './runtime.js';
+import { BUSY, DOORBELL, RESULTS, SPINNING, STATE_LENGTH, type WorkerSetup } from './runtime.js';
 import {
   cloneMessage,
   cloneReply,
@@ -74,7 +74,17 @@ export interface WorkerPoolOptions {
    * posted starts it at once. The poll stops as soon as this pool posts any task, so it only burns
    * CPU when no task follows; and a worker polls only while a CPU is left over for this thread
    * (running and polling workers together stay below the CPUs the process may use), so it never
-   * competes with the thread that must receive its result. 0 turns it off. Default 100.
+   * competes with the thread that must receive its result.
+   *
+   * The pool's own thread polls the same way for a result, for at most as long: right after it
+   * posts a task, when a CPU is free for it besides the running and polling workers. Its event
+   * loop would otherwise sleep until the result's message wakes it, which costs the same tens of
+   * µs. While it polls, this thread runs nothing else: another event waits at most `spinMicros`.
+   * When tasks take longer than that, polls time out and the pool polls ever less often (after two
+   * in a row, it skips 1, 2, 4 ... up to 64 task starts), so long tasks waste at most one poll in 65.
+   * `metrics().resultPolls` counts these polls.
+   *
+   * 0 turns both off. Default 100.
    */
   readonly spinMicros?: number;
   /** The `[performance.parallel]` section of `loadConfig()`; fills the defaults above. */
@@ -131,6 +141,11 @@ export interface PoolMetrics {
   readonly queueWaitMs: LatencySummary;
   /** Time from start to result, as seen by the pool (includes the message round trip). */
   readonly runTimeMs: LatencySummary;
+  /**
+   * How often this thread polled for a short task's result instead of sleeping until it came (see
+   * {@link WorkerPoolOptions.spinMicros}), and of those, how often the result came while it polled.
+   */
+  readonly resultPolls: { readonly count: number; readonly hits: number };
 }
 
 /** Events of {@link WorkerPool}. */
@@ -241,7 +256,17 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** Resolved {@link WorkerPoolOptions.spinMicros}. */
   readonly spinMicros: number;
   /** Counters shared with the workers: the doorbell, busy and polling workers (see {@link WorkerSetup}). */
-  readonly #state = new Int32Array(new SharedArrayBuffer(12));
+  readonly #state = new Int32Array(new SharedArrayBuffer(4 * STATE_LENGTH));
+  /** CPUs this process may use (the pool's thread polls for a result only while one is free). */
+  readonly #cpus: number;
+  /** Task starts left before this thread polls for a result again (after polls that timed out). */
+  #pollSkips = 0;
+  /** Polls for a result in a row that timed out. */
+  #pollMisses = 0;
+  /** A poll for a result is scheduled and has not run yet. */
+  #pollScheduled = false;
+  #resultPolls = 0;
+  #resultPollHits = 0;
 
   readonly #piscina: Piscina | undefined;
   readonly #onQueueFull: QueueFullPolicy;
@@ -316,6 +341,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         'a worker_threads ResourceLimits object',
       );
     }
+    this.#cpus = cpuTopology().effectiveParallelism;
     if (inline) {
       this.#piscina = undefined;
       return;
@@ -337,7 +363,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       workerData: {
         state: this.#state,
         spinMicros: this.spinMicros,
-        cpus: cpuTopology().effectiveParallelism,
+        cpus: this.#cpus,
       } satisfies WorkerSetup,
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
     });
@@ -500,6 +526,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         elapsedNs > 0 ? Math.min(1, Number(this.#busyNs) / (elapsedNs * this.maxWorkers)) : 0,
       queueWaitMs: summarize(this.#wait),
       runTimeMs: summarize(this.#run),
+      resultPolls: { count: this.#resultPolls, hits: this.#resultPollHits },
     };
   }
 
@@ -591,9 +618,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const startNs = process.hrtime.bigint();
     this.#wait.record(Math.max(1, Number(startNs - job.submittedNs)));
     const settle = (reply: TaskReply | undefined, crash: unknown): void => {
-      if (this.#piscina !== undefined) Atomics.sub(this.#state, BUSY, 1);
       const endNs = process.hrtime.bigint();
       const ran = endNs - startNs;
+      if (this.#piscina !== undefined) Atomics.sub(this.#state, BUSY, 1);
       this.#busyNs += ran;
       this.#run.record(Math.max(1, Number(ran)));
       this.#running--;
@@ -647,6 +674,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     // Counted here and uncounted when the task settles, whatever ends it (a reply, a crash, an
     // abort that terminates the worker): the workers read it to decide whether to poll.
     Atomics.add(this.#state, BUSY, 1);
+    const results = Atomics.load(this.#state, RESULTS);
     const runOptions = job.signal === undefined ? NO_RUN_OPTIONS : { signal: job.signal };
     this.#piscina.run(job.message, runOptions).then(
       (reply: TaskReply) => settle(reply, undefined),
@@ -655,9 +683,45 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     // Piscina has posted the task (this pool starts one only when a worker is free): a worker
     // polling for its next task stops polling and takes it from its port without sleeping.
     Atomics.add(this.#state, DOORBELL, 1);
+    if (this.#pollSkips > 0) this.#pollSkips--;
+    else if (!this.#pollScheduled && this.spinMicros > 0) {
+      // After this callback and its microtasks: the submitter may post more tasks first.
+      this.#pollScheduled = true;
+      setImmediate(this.#pollForResult, results);
+    }
     // Piscina starts a worker for a task no ready worker can take: watch it from its start.
     if (this.#held < this.maxWorkers) this.#trackWorkers();
   }
+
+  // Polling for a short task's result (see WorkerPoolOptions.spinMicros): with nothing else to run,
+  // this thread's event loop would sleep until the result's message wakes it, at the cost of a
+  // kernel (on a VM, hypervisor) wake-up. Returning as soon as a worker has counted a posted result,
+  // the loop finds the message already in its port and takes it without sleeping. Any result ends
+  // the poll: whichever task it belongs to, the loop has work again. When polls time out (the tasks
+  // take longer than spinMicros), the second in a row skips the polls of the next task start, the
+  // third those of the next 2, then 4 ... up to 64: tasks that long waste at most one poll in 65
+  // starts. One timeout alone skips nothing (a busy VM delays a short task now and then), and a poll
+  // that sees a result resets the count.
+  readonly #pollForResult = (seen: number): void => {
+    this.#pollScheduled = false;
+    const state = this.#state;
+    const busy = Atomics.load(state, BUSY);
+    // Nothing running (already settled), or no CPU free: the workers need them more than a poll.
+    if (busy === 0 || busy + Math.max(0, Atomics.load(state, SPINNING)) >= this.#cpus) return;
+    this.#resultPolls++;
+    const until = performance.now() + this.spinMicros / 1000;
+    do {
+      for (let i = 0; i < 64; i++) {
+        if (Atomics.load(state, RESULTS) !== seen) {
+          this.#resultPollHits++;
+          this.#pollMisses = 0;
+          return;
+        }
+      }
+    } while (performance.now() < until);
+    const misses = ++this.#pollMisses;
+    this.#pollSkips = misses < 2 ? 0 : 2 ** Math.min(6, misses - 2);
+  };
 
   #classify(job: Job, error: unknown): Error {
     const err = toError(error);

@@ -22,7 +22,8 @@ export interface WorkerSetup {
    * Shared counters of the pool: [{@link DOORBELL}] is incremented by the pool right after it hands
    * a task to piscina; [{@link BUSY}] counts the pool's tasks handed to piscina and not yet
    * settled (kept by the pool, so a crash or an abort cannot leave it off); [{@link SPINNING}]
-   * counts workers polling the doorbell (cleared by the pool when a worker exits).
+   * counts workers polling the doorbell (cleared by the pool when a worker exits); [{@link RESULTS}]
+   * is incremented by a worker right after it posts a task's result, for the pool's thread to poll.
    */
   readonly state: Int32Array;
   /** How long a worker polls the doorbell after sending a result, in µs (0: not at all). */
@@ -36,6 +37,10 @@ export const DOORBELL = 0;
 export const BUSY = 1;
 /** Index of the polling-worker count in {@link WorkerSetup.state}. */
 export const SPINNING = 2;
+/** Index of the posted-results count in {@link WorkerSetup.state}. */
+export const RESULTS = 3;
+/** Length of {@link WorkerSetup.state}. */
+export const STATE_LENGTH = 4;
 
 /** @internal A message from the pool to a worker. */
 export type TaskMessage =

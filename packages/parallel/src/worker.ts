@@ -13,6 +13,7 @@ import {
   type TaskReply,
   BUSY,
   DOORBELL,
+  RESULTS,
   SPINNING,
   type WorkerSetup,
 } from './runtime.js';
@@ -107,6 +108,8 @@ function resolveShared(id: string): Views | Promise<Views> {
 // is not getting the next task stops polling as soon as another one does. It polls only while
 // running and polling workers leave a CPU for the pool's thread, which has to wake up to take the
 // result and post the next task: a poll that kept it off a CPU would delay exactly that.
+// The pool's thread polls the other way (see WorkerPool's #pollForResult): each posted result is
+// counted in RESULTS, which it watches while it waits for a short task's result.
 const setup = workerData as Partial<WorkerSetup> | null | undefined;
 const state =
   setup?.state instanceof Int32Array && (setup.spinMicros ?? 0) > 0 ? setup.state : undefined;
@@ -158,6 +161,7 @@ MessagePort.prototype.postMessage = function (
     // Read before posting: a task posted after the result went out always rings it later.
     const seen = Atomics.load(state, DOORBELL);
     const sent = post.call(this, value, ...rest);
+    Atomics.add(state, RESULTS, 1);
     // After this callback and its microtasks (piscina's own bookkeeping) have run.
     setImmediate(pollForNextTask, state, seen);
     return sent;
