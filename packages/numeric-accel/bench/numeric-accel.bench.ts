@@ -6,6 +6,8 @@
 // - numeric-accel.wasm.<kernel>.resident: JS time / WASM time on wasmArray() data (no copies)
 //   (backend 'auto' picks WASM only where the matching figure is ≥ 1.3)
 // - numeric-accel.rollingStd.wasm.vsSum: WASM rollingStd on wasmArray() data / the same JS sum pass (goal ≤ 3)
+// - numeric-accel.sqrtPass.vsSum: a JS loop that only writes Math.sqrt of each value / the same sum pass: the
+//   least a JS rollingStd must do besides its sums (one square root per output), for reading rollingStd.vsSum
 // - numeric-accel.smaCrossover.*: the fused SMA-crossover backtest (JS and WASM) against the unfused chain of
 //   existing kernels, all in one interleaved suite
 import {
@@ -31,6 +33,12 @@ function priceSeries(n: number, seed: number): Float64Array {
     x[i] = p;
   }
   return x;
+}
+
+/** One square root per value, nothing else: what a JS rollingStd pays for its outputs alone. */
+function sqrtPass(x: Float64Array, out: Float64Array): Float64Array {
+  for (let i = 0; i < x.length; i++) out[i] = Math.sqrt(x[i]!);
+  return out;
 }
 
 // ---- idiomatic JavaScript baselines: plain arrays, slice / reduce / map, as application code writes them ----
@@ -107,6 +115,7 @@ export default defineBenchSuite({
         sum: () => (js(), na.sum(x)),
         rollingMean: () => (auto(), na.rollingMean(x, { window: W, out })),
         rollingStd: () => (auto(), na.rollingStd(x, { window: W, out })),
+        sqrtPass: () => sqrtPass(x, out),
       };
       if (rx !== undefined && rout !== undefined) {
         const [a, o] = [rx, rout];
@@ -156,6 +165,16 @@ export default defineBenchSuite({
           'rollingStd',
         ),
         detail: `window ${W}, 1M points, ordinary arrays, backend auto (runs WASM, streamed through wasm memory), baseline: JS sum(); the JS backend's time is in numeric-accel.wasm.rollingStd.speedup`,
+      });
+      measurements.push({
+        ...ratioMeasurement(
+          'numeric-accel.sqrtPass.vsSum',
+          'A JS loop writing Math.sqrt of each value / one sum pass',
+          s,
+          'sqrtPass',
+        ),
+        detail:
+          'out[i] = Math.sqrt(x[i]) over the same 1M values into the same out array, baseline: JS sum(); one square root per output is the least any JS rollingStd computes besides its window sums',
       });
       if (s.ratios.rollingStdWasm !== undefined) {
         measurements.push({
