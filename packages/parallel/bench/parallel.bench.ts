@@ -6,6 +6,7 @@
  * - Warm dispatch overhead per task and per strategy after automatic chunking.
  * - mapIo / createLimit overhead per task with 100k items queued.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -52,6 +53,24 @@ function smaPairs(count: number): StrategySpec[] {
   return out;
 }
 
+/**
+ * The machine's CPU time so far from the first line of /proc/stat, in clock ticks: all of it and the
+ * part stolen by the hypervisor (time a vCPU was ready to run but the host ran something else).
+ * Undefined where there is no /proc/stat.
+ */
+function cpuTicks(): { readonly total: number; readonly steal: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/);
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user)
+    const ticks = fields.slice(1, 9).map(Number);
+    if (fields[0] !== 'cpu' || ticks.length < 8 || ticks.some((t) => !Number.isFinite(t)))
+      return undefined;
+    return { total: ticks.reduce((a, b) => a + b, 0), steal: ticks[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -96,14 +115,27 @@ export default defineBenchSuite({
       const BLOCK = Math.min(200, pairs);
       const blocks: StrategySpec[][] = [];
       for (let i = 0; i < specs.length; i += BLOCK) blocks.push(specs.slice(i, i + BLOCK));
+      // CPU time stolen by the hypervisor while the 2-worker blocks ran: with both vCPUs busy, any
+      // steal slows them directly, so this says whether the machine was quiet for the scaling figure.
+      const stolen = { total: 0, steal: 0, known: true };
       const run = async (name: 'serial' | 'w1' | 'w2', block: StrategySpec[]): Promise<number> => {
+        const c0 = name === 'w2' ? cpuTicks() : undefined;
         const t0 = process.hrtime.bigint();
         if (name === 'serial') for (const s of block) backtest(data.columns, s);
         else
           await parallelBacktest(block, data, BACKTEST, {
             backend: localBackend({ pool: name === 'w1' ? pool1 : pool2 }),
           });
-        return Number(process.hrtime.bigint() - t0) / 1e6;
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        if (name === 'w2') {
+          const c1 = cpuTicks();
+          if (c0 === undefined || c1 === undefined) stolen.known = false;
+          else {
+            stolen.total += c1.total - c0.total;
+            stolen.steal += c1.steal - c0.steal;
+          }
+        }
+        return ms;
       };
       const totals: Record<'serial' | 'w1' | 'w2', number[]> = { serial: [], w1: [], w2: [] };
       const ratios: number[] = [];
@@ -172,6 +204,15 @@ export default defineBenchSuite({
         unit: 'x',
         detail: `${implausible ? `IMPLAUSIBLE ${measured.toFixed(2)}x from 2 workers (the 1-worker runs were disturbed; rerun); ` : ''}median over ${ratios.length} blocks of time(1 worker) / time(2 workers); ${cond}`,
       });
+      if (stolen.known && stolen.total > 0) {
+        out.push({
+          id: 'parallel.sweep.steal_pct',
+          label: 'CPU time stolen by the hypervisor during the 2-worker blocks',
+          value: (100 * stolen.steal) / stolen.total,
+          unit: '%',
+          detail: `/proc/stat steal ticks / all ticks, summed over the 2-worker blocks (${stolen.total} ticks); near 0 on a quiet machine`,
+        });
+      }
       out.push({
         id: 'parallel.sweep.efficiency_per_core',
         label: 'Parallel efficiency per core, 2 workers',
