@@ -519,54 +519,65 @@ describe('columnar files', () => {
     for (const f of fields) expect(copied[f].buffer).not.toBe(bytes.buffer);
   });
 
-  it('read a damaged file with the same errors as its bytes in memory (a corrupt length, garbage, a flipped bit, bytes after the end)', async () => {
-    const cols = barsFor('D', 40_000); // 320 KB columns: a 1.92 MB file, read value by value
-    const good = encodeColumnar(cols, {
-      encoding: 'plain',
-      serialize: { thresholdBytes: Infinity },
-    });
-    const path = join(dir, 'D.ptc');
-    const errorOf = async (bytes: Uint8Array): Promise<[unknown, unknown]> => {
-      writeFileSync(path, bytes);
-      const fromFile = await readColumnarFile(path, 'D').catch((e: unknown) => e);
-      const fromBytes = thrown(() => decodeColumnar('D', bytes));
-      return [fromFile, fromBytes];
-    };
-    const sameError = async (bytes: Uint8Array): Promise<Error> => {
-      const [fromFile, fromBytes] = await errorOf(bytes);
-      expect(fromFile).toBeInstanceOf(Error);
-      expect((fromFile as Error).constructor).toBe((fromBytes as Error).constructor);
-      expect((fromFile as Error).message).toBe((fromBytes as Error).message);
-      return fromFile as Error;
-    };
-    const withTail = (tail: number[]): Uint8Array => {
-      const out = new Uint8Array(good.length + tail.length);
-      out.set(good);
-      out.set(tail, good.length);
-      return out;
-    };
-    // bytes after the last column, whether or not they look like a value
-    expect((await sameError(withTail([1, 2, 3]))).message).toMatch(/3 unexpected bytes/);
-    expect(await sameError(withTail([0x50, 0x54, 2, 0]))).toBeInstanceOf(DataValidationError);
-    const twice = new Uint8Array(good.length * 2);
-    twice.set(good);
-    twice.set(good, good.length);
-    expect(await sameError(twice)).toBeInstanceOf(DataValidationError);
-    // a column's body length raised to 256 MiB (under maxBytes): truncated, not a 256 MiB buffer
-    const headLength = encodedHeader(good).byteLength;
-    const huge = good.slice();
-    new DataView(huge.buffer).setUint32(headLength + 4, 256 * 1024 * 1024, true);
-    expect(await sameError(huge)).toBeInstanceOf(SerializeError);
-    // garbage where the second column should start
-    const firstColumn = encodedHeader(good.subarray(headLength)).byteLength;
-    const garbage = good.slice();
-    garbage.set([0xde, 0xad], headLength + firstColumn);
-    expect(await sameError(garbage)).toBeInstanceOf(SerializeError);
-    // a flipped bit in an element
-    const flipped = good.slice();
-    flipped[headLength + 100]! ^= 0x04;
-    expect(await sameError(flipped)).toBeInstanceOf(SerializeError);
-  });
+  it.each([
+    // 320 KB columns: a 1.92 MB file, read value by value
+    ['layout 2, read value by value', 40_000, { encoding: 'plain' } as const],
+    // delta columns: after its header value, the rest of the file is read in one step
+    ['layout 3, the rest read in one step', 50_000, { encoding: 'auto' } as const],
+  ])(
+    'read a damaged file with the same errors as its bytes in memory (a corrupt length, garbage, a flipped bit, bytes after the end, cut short): %s',
+    async (_, n, layout) => {
+      const cols = barsFor('D', n);
+      const good = encodeColumnar(cols, { ...layout, serialize: { thresholdBytes: Infinity } });
+      expect(good.byteLength).toBeGreaterThan(1024 * 1024);
+      const path = join(dir, 'D.ptc');
+      writeFileSync(path, good);
+      expect(await readColumnarFile(path, 'D')).toEqual(cols);
+      const errorOf = async (bytes: Uint8Array): Promise<[unknown, unknown]> => {
+        writeFileSync(path, bytes);
+        const fromFile = await readColumnarFile(path, 'D').catch((e: unknown) => e);
+        const fromBytes = thrown(() => decodeColumnar('D', bytes));
+        return [fromFile, fromBytes];
+      };
+      const sameError = async (bytes: Uint8Array): Promise<Error> => {
+        const [fromFile, fromBytes] = await errorOf(bytes);
+        expect(fromFile).toBeInstanceOf(Error);
+        expect((fromFile as Error).constructor).toBe((fromBytes as Error).constructor);
+        expect((fromFile as Error).message).toBe((fromBytes as Error).message);
+        return fromFile as Error;
+      };
+      const withTail = (tail: number[]): Uint8Array => {
+        const out = new Uint8Array(good.length + tail.length);
+        out.set(good);
+        out.set(tail, good.length);
+        return out;
+      };
+      // bytes after the last column, whether or not they look like a value
+      expect((await sameError(withTail([1, 2, 3]))).message).toMatch(/3 unexpected bytes/);
+      expect(await sameError(withTail([0x50, 0x54, 2, 0]))).toBeInstanceOf(DataValidationError);
+      const twice = new Uint8Array(good.length * 2);
+      twice.set(good);
+      twice.set(good, good.length);
+      expect(await sameError(twice)).toBeInstanceOf(DataValidationError);
+      // a column's body length raised to 256 MiB (under maxBytes): truncated, not a 256 MiB buffer
+      const headLength = encodedHeader(good).byteLength;
+      const huge = good.slice();
+      new DataView(huge.buffer).setUint32(headLength + 4, 256 * 1024 * 1024, true);
+      expect(await sameError(huge)).toBeInstanceOf(SerializeError);
+      // garbage where the second column should start
+      const firstColumn = encodedHeader(good.subarray(headLength)).byteLength;
+      const garbage = good.slice();
+      garbage.set([0xde, 0xad], headLength + firstColumn);
+      expect(await sameError(garbage)).toBeInstanceOf(SerializeError);
+      // a flipped bit in an element
+      const flipped = good.slice();
+      flipped[headLength + 100]! ^= 0x04;
+      expect(await sameError(flipped)).toBeInstanceOf(SerializeError);
+      // cut short: in the last column, and just after the header value
+      expect(await sameError(good.subarray(0, good.length - 1))).toBeInstanceOf(SerializeError);
+      expect(await sameError(good.subarray(0, headLength + 3))).toBeInstanceOf(SerializeError);
+    },
+  );
 
   it('read a file of more values than a columnar file has (over 16) whole, and refuse it', async () => {
     // small files are read whole anyway: 3 × 480 KB (1.44 MB) goes value by value until the 16th

@@ -276,7 +276,12 @@ const MAX_FRAMES = 16;
 
 /**
  * Reads the columnar file at `path` and decodes it. A file over {@link SYNC_READ_MAX_BYTES} is read
- * value by value, each into a buffer of its own.
+ * value by value, each into a buffer of its own, except that after a layout 3 header value the rest
+ * of the file, up to {@link WHOLE_REST_MAX_BYTES}, is read in one step: its delta columns are
+ * expanded into new arrays anyway, and one read saves two thread-pool round trips per column (a
+ * 1M-bar file of delta columns: 22.5–26.3 ms against 24.6–32.4 ms read value by value, medians of 30
+ * alternated rounds of 3 reads, four runs of one script, 2-vCPU AMD EPYC VM, family 25 model 17,
+ * Node 20.20.2, 2026-11-27).
  *
  * Each value gets its own buffer, placed so that an uncompressed column's elements are aligned and
  * can be handed out in place (no copy). Column-sized buffers also cost less than one buffer for the
@@ -339,6 +344,32 @@ async function readColumnarFrames(
       const frame = new Uint8Array(Buffer.allocUnsafeSlow(kept + skew).buffer, skew, kept);
       byOffset.set(at, frame.subarray(0, await readInto(frame, at)));
       at += length;
+      // Layout 3 mostly holds delta columns, which are expanded into new arrays anyway: the rest
+      // of the file is read in one step (one thread-pool round trip, not two per column).
+      if (at === length && at < size && size - at <= WHOLE_REST_MAX_BYTES) {
+        const head = byOffset.get(0)!;
+        if (headerVersion(head, options) === 3) {
+          const rest = Buffer.allocUnsafeSlow(size - at);
+          const body = rest.subarray(0, await readInto(rest, at));
+          const start = at;
+          // The bytes were just read into a buffer nobody else holds: aligned columns may be views.
+          return decodeFrames(
+            symbol,
+            {
+              byteLength: start + body.byteLength,
+              at: (offset) => {
+                if (offset === 0) return head;
+                const from = offset - start;
+                if (from < 0 || from >= body.byteLength) return new Uint8Array(0);
+                const value = body.subarray(from);
+                return value.subarray(0, encodedHeader(value, options).byteLength);
+              },
+            },
+            options,
+            true,
+          );
+        }
+      }
     }
     // not a columnar layout this reader knows value by value: read it whole
     if (at < size && byOffset.size === MAX_FRAMES) return await decodeWhole();
@@ -350,6 +381,24 @@ async function readColumnarFrames(
     return decodeFrames(symbol, frames, options, true);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The rest of a layout 3 file after its header value is read in one step up to this size (a 1M-bar
+ * OHLCV file of delta columns is about 6 MB). Above it, the columns are read one by one, so that
+ * uncompressed float columns can be handed out in place instead of copied out of one big buffer.
+ */
+const WHOLE_REST_MAX_BYTES = 16 * 1024 * 1024;
+
+/** The layout version a columnar file's header value gives, or undefined when it is not one. */
+function headerVersion(head: Uint8Array, options: SerializeOptions | undefined): unknown {
+  try {
+    const value = decode(head, options) as { version?: unknown } | null;
+    return typeof value === 'object' && value !== null ? value.version : undefined;
+  } catch {
+    // decodeFrames meets the same bytes and reports them
+    return undefined;
   }
 }
 
