@@ -223,7 +223,11 @@ export class CsvParser {
           fieldEnd = closed + 1;
           emptyLine = false;
         } else if (this.#fastFields && (value = plainNumber(b, p, len, d)) === value) {
-          // The common field: a plain number that ends at the delimiter or the line end.
+          // The common field: a plain number that ends at the delimiter or the line end. It ends
+          // here rather than in the shared tail below, which re-checks for blanks and a chunk end
+          // that cannot follow it: falling through to that tail took 246–284 ms against 231–242 ms
+          // for a 1M-row file (medians of 5, alternated, three runs of one script, 2-vCPU AMD
+          // EPYC VM, family 25 model 17, 2026-11-27).
           const q = plainNumberEnd;
           this.#store(field, value, undefined);
           field++;

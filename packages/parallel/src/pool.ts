@@ -618,9 +618,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const startNs = process.hrtime.bigint();
     this.#wait.record(Math.max(1, Number(startNs - job.submittedNs)));
     const settle = (reply: TaskReply | undefined, crash: unknown): void => {
+      if (this.#piscina !== undefined) Atomics.sub(this.#state, BUSY, 1);
       const endNs = process.hrtime.bigint();
       const ran = endNs - startNs;
-      if (this.#piscina !== undefined) Atomics.sub(this.#state, BUSY, 1);
       this.#busyNs += ran;
       this.#run.record(Math.max(1, Number(ran)));
       this.#running--;
